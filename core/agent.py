@@ -1,0 +1,371 @@
+"""The orchestrator every channel calls: audio or text in, answer stream out, turn stored."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from core import fallback, language, personalities
+from core.audio import decode
+from core.concurrency import iterate_blocking, run_blocking
+from core.config import Settings
+from core.errors import NothingToAnswerError, ProviderError
+from core.history import HistoryStore, SessionRecord, TurnRecord, UserRecord
+from core.llm import ChatMessage
+from core.providers import Providers
+
+logger = logging.getLogger(__name__)
+
+# Tokens kept free beyond the answer itself, for the chat template's own markers.
+_TEMPLATE_MARGIN = 64
+
+
+@dataclass(frozen=True)
+class TranscriptionResult:
+    """A transcribed recording, stored as the session's next (not yet answered) user turn."""
+
+    session_id: str
+    turn_id: int | None  # None when no speech was heard (nothing stored)
+    text: str
+    language: str
+    duration: float
+    provider: str
+    stt_ms: float
+    fallback: str | None
+
+
+@dataclass(frozen=True)
+class Timings:
+    stt_ms: float | None
+    llm_first_token_ms: float | None
+    total_ms: float
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    """A finished turn, as stored."""
+
+    session_id: str
+    turn_id: int
+    user_text: str
+    answer: str
+    language: str
+    personality: str
+    provider: str
+    fallback: str | None
+    timings: Timings
+
+
+@dataclass(frozen=True)
+class AnswerDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class AnswerRestart:
+    """The cloud model failed mid-answer; the local one starts over, so drop the text so far."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class TurnStarted:
+    session_id: str
+    turn_id: int
+    language: str
+    personality: str
+
+
+@dataclass(frozen=True)
+class TurnDone:
+    result: TurnResult
+
+
+AgentEvent = TurnStarted | AnswerDelta | AnswerRestart | TurnDone
+
+
+def _ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 1)
+
+
+class Agent:
+    """One agent for every channel; shares the loaded models among all conversations."""
+
+    def __init__(self, *, settings: Settings, providers: Providers, store: HistoryStore) -> None:
+        self.settings = settings
+        self.providers = providers
+        self.store = store
+
+    # Sessions --------------------------------------------------------------------------
+
+    async def _session(
+        self, user: UserRecord, session_id: str | None, channel: str
+    ) -> SessionRecord:
+        if session_id:
+            return await run_blocking(
+                lambda: self.store.get_session(user_id=user.id, session_id=session_id)
+            )
+        return await run_blocking(
+            lambda: self.store.create_session(user_id=user.id, channel=channel)
+        )
+
+    @staticmethod
+    def pinned_language(user: UserRecord, session: SessionRecord) -> str | None:
+        """The language a session or user has pinned, or None for automatic detection."""
+        for value in (session.language, user.language):
+            if value and value != language.AUTO:
+                return value
+        return None
+
+    def _personality(
+        self, user: UserRecord, session: SessionRecord, *overrides: str | None
+    ) -> tuple[str, str | None]:
+        for value in (*overrides, session.personality, user.personality):
+            if value:
+                name = value
+                break
+        else:
+            name = self.settings.default_personality
+        custom = session.custom_prompt or user.custom_prompt
+        if name == personalities.CUSTOM and not custom:
+            name = self.settings.default_personality
+        return name, custom
+
+    # Speech ----------------------------------------------------------------------------
+
+    async def transcribe(
+        self,
+        *,
+        user: UserRecord,
+        audio: bytes,
+        session_id: str | None = None,
+        personality: str | None = None,
+        channel: str = "api",
+    ) -> TranscriptionResult:
+        """Decode and transcribe a recording; store it as the session's next user turn."""
+        if personality:
+            personalities.validate(personality, user.custom_prompt or "-")
+        session = await self._session(user, session_id, channel)
+        decoded = await run_blocking(
+            lambda: decode(audio, max_seconds=self.settings.max_audio_seconds)
+        )
+        pinned = self.pinned_language(user, session)
+        start = time.perf_counter()
+        transcript = await run_blocking(
+            lambda: fallback.transcribe(
+                self.providers.stt, self.providers.stt_fallback, decoded, language=pinned
+            )
+        )
+        stt_ms = _ms(start)
+        lang = pinned or transcript.language or self.settings.default_language
+        turn_id = None
+        if transcript.text:
+            turn = await run_blocking(
+                lambda: self.store.add_turn(
+                    user_id=user.id,
+                    session_id=session.id,
+                    source="audio",
+                    user_text=transcript.text,
+                    language=lang,
+                    personality=personality,
+                    stt_provider=transcript.provider,
+                    audio_seconds=round(decoded.duration, 3),
+                    stt_ms=stt_ms,
+                    fallback=transcript.fallback,
+                )
+            )
+            turn_id = turn.id
+        return TranscriptionResult(
+            session_id=session.id,
+            turn_id=turn_id,
+            text=transcript.text,
+            language=lang,
+            duration=round(decoded.duration, 3),
+            provider=transcript.provider,
+            stt_ms=stt_ms,
+            fallback=transcript.fallback,
+        )
+
+    # Answers ---------------------------------------------------------------------------
+
+    async def respond(
+        self,
+        *,
+        user: UserRecord,
+        text: str | None = None,
+        session_id: str | None = None,
+        personality: str | None = None,
+        channel: str = "api",
+    ) -> AsyncIterator[AgentEvent]:
+        """Answer `text`, or the session's pending transcription when `text` is empty.
+
+        Yields `TurnStarted`, then `AnswerDelta`s (and an `AnswerRestart` if the cloud model
+        fails mid-answer), then `TurnDone` once the turn is stored.
+        """
+        if personality:
+            personalities.validate(personality, user.custom_prompt or "-")
+        text = (text or "").strip()
+        if not text:
+            if not session_id:
+                raise NothingToAnswerError(
+                    "No text given and no session_id with a transcription to answer."
+                )
+            session = await self._session(user, session_id, channel)
+            pending = await run_blocking(
+                lambda: self.store.pending_turn(user_id=user.id, session_id=session.id)
+            )
+            if pending is None:
+                raise NothingToAnswerError(
+                    "No text given and the session has no transcription waiting for an answer."
+                )
+            turn = pending
+        else:
+            session = await self._session(user, session_id, channel)
+            turn = await self._add_text_turn(user, session, text)
+
+        start = time.perf_counter()
+        name, custom = self._personality(user, session, personality, turn.personality)
+        history = await run_blocking(
+            lambda: self.store.list_turns(
+                user_id=user.id, session_id=session.id, answered_only=True
+            )
+        )
+        messages = self.build_messages(
+            history, turn.user_text, language=turn.language, personality=name, custom=custom
+        )
+        yield TurnStarted(
+            session_id=session.id, turn_id=turn.id, language=turn.language, personality=name
+        )
+
+        parts: list[str] = []
+        provider = self.providers.llm.name
+        reason: str | None = None
+        first_token_ms: float | None = None
+        status = "failed"
+        try:
+            stream = iterate_blocking(
+                lambda: fallback.stream_answer(
+                    self.providers.llm,
+                    self.providers.llm_fallback,
+                    messages,
+                    max_tokens=self.settings.llm_max_tokens,
+                )
+            )
+            async for event in stream:
+                if isinstance(event, fallback.Switch):
+                    provider, reason = event.provider, event.reason
+                    if event.restart:
+                        parts.clear()
+                        first_token_ms = None
+                        yield AnswerRestart(reason=event.reason)
+                    continue
+                if first_token_ms is None:
+                    first_token_ms = _ms(start)
+                parts.append(event.text)
+                yield AnswerDelta(event.text)
+            status = "answered"
+        finally:
+            # Runs on success, on failure and when the client goes away mid-answer: what was
+            # generated is stored either way, with a status that says which it was.
+            # A turn that produced nothing stays pending, so it can be answered on a retry.
+            if status != "answered":
+                status = "cancelled"
+            answer = "".join(parts).strip()
+            if status == "answered" or answer:
+                record = self.store.complete_turn(
+                    turn_id=turn.id,
+                    answer=answer,
+                    language=turn.language,
+                    personality=name,
+                    llm_provider=provider,
+                    fallback=reason,
+                    llm_first_token_ms=first_token_ms,
+                    total_ms=_ms(start) + (turn.stt_ms or 0.0),
+                    status=status,
+                )
+        if status == "answered":
+            yield TurnDone(self._result(record, provider, name))
+
+    async def answer(self, **kwargs: object) -> TurnResult:
+        """Like `respond`, collecting the stream into the finished turn."""
+        async for event in self.respond(**kwargs):  # type: ignore[arg-type]
+            if isinstance(event, TurnDone):
+                return event.result
+        raise ProviderError("The answer stream ended without a result.")
+
+    async def _add_text_turn(
+        self, user: UserRecord, session: SessionRecord, text: str
+    ) -> TurnRecord:
+        pinned = self.pinned_language(user, session)
+        if pinned:
+            lang = pinned
+        else:
+            previous = await run_blocking(
+                lambda: self.store.list_turns(user_id=user.id, session_id=session.id)
+            )
+            prior = previous[-1].language if previous else self.settings.default_language
+            lang = await run_blocking(lambda: language.detect(text, fallback=prior))
+        return await run_blocking(
+            lambda: self.store.add_turn(
+                user_id=user.id,
+                session_id=session.id,
+                source="text",
+                user_text=text,
+                language=lang,
+            )
+        )
+
+    def build_messages(
+        self,
+        history: list[TurnRecord],
+        user_text: str,
+        *,
+        language: str,
+        personality: str,
+        custom: str | None,
+    ) -> list[ChatMessage]:
+        """System prompt, as many earlier turns as fit the model's context, the new message."""
+        llm = self.providers.llm
+        system = personalities.system_prompt(personality, custom_prompt=custom, language=language)
+        budget = min(llm.context_tokens, self.settings.llm_context_tokens)
+        if self.providers.llm_fallback is not None:
+            budget = min(budget, self.providers.llm_fallback.context_tokens)
+        budget -= self.settings.llm_max_tokens + _TEMPLATE_MARGIN
+        budget -= self._tokens(system) + self._tokens(user_text)
+        earlier: list[ChatMessage] = []
+        for turn in reversed(history):
+            if not turn.answer:
+                continue
+            cost = self._tokens(turn.user_text) + self._tokens(turn.answer) + 8
+            if cost > budget:
+                break
+            budget -= cost
+            earlier[:0] = [
+                ChatMessage("user", turn.user_text),
+                ChatMessage("assistant", turn.answer),
+            ]
+        return [ChatMessage("system", system), *earlier, ChatMessage("user", user_text)]
+
+    def _tokens(self, text: str) -> int:
+        counter = self.providers.llm_fallback or self.providers.llm
+        return counter.count_tokens(text)
+
+    @staticmethod
+    def _result(record: TurnRecord, provider: str, personality: str) -> TurnResult:
+        return TurnResult(
+            session_id=record.session_id,
+            turn_id=record.id,
+            user_text=record.user_text,
+            answer=record.answer or "",
+            language=record.language,
+            personality=personality,
+            provider=provider,
+            fallback=record.fallback,
+            timings=Timings(
+                stt_ms=record.stt_ms,
+                llm_first_token_ms=record.llm_first_token_ms,
+                total_ms=record.total_ms or 0.0,
+            ),
+        )

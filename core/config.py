@@ -1,0 +1,128 @@
+"""The one place that reads the environment: every setting of the voice agent."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MIN_JWT_SECRET_BYTES = 32
+
+
+class Provider(StrEnum):
+    """Which backend serves a capability; `auto` means Groq when a key is set, else local."""
+
+    AUTO = "auto"
+    LOCAL = "local"
+    GROQ = "groq"
+
+
+class Settings(BaseSettings):
+    """All settings, read from the environment and `.env`; names are the upper-case field names."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # Server
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: str = "INFO"
+    cors_origins: Annotated[list[str], NoDecode] = [
+        "http://localhost:3000",
+        "http://127.0.0.1:3000",
+    ]
+
+    # Storage
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    model_cache_dir: Path = Path.home() / ".cache" / "voice-agent"
+
+    # Accounts and tokens
+    jwt_secret: SecretStr | None = None
+    jwt_expire_minutes: int = Field(default=24 * 60, ge=1)
+    admin_username: str = "admin"
+    admin_password: SecretStr | None = None
+    allow_registration: bool = True
+
+    # Providers
+    stt_provider: Provider = Provider.AUTO
+    llm_provider: Provider = Provider.AUTO
+    groq_api_key: SecretStr | None = None
+    groq_base_url: str | None = None
+    groq_llm_model: str = "llama-3.3-70b-versatile"
+    groq_stt_model: str = "whisper-large-v3-turbo"
+    groq_timeout_s: float = Field(default=8.0, gt=0)
+
+    # Local models
+    local_llm_path: Path | None = None
+    llm_context_tokens: int = Field(default=4096, ge=512)
+    llm_max_tokens: int = Field(default=256, ge=16)
+    llm_temperature: float = Field(default=0.7, ge=0, le=2)
+    llm_threads: int = Field(default=2, ge=1)
+    stt_threads: int = Field(default=2, ge=1)
+    whisper_beam_size: int = Field(default=1, ge=1, le=10)
+
+    # Conversation
+    default_personality: str = "casual"
+    default_language: str = "en"
+
+    # Limits
+    max_upload_mb: float = Field(default=25, gt=0)
+    max_audio_seconds: float = Field(default=600, gt=0)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        """Accept a comma-separated string as well as a JSON list."""
+        if isinstance(value, str):
+            value = value.strip()
+            if value.startswith("["):
+                import json
+
+                return json.loads(value)
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _strong_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        """Refuse a JWT secret that is too short to resist brute force."""
+        if value is not None and len(value.get_secret_value().encode()) < MIN_JWT_SECRET_BYTES:
+            raise ValueError(
+                f"JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes; "
+                "leave it unset to have one generated and kept in DATA_DIR"
+            )
+        return value
+
+    @field_validator("default_personality")
+    @classmethod
+    def _known_personality(cls, value: str) -> str:
+        from core.personalities import BUILTIN
+
+        if value not in BUILTIN:
+            raise ValueError(f"DEFAULT_PERSONALITY must be one of {', '.join(BUILTIN)}")
+        return value
+
+    @cached_property
+    def sqlalchemy_url(self) -> str:
+        """The database URL: `DATABASE_URL`, or a SQLite file in `DATA_DIR`."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'agent.db').resolve()}"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def groq_enabled(self) -> bool:
+        return self.groq_api_key is not None and bool(self.groq_api_key.get_secret_value())
+
+    def resolved(self, provider: Provider) -> Provider:
+        """Turn `auto` into `groq` or `local` depending on whether a Groq key is set."""
+        if provider is Provider.AUTO:
+            return Provider.GROQ if self.groq_enabled else Provider.LOCAL
+        return provider

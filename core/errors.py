@@ -1,0 +1,47 @@
+"""The core's exception hierarchy; adapters turn these into status codes or spoken apologies."""
+
+from __future__ import annotations
+
+
+class AgentError(Exception):
+    """Base class of every error the core raises on purpose."""
+
+
+class ModelMissingError(AgentError):
+    """A bundled model file is absent or corrupt; the message names the package to reinstall."""
+
+
+class ProviderError(AgentError):
+    """A speech or language provider failed to serve a request."""
+
+
+class UnsupportedAudioError(AgentError):
+    """The bytes are not in an audio format the agent accepts."""
+
+
+class UndecodableAudioError(AgentError):
+    """The bytes look like a supported format but cannot be decoded."""
+
+
+class AudioTooLongError(AgentError):
+    """The decoded audio is longer than the configured limit."""
+
+
+class TranscriptionError(AgentError):
+    """Speech-to-text failed for reasons other than the input's format."""
+
+
+class NothingToAnswerError(AgentError):
+    """A turn was requested with no text and no pending transcription in the session."""
+
+
+class NotFoundError(AgentError):
+    """The requested object does not exist or belongs to someone else."""
+
+
+class ConflictError(AgentError):
+    """The object already exists (for example a username that is taken)."""
+
+
+class InvalidInputError(AgentError):
+    """A value given by the user is not acceptable (unknown personality, language, ...)."""

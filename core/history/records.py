@@ -1,0 +1,53 @@
+"""Frozen views of stored rows, safe to pass around after the database session closes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    id: int
+    username: str
+    password_hash: str
+    personality: str | None
+    custom_prompt: str | None
+    language: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    id: str
+    user_id: int
+    title: str | None
+    channel: str
+    personality: str | None
+    custom_prompt: str | None
+    language: str | None
+    created_at: datetime
+    updated_at: datetime
+    turn_count: int = 0
+
+
+@dataclass(frozen=True)
+class TurnRecord:
+    id: int
+    session_id: str
+    source: str
+    user_text: str
+    language: str
+    personality: str | None
+    answer: str | None
+    status: str
+    stt_provider: str | None
+    llm_provider: str | None
+    fallback: str | None
+    audio_seconds: float | None
+    stt_ms: float | None
+    llm_first_token_ms: float | None
+    total_ms: float | None
+    interrupted: bool
+    created_at: datetime
+    answered_at: datetime | None

@@ -1,0 +1,254 @@
+"""Reads and writes of users, sessions and turns; every lookup is scoped to its owner."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import fields
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session as DBSession
+from sqlalchemy.orm import sessionmaker
+
+from core.errors import ConflictError, NotFoundError
+from core.history.db import make_engine, migrate
+from core.history.models import Conversation, Turn, User, utcnow
+from core.history.records import SessionRecord, TurnRecord, UserRecord
+
+R = TypeVar("R")
+_UNSET: Any = object()
+
+
+def _record(cls: type[R], row: object, **extra: object) -> R:
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    values = {n: getattr(row, n) for n in names if n not in extra}
+    return cls(**values, **extra)
+
+
+class HistoryStore:
+    """Blocking data access; the agent calls it off the event loop."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, url: str) -> HistoryStore:
+        """Connect to `url` and migrate the schema to the newest revision."""
+        engine = make_engine(url)
+        migrate(engine)
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _tx(self) -> Iterator[DBSession]:
+        with self._sessions.begin() as db:
+            yield db
+
+    # Users -------------------------------------------------------------------------------
+
+    def count_users(self) -> int:
+        with self._tx() as db:
+            return db.scalar(select(func.count()).select_from(User)) or 0
+
+    def create_user(self, *, username: str, password_hash: str) -> UserRecord:
+        try:
+            with self._tx() as db:
+                user = User(username=username, password_hash=password_hash, language="auto")
+                db.add(user)
+                db.flush()
+                return _record(UserRecord, user)
+        except IntegrityError as exc:
+            raise ConflictError(f"The username '{username}' is taken.") from exc
+
+    def get_user(self, *, user_id: int) -> UserRecord | None:
+        with self._tx() as db:
+            user = db.get(User, user_id)
+            return _record(UserRecord, user) if user else None
+
+    def get_user_by_name(self, *, username: str) -> UserRecord | None:
+        with self._tx() as db:
+            user = db.scalar(select(User).where(User.username == username))
+            return _record(UserRecord, user) if user else None
+
+    def update_user(
+        self,
+        *,
+        user_id: int,
+        personality: str | None = _UNSET,
+        custom_prompt: str | None = _UNSET,
+        language: str = _UNSET,
+    ) -> UserRecord:
+        with self._tx() as db:
+            user = db.get(User, user_id)
+            if user is None:
+                raise NotFoundError("User not found.")
+            for name, value in (
+                ("personality", personality),
+                ("custom_prompt", custom_prompt),
+                ("language", language),
+            ):
+                if value is not _UNSET:
+                    setattr(user, name, value)
+            return _record(UserRecord, user)
+
+    # Sessions ----------------------------------------------------------------------------
+
+    def create_session(
+        self, *, user_id: int, title: str | None = None, channel: str = "api"
+    ) -> SessionRecord:
+        with self._tx() as db:
+            conv = Conversation(id=uuid.uuid4().hex, user_id=user_id, title=title, channel=channel)
+            db.add(conv)
+            db.flush()
+            return _record(SessionRecord, conv, turn_count=0)
+
+    def _owned(self, db: DBSession, user_id: int, session_id: str) -> Conversation:
+        conv = db.get(Conversation, session_id)
+        if conv is None or conv.user_id != user_id:
+            raise NotFoundError("Session not found.")
+        return conv
+
+    def _count(self, db: DBSession, session_id: str) -> int:
+        stmt = select(func.count()).select_from(Turn).where(Turn.session_id == session_id)
+        return db.scalar(stmt) or 0
+
+    def get_session(self, *, user_id: int, session_id: str) -> SessionRecord:
+        with self._tx() as db:
+            conv = self._owned(db, user_id, session_id)
+            return _record(SessionRecord, conv, turn_count=self._count(db, session_id))
+
+    def list_sessions(self, *, user_id: int, limit: int = 100) -> list[SessionRecord]:
+        counts = (
+            select(Turn.session_id, func.count().label("n")).group_by(Turn.session_id).subquery()
+        )
+        stmt = (
+            select(Conversation, func.coalesce(counts.c.n, 0))
+            .outerjoin(counts, counts.c.session_id == Conversation.id)
+            .where(Conversation.user_id == user_id)
+            .order_by(Conversation.updated_at.desc())
+            .limit(limit)
+        )
+        with self._tx() as db:
+            return [_record(SessionRecord, c, turn_count=n) for c, n in db.execute(stmt)]
+
+    def update_session(
+        self,
+        *,
+        user_id: int,
+        session_id: str,
+        title: str | None = _UNSET,
+        personality: str | None = _UNSET,
+        custom_prompt: str | None = _UNSET,
+        language: str | None = _UNSET,
+    ) -> SessionRecord:
+        with self._tx() as db:
+            conv = self._owned(db, user_id, session_id)
+            for name, value in (
+                ("title", title),
+                ("personality", personality),
+                ("custom_prompt", custom_prompt),
+                ("language", language),
+            ):
+                if value is not _UNSET:
+                    setattr(conv, name, value)
+            conv.updated_at = utcnow()
+            return _record(SessionRecord, conv, turn_count=self._count(db, session_id))
+
+    def delete_session(self, *, user_id: int, session_id: str) -> None:
+        with self._tx() as db:
+            conv = self._owned(db, user_id, session_id)
+            db.delete(conv)
+
+    # Turns -------------------------------------------------------------------------------
+
+    def add_turn(
+        self,
+        *,
+        user_id: int,
+        session_id: str,
+        source: str,
+        user_text: str,
+        language: str,
+        personality: str | None = None,
+        stt_provider: str | None = None,
+        audio_seconds: float | None = None,
+        stt_ms: float | None = None,
+        fallback: str | None = None,
+    ) -> TurnRecord:
+        with self._tx() as db:
+            conv = self._owned(db, user_id, session_id)
+            turn = Turn(
+                session_id=session_id,
+                source=source,
+                user_text=user_text,
+                language=language,
+                personality=personality,
+                stt_provider=stt_provider,
+                audio_seconds=audio_seconds,
+                stt_ms=stt_ms,
+                fallback=fallback,
+                status="pending",
+                interrupted=False,
+            )
+            db.add(turn)
+            if not conv.title:
+                conv.title = user_text[:80]
+            conv.updated_at = utcnow()
+            db.flush()
+            return _record(TurnRecord, turn)
+
+    def complete_turn(
+        self,
+        *,
+        turn_id: int,
+        answer: str,
+        language: str,
+        personality: str,
+        llm_provider: str,
+        fallback: str | None,
+        llm_first_token_ms: float | None,
+        total_ms: float,
+        status: str = "answered",
+    ) -> TurnRecord:
+        with self._tx() as db:
+            turn = db.get(Turn, turn_id)
+            if turn is None:
+                raise NotFoundError("Turn not found.")
+            turn.answer = answer
+            turn.language = language
+            turn.personality = personality
+            turn.llm_provider = llm_provider
+            turn.fallback = "; ".join(x for x in (turn.fallback, fallback) if x) or None
+            turn.llm_first_token_ms = llm_first_token_ms
+            turn.total_ms = total_ms
+            turn.status = status
+            turn.answered_at = utcnow()
+            return _record(TurnRecord, turn)
+
+    def pending_turn(self, *, user_id: int, session_id: str) -> TurnRecord | None:
+        """The newest transcription of the session that has no answer yet."""
+        with self._tx() as db:
+            self._owned(db, user_id, session_id)
+            turn = db.scalar(
+                select(Turn)
+                .where(Turn.session_id == session_id, Turn.status == "pending")
+                .order_by(Turn.id.desc())
+                .limit(1)
+            )
+            return _record(TurnRecord, turn) if turn else None
+
+    def list_turns(
+        self, *, user_id: int, session_id: str, answered_only: bool = False
+    ) -> list[TurnRecord]:
+        with self._tx() as db:
+            self._owned(db, user_id, session_id)
+            stmt = select(Turn).where(Turn.session_id == session_id).order_by(Turn.id)
+            if answered_only:
+                stmt = stmt.where(Turn.status == "answered")
+            return [_record(TurnRecord, t) for t in db.scalars(stmt)]

@@ -1,0 +1,63 @@
+"""Cloud answers with Llama 3 on Groq through the official `groq` SDK."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from core.errors import ProviderError
+from core.llm import ChatMessage
+
+logger = logging.getLogger(__name__)
+
+
+class GroqLLM:
+    """Llama 3 (`llama-3.3-70b-versatile` by default) with token streaming."""
+
+    is_local = False
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        model: str,
+        base_url: str | None = None,
+        timeout: float = 8.0,
+        temperature: float = 0.7,
+        context_tokens: int = 32_768,
+    ) -> None:
+        try:
+            import groq
+        except ImportError as exc:  # pragma: no cover - dependency hint
+            raise ImportError("Install the Groq SDK: pip install groq") from exc
+        self.name = f"groq:{model}"
+        self.model = model
+        self.temperature = temperature
+        self.context_tokens = context_tokens
+        # No SDK retries: a failed call falls back to the local model at once, which is
+        # faster than waiting out a backoff (and keeps the phone inside Twilio's 15 s).
+        self.client = groq.Groq(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0)
+
+    def count_tokens(self, text: str) -> int:
+        # Llama 3's tokenizer averages about four characters a token on prose.
+        return max(1, len(text) // 4)
+
+    def stream(self, messages: list[ChatMessage], *, max_tokens: int) -> Iterator[str]:
+        import groq
+
+        try:
+            stream = self.client.chat.completions.create(
+                model=self.model,
+                messages=[{"role": m.role, "content": m.content} for m in messages],  # type: ignore[misc]
+                max_tokens=max_tokens,
+                temperature=self.temperature,
+                stream=True,
+            )
+            with stream:
+                for chunk in stream:
+                    if chunk.choices and chunk.choices[0].delta.content:
+                        yield chunk.choices[0].delta.content
+        except groq.GroqError as exc:
+            raise ProviderError(f"Groq chat failed: {type(exc).__name__}: {exc}") from exc
+        except Exception as exc:  # a broken stream surfaces as an httpx error
+            raise ProviderError(f"Groq stream broke: {type(exc).__name__}: {exc}") from exc

@@ -1,0 +1,103 @@
+"""Build the speech and language providers that settings ask for, local or Groq with fallback."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from core.assets import QWEN_05B, WHISPER_BASE, ensure_model, verify_file
+from core.config import Provider, Settings
+from core.llm import LLM
+from core.stt import STT
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Providers:
+    """The loaded backends: the primary of each capability and its local fallback, if any."""
+
+    stt: STT
+    llm: LLM
+    stt_fallback: STT | None = None
+    llm_fallback: LLM | None = None
+
+    def describe(self) -> dict[str, Any]:
+        def one(primary: Any, fallback: Any) -> dict[str, Any]:
+            return {
+                "provider": primary.name,
+                "kind": "local" if primary.is_local else "cloud",
+                "loaded": True,
+                "fallback": fallback.name if fallback else None,
+            }
+
+        return {"stt": one(self.stt, self.stt_fallback), "llm": one(self.llm, self.llm_fallback)}
+
+
+def choose(settings: Settings, requested: Provider, capability: str) -> Provider:
+    """Pure selection: `auto` is Groq with a key, local without; Groq without a key is an error."""
+    resolved = settings.resolved(requested)
+    if resolved is Provider.GROQ and not settings.groq_enabled:
+        raise ValueError(f"{capability.upper()}_PROVIDER=groq needs GROQ_API_KEY")
+    return resolved
+
+
+def build_local_stt(settings: Settings) -> STT:
+    from core.stt.faster_whisper import FasterWhisperSTT
+
+    folder = ensure_model(WHISPER_BASE, settings.model_cache_dir)
+    return FasterWhisperSTT(
+        folder, threads=settings.stt_threads, beam_size=settings.whisper_beam_size
+    )
+
+
+def build_local_llm(settings: Settings) -> LLM:
+    from core.llm.llama_cpp import LlamaCppLLM
+
+    if settings.local_llm_path:
+        path = verify_file(settings.local_llm_path)
+        name = f"local:{path.stem}"
+    else:
+        path = ensure_model(QWEN_05B, settings.model_cache_dir) / QWEN_05B.target
+        name = "local:qwen2.5-0.5b"
+    return LlamaCppLLM(
+        path,
+        context_tokens=settings.llm_context_tokens,
+        threads=settings.llm_threads,
+        temperature=settings.llm_temperature,
+        name=name,
+    )
+
+
+def build_providers(settings: Settings) -> Providers:
+    """Load what settings select; the local models are always loaded, as default or fallback."""
+    stt_choice = choose(settings, settings.stt_provider, "stt")
+    llm_choice = choose(settings, settings.llm_provider, "llm")
+    local_stt = build_local_stt(settings)
+    local_llm = build_local_llm(settings)
+    key = settings.groq_api_key.get_secret_value() if settings.groq_api_key else ""
+    providers = Providers(stt=local_stt, llm=local_llm)
+    if stt_choice is Provider.GROQ:
+        from core.stt.groq import GroqSTT
+
+        providers.stt = GroqSTT(
+            api_key=key,
+            model=settings.groq_stt_model,
+            base_url=settings.groq_base_url,
+            timeout=settings.groq_timeout_s,
+        )
+        providers.stt_fallback = local_stt
+    if llm_choice is Provider.GROQ:
+        from core.llm.groq import GroqLLM
+
+        providers.llm = GroqLLM(
+            api_key=key,
+            model=settings.groq_llm_model,
+            base_url=settings.groq_base_url,
+            timeout=settings.groq_timeout_s,
+            temperature=settings.llm_temperature,
+        )
+        providers.llm_fallback = local_llm
+    logger.info("Providers: %s", providers.describe())
+    return providers

@@ -1,0 +1,1 @@
+"""The phone adapter (Twilio); arrives with the telephony issue."""

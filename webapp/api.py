@@ -1,0 +1,75 @@
+"""Build the FastAPI application: shared agent state, middleware, error handlers and routes."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from core import accounts, language
+from core.agent import Agent
+from core.config import Settings
+from core.history import HistoryStore
+from core.providers import Providers, build_providers
+from webapp import errors
+from webapp.auth import TokenService, load_secret
+from webapp.deps import AppState
+from webapp.limits import BodySizeLimit
+from webapp.routes import auth, chat, config, sessions
+
+logger = logging.getLogger(__name__)
+
+# Multipart framing (boundaries, part headers, form fields) on top of the file itself.
+_MULTIPART_OVERHEAD = 64 * 1024
+
+DESCRIPTION = """
+A voice agent: upload speech or send text, get an answer in your language, with the
+personality you choose. Sign in with `POST /login`, then send `Authorization: Bearer <token>`.
+"""
+
+
+def build_state(settings: Settings, providers: Providers | None = None) -> AppState:
+    """Open the database, load the models (unless given) and create the first account."""
+    store = HistoryStore.open(settings.sqlalchemy_url)
+    generated = accounts.ensure_admin(store, settings)
+    if generated is not None:
+        # Shown once, on the console of whoever started the server; never logged.
+        sys.stderr.write(
+            f"\n  First start: created user '{settings.admin_username}' with password "
+            f"'{generated}'.\n  Set ADMIN_PASSWORD to choose it yourself.\n\n"
+        )
+    if providers is None:
+        providers = build_providers(settings)
+    language.warm_up()
+    agent = Agent(settings=settings, providers=providers, store=store)
+    tokens = TokenService(load_secret(settings), expire_minutes=settings.jwt_expire_minutes)
+    return AppState(settings=settings, store=store, agent=agent, tokens=tokens)
+
+
+def create_app(settings: Settings, *, providers: Providers | None = None) -> FastAPI:
+    """The whole web application; `providers` lets tests share loaded models between apps."""
+    state = build_state(settings, providers)
+    app = FastAPI(
+        title="Voice Agent API",
+        version="0.1.0",
+        description=DESCRIPTION,
+    )
+    app.state.agent_state = state
+    errors.install(app)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_credentials=True,
+        allow_methods=["*"],
+        allow_headers=["*"],
+    )
+    app.add_middleware(
+        BodySizeLimit,
+        limit=settings.max_upload_bytes + _MULTIPART_OVERHEAD,
+        paths=("/upload",),
+    )
+    for module in (auth, chat, sessions, config):
+        app.include_router(module.router)
+    return app

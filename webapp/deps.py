@@ -1,0 +1,57 @@
+"""FastAPI dependencies: the shared agent state and the signed-in user."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from core.agent import Agent
+from core.concurrency import run_blocking
+from core.config import Settings
+from core.history import HistoryStore, UserRecord
+from webapp.auth import InvalidToken, TokenService
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    store: HistoryStore
+    agent: Agent
+    tokens: TokenService
+
+
+def get_state(request: Request) -> AppState:
+    return request.app.state.agent_state  # type: ignore[no-any-return]
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+_bearer = HTTPBearer(auto_error=False, description="The token from POST /login")
+
+_UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
+
+
+async def current_user(
+    state: StateDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> UserRecord:
+    if credentials is None:
+        raise HTTPException(
+            401, "Not authenticated: send Authorization: Bearer <token>.", headers=_UNAUTHORIZED
+        )
+    try:
+        user_id = state.tokens.verify(credentials.credentials)
+    except InvalidToken as exc:
+        raise HTTPException(401, str(exc), headers=_UNAUTHORIZED) from exc
+    user = await run_blocking(lambda: state.store.get_user(user_id=user_id))
+    if user is None:
+        raise HTTPException(
+            401, "The account of this token no longer exists.", headers=_UNAUTHORIZED
+        )
+    return user
+
+
+CurrentUser = Annotated[UserRecord, Depends(current_user)]

@@ -1,0 +1,54 @@
+"""Turn the core's errors into HTTP answers: the right status, a clear message, no traceback."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from core import errors
+
+logger = logging.getLogger(__name__)
+
+STATUS: dict[type[errors.AgentError], int] = {
+    errors.UnsupportedAudioError: 400,
+    errors.UndecodableAudioError: 400,
+    errors.NothingToAnswerError: 400,
+    errors.AudioTooLongError: 413,
+    errors.InvalidInputError: 422,
+    errors.NotFoundError: 404,
+    errors.ConflictError: 409,
+    errors.TranscriptionError: 500,
+    errors.ProviderError: 503,
+    errors.ModelMissingError: 503,
+}
+
+
+def status_for(exc: errors.AgentError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]  # type: ignore[index]
+    return 500
+
+
+def install(app: FastAPI) -> None:
+    async def agent_error(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, errors.AgentError)
+        status = status_for(exc)
+        if status >= 500:
+            logger.error("%s: %s", type(exc).__name__, exc)
+        detail = str(exc)
+        if isinstance(exc, errors.TranscriptionError):
+            detail = f"Transcription failed: {exc}"
+        return JSONResponse({"detail": detail, "error": type(exc).__name__}, status_code=status)
+
+    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("Unhandled error", exc_info=exc)
+        return JSONResponse(
+            {"detail": "Internal error; the server log has the details.", "error": "Internal"},
+            status_code=500,
+        )
+
+    app.add_exception_handler(errors.AgentError, agent_error)
+    app.add_exception_handler(Exception, unexpected)

@@ -1,0 +1,138 @@
+"""The conversation itself: upload a recording, get an answer (whole or streamed)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import StreamingResponse
+
+from core.agent import AgentEvent, AnswerDelta, AnswerRestart, TurnDone, TurnResult, TurnStarted
+from core.errors import AgentError, ProviderError
+from webapp.deps import CurrentUser, StateDep
+from webapp.errors import status_for
+from webapp.schemas import (
+    ResponseRequest,
+    ResponseResponse,
+    Timings,
+    TranscriptionResponse,
+)
+
+router = APIRouter(tags=["conversation"])
+
+_SSE_DOC = {
+    200: {
+        "description": "The answer as JSON, or as Server-Sent Events when streaming: "
+        '`start`, then `delta` events ({"text"}), maybe `restart` (drop the text so far), '
+        "then `done` with the whole turn, or `error`.",
+        "content": {"text/event-stream": {}},
+    }
+}
+
+
+@router.post("/upload", response_model=TranscriptionResponse)
+async def upload(
+    user: CurrentUser,
+    state: StateDep,
+    file: Annotated[UploadFile, File(description="wav, mp3, ogg/opus, webm, m4a or flac")],
+    session_id: Annotated[str | None, Form(max_length=64)] = None,
+    personality: Annotated[str | None, Form(max_length=32)] = None,
+) -> TranscriptionResponse:
+    """Transcribe a recording; it becomes the session's next user turn (new session if none)."""
+    data = await file.read()
+    result = await state.agent.transcribe(
+        user=user, audio=data, session_id=session_id or None, personality=personality or None
+    )
+    return TranscriptionResponse(
+        transcription=result.text,
+        language=result.language,
+        duration=result.duration,
+        session_id=result.session_id,
+        turn_id=result.turn_id,
+        provider=result.provider,
+        stt_ms=result.stt_ms,
+        fallback=result.fallback,
+    )
+
+
+def to_response(result: TurnResult) -> ResponseResponse:
+    return ResponseResponse(
+        response=result.answer,
+        language=result.language,
+        session_id=result.session_id,
+        turn_id=result.turn_id,
+        transcription=result.user_text,
+        personality=result.personality,
+        provider=result.provider,
+        fallback=result.fallback,
+        timings=Timings(
+            stt_ms=result.timings.stt_ms,
+            llm_first_token_ms=result.timings.llm_first_token_ms,
+            total_ms=result.timings.total_ms,
+        ),
+    )
+
+
+def _sse(event: str, data: dict[str, object]) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+async def _event_stream(first: AgentEvent, events: AsyncIterator[AgentEvent]) -> AsyncIterator[str]:
+    async def all_events() -> AsyncIterator[AgentEvent]:
+        yield first
+        async for event in events:
+            yield event
+
+    try:
+        async for event in all_events():
+            if isinstance(event, TurnStarted):
+                yield _sse(
+                    "start",
+                    {
+                        "session_id": event.session_id,
+                        "turn_id": event.turn_id,
+                        "language": event.language,
+                        "personality": event.personality,
+                    },
+                )
+            elif isinstance(event, AnswerDelta):
+                yield _sse("delta", {"text": event.text})
+            elif isinstance(event, AnswerRestart):
+                yield _sse("restart", {"reason": event.reason})
+            elif isinstance(event, TurnDone):
+                yield _sse("done", to_response(event.result).model_dump(mode="json"))
+    except AgentError as exc:
+        # Headers are already sent: the failure travels as an event, not a status code.
+        yield _sse("error", {"detail": str(exc), "status": status_for(exc)})
+
+
+@router.post("/response", response_model=ResponseResponse, responses=_SSE_DOC)
+async def response(
+    body: ResponseRequest, user: CurrentUser, state: StateDep, request: Request
+) -> ResponseResponse | StreamingResponse:
+    """Answer `text`, or the session's last transcription when `text` is empty.
+
+    Set `"stream": true` or send `Accept: text/event-stream` to receive the answer as
+    Server-Sent Events, chunk by chunk.
+    """
+    events = state.agent.respond(
+        user=user,
+        text=body.text,
+        session_id=body.session_id or None,
+        personality=body.personality or None,
+    )
+    # The first event comes after validation, so bad requests still get a plain 4xx.
+    first = await anext(events)
+    wants_stream = body.stream or "text/event-stream" in request.headers.get("accept", "")
+    if wants_stream:
+        return StreamingResponse(
+            _event_stream(first, events),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+    async for event in events:
+        if isinstance(event, TurnDone):
+            return to_response(event.result)
+    raise ProviderError("The answer stream ended without a result.")

@@ -1,0 +1,69 @@
+"""Personalities, the user's own settings, and the service's health."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from core import personalities
+from core.concurrency import run_blocking
+from webapp.deps import CurrentUser, StateDep
+from webapp.routes.sessions import check_language
+from webapp.schemas import Health, PersonalityPublic, ProviderHealth, UserSettings
+
+router = APIRouter(tags=["configuration"])
+
+
+@router.get("/personalities", response_model=list[PersonalityPublic])
+async def list_personalities() -> list[PersonalityPublic]:
+    """The built-in personalities, plus `custom` (your own prompt, set in /settings)."""
+    builtin = [
+        PersonalityPublic(name=p.name, description=p.description, prompt=p.prompt)
+        for p in personalities.BUILTIN.values()
+    ]
+    custom = PersonalityPublic(
+        name=personalities.CUSTOM,
+        description="Your own system prompt, set with PUT /settings (custom_prompt).",
+        prompt=None,
+    )
+    return [*builtin, custom]
+
+
+@router.get("/settings", response_model=UserSettings)
+async def get_settings(user: CurrentUser, state: StateDep) -> UserSettings:
+    """My personality and language (\"auto\" detects it on every turn)."""
+    return UserSettings(
+        personality=user.personality or state.settings.default_personality,
+        custom_prompt=user.custom_prompt,
+        language=user.language,
+    )
+
+
+@router.put("/settings", response_model=UserSettings)
+async def put_settings(body: UserSettings, user: CurrentUser, state: StateDep) -> UserSettings:
+    """Set my personality (formal, casual, humorous or custom) and language (auto or pinned)."""
+    personalities.validate(body.personality, body.custom_prompt)
+    check_language(body.language)
+    record = await run_blocking(
+        lambda: state.store.update_user(
+            user_id=user.id,
+            personality=body.personality,
+            custom_prompt=body.custom_prompt,
+            language=body.language,
+        )
+    )
+    return UserSettings(
+        personality=record.personality or state.settings.default_personality,
+        custom_prompt=record.custom_prompt,
+        language=record.language,
+    )
+
+
+@router.get("/health", response_model=Health)
+async def health(state: StateDep) -> Health:
+    """Which providers are loaded and whether each is local or cloud; never blocks."""
+    described = state.agent.providers.describe()
+    return Health(
+        status="ok",
+        stt=ProviderHealth(**described["stt"]),
+        llm=ProviderHealth(**described["llm"]),
+    )

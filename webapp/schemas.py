@@ -1,0 +1,126 @@
+"""Request and response bodies of the REST API, one model per purpose."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+
+class Credentials(BaseModel):
+    username: str = Field(max_length=64, examples=["admin"])
+    password: str = Field(max_length=1024, examples=["change-me-please"])
+
+
+class TokenResponse(BaseModel):
+    token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+class UserPublic(BaseModel):
+    id: int
+    username: str
+
+
+class Timings(BaseModel):
+    stt_ms: float | None = None
+    llm_first_token_ms: float | None = None
+    total_ms: float | None = None
+
+
+class TranscriptionResponse(BaseModel):
+    transcription: str
+    language: str
+    duration: float
+    session_id: str
+    turn_id: int | None = Field(description="Null when no speech was heard (nothing stored).")
+    provider: str
+    stt_ms: float
+    fallback: str | None = None
+
+
+class ResponseRequest(BaseModel):
+    text: str = Field(default="", max_length=8000)
+    session_id: str | None = Field(default=None, max_length=64)
+    stream: bool = False
+    personality: str | None = Field(default=None, max_length=32)
+
+
+class ResponseResponse(BaseModel):
+    response: str
+    language: str
+    session_id: str
+    turn_id: int
+    transcription: str = Field(description="The user message that was answered.")
+    personality: str
+    provider: str
+    fallback: str | None = None
+    timings: Timings
+
+
+class TurnPublic(BaseModel):
+    id: int
+    source: str
+    user_text: str
+    answer: str | None
+    status: str
+    language: str
+    personality: str | None
+    stt_provider: str | None
+    llm_provider: str | None
+    fallback: str | None
+    audio_seconds: float | None
+    timings: Timings
+    created_at: datetime
+    answered_at: datetime | None
+
+
+class SessionPublic(BaseModel):
+    id: str
+    title: str | None
+    channel: str
+    personality: str | None
+    language: str | None
+    created_at: datetime
+    updated_at: datetime
+    turn_count: int
+
+
+class SessionDetail(SessionPublic):
+    custom_prompt: str | None
+    turns: list[TurnPublic]
+
+
+class SessionUpdate(BaseModel):
+    """Fields left out are unchanged; null clears an override (back to the user's setting)."""
+
+    title: str | None = Field(default=None, max_length=200)
+    personality: str | None = Field(default=None, max_length=32)
+    custom_prompt: str | None = Field(default=None, max_length=2000)
+    language: str | None = Field(default=None, max_length=8)
+
+
+class PersonalityPublic(BaseModel):
+    name: str
+    description: str
+    prompt: str | None
+
+
+class UserSettings(BaseModel):
+    personality: str = Field(max_length=32)
+    custom_prompt: str | None = Field(default=None, max_length=2000)
+    language: str = Field(default="auto", max_length=8, description='"auto" or an ISO 639-1 code')
+
+
+class ProviderHealth(BaseModel):
+    provider: str
+    kind: str
+    loaded: bool
+    fallback: str | None
+
+
+class Health(BaseModel):
+    status: str
+    stt: ProviderHealth
+    llm: ProviderHealth
