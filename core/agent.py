@@ -346,7 +346,10 @@ class Agent:
                 ChatMessage("user", turn.user_text),
                 ChatMessage("assistant", turn.answer),
             ]
-        return [ChatMessage("system", system), *earlier, ChatMessage("user", user_text)]
+        # Small models follow the conversation's earlier language over the system prompt, so the
+        # newest message carries the reminder too (only in what the model sees, not in history).
+        reminder = f"{user_text}\n\n(Reply in {personalities.language_name(language)}.)"
+        return [ChatMessage("system", system), *earlier, ChatMessage("user", reminder)]
 
     def _tokens(self, text: str) -> int:
         counter = self.providers.llm_fallback or self.providers.llm

@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     local_llm_path: Path | None = None
     llm_context_tokens: int = Field(default=4096, ge=512)
     llm_max_tokens: int = Field(default=256, ge=16)
-    llm_temperature: float = Field(default=0.7, ge=0, le=2)
+    llm_temperature: float = Field(default=0.3, ge=0, le=2)
     llm_threads: int = Field(default=2, ge=1)
     stt_threads: int = Field(default=2, ge=1)
     whisper_beam_size: int = Field(default=1, ge=1, le=10)

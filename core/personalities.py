@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from core.errors import InvalidInputError
 from core.language import language_name
 
+__all__ = ["BUILTIN", "CUSTOM", "Personality", "language_name", "system_prompt", "validate"]
+
 CUSTOM = "custom"
 MAX_CUSTOM_PROMPT = 2000
 

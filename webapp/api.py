@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -51,10 +53,17 @@ def build_state(settings: Settings, providers: Providers | None = None) -> AppSt
 def create_app(settings: Settings, *, providers: Providers | None = None) -> FastAPI:
     """The whole web application; `providers` lets tests share loaded models between apps."""
     state = build_state(settings, providers)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        state.store.close()
+
     app = FastAPI(
         title="Voice Agent API",
         version="0.1.0",
         description=DESCRIPTION,
+        lifespan=lifespan,
     )
     app.state.agent_state = state
     errors.install(app)
@@ -69,6 +78,7 @@ def create_app(settings: Settings, *, providers: Providers | None = None) -> Fas
         BodySizeLimit,
         limit=settings.max_upload_bytes + _MULTIPART_OVERHEAD,
         paths=("/upload",),
+        limit_mb=settings.max_upload_mb,
     )
     for module in (auth, chat, sessions, config):
         app.include_router(module.router)

@@ -14,10 +14,13 @@ class _TooLarge(Exception):
 class BodySizeLimit:
     """ASGI middleware: 413 as soon as a body passes `limit` bytes (declared or counted)."""
 
-    def __init__(self, app: ASGIApp, *, limit: int, paths: tuple[str, ...]) -> None:
+    def __init__(
+        self, app: ASGIApp, *, limit: int, paths: tuple[str, ...], limit_mb: float
+    ) -> None:
         self.app = app
         self.limit = limit
         self.paths = paths
+        self.limit_mb = limit_mb  # the configured limit, for the message
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(self.paths):
@@ -65,8 +68,9 @@ class BodySizeLimit:
             await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        mb = self.limit / (1024 * 1024)
-        body = json.dumps({"detail": f"The upload is larger than the limit of {mb:g} MB."})
+        body = json.dumps(
+            {"detail": f"The upload is larger than the limit of {self.limit_mb:g} MB."}
+        )
         await send(
             {
                 "type": "http.response.start",

@@ -4,12 +4,32 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from typing import Any
+
 from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every database (SQLite stores them without the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
 
 
 class Base(DeclarativeBase):
@@ -25,7 +45,7 @@ class User(Base):
     personality: Mapped[str | None] = mapped_column(String(32), default=None)
     custom_prompt: Mapped[str | None] = mapped_column(Text, default=None)
     language: Mapped[str] = mapped_column(String(8), default="auto")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     sessions: Mapped[list[Conversation]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
@@ -44,8 +64,8 @@ class Conversation(Base):
     personality: Mapped[str | None] = mapped_column(String(32), default=None)
     custom_prompt: Mapped[str | None] = mapped_column(Text, default=None)
     language: Mapped[str | None] = mapped_column(String(8), default=None)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     user: Mapped[User] = relationship(back_populates="sessions")
     turns: Mapped[list[Turn]] = relationship(
@@ -79,7 +99,7 @@ class Turn(Base):
     llm_first_token_ms: Mapped[float | None] = mapped_column(Float, default=None)
     total_ms: Mapped[float | None] = mapped_column(Float, default=None)
     interrupted: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
     session: Mapped[Conversation] = relationship(back_populates="turns")

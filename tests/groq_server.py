@@ -1,0 +1,277 @@
+"""A loopback server that speaks Groq's OpenAI-compatible wire format, with faults on demand."""
+
+from __future__ import annotations
+
+import email.policy
+import io
+import json
+import re
+import select
+import socket
+import sys
+import threading
+import time
+import wave
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal
+
+import pytest
+
+API_KEY = "test-key"
+TRANSCRIPTIONS = "/openai/v1/audio/transcriptions"
+CHAT = "/openai/v1/chat/completions"
+
+Fault = Literal["ok", "429", "500", "hang", "break"]
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One request the server received."""
+
+    path: str
+    model: str
+    authorized: bool  # sent `Authorization: Bearer <API_KEY>`
+    stream: bool = False
+    language: str | None = None
+    audio_seconds: float | None = None  # length of the uploaded WAV
+
+
+@dataclass
+class FakeGroq:
+    """What the server answers (set by tests) and what it has seen."""
+
+    transcript: str = "Hello from the cloud."
+    transcript_language: str = "english"
+    answer: str = "Groq here: the sky looks blue because air scatters blue light the most."
+    faults: dict[str, Fault] = field(default_factory=lambda: {TRANSCRIPTIONS: "ok", CHAT: "ok"})
+    retry_after: int = 30
+    requests: list[Seen] = field(default_factory=list)
+    errors: list[BaseException] = field(default_factory=list)
+    stopping: threading.Event = field(default_factory=threading.Event)
+    url: str = ""
+
+    def seen(self, path: str) -> list[Seen]:
+        return [r for r in self.requests if r.path == path]
+
+    def tokens(self) -> list[str]:
+        """The answer as the stream sends it: a word (and its trailing space) per chunk."""
+        return re.findall(r"\S+\s*", self.answer)
+
+    def tokens_before_break(self) -> list[str]:
+        """What a `break` stream delivers before the connection drops."""
+        tokens = self.tokens()
+        return tokens[: len(tokens) // 2]
+
+
+def form_fields(content_type: str, body: bytes) -> dict[str, bytes]:
+    """The parts of a multipart/form-data body, by field name."""
+    head = f"Content-Type: {content_type}\r\n\r\n".encode()
+    message = message_from_bytes(head + body, policy=email.policy.HTTP)
+    return {
+        part.get_param("name", header="content-disposition"): part.get_payload(decode=True)
+        for part in message.iter_parts()  # type: ignore[attr-defined]
+    }
+
+
+def wav_seconds(data: bytes) -> float:
+    with wave.open(io.BytesIO(data)) as wav:
+        return wav.getnframes() / wav.getframerate()
+
+
+class Handler(BaseHTTPRequestHandler):
+    # HTTP/1.1 for chunked streams; each response closes its connection, so no idle
+    # keep-alive connection holds a handler thread when the server stops.
+    protocol_version = "HTTP/1.1"
+    server: Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        fake = self.server.fake
+        self.close_connection = True
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.path not in fake.faults:
+            self.send_json(404, {"error": {"message": f"Unknown path {self.path}"}})
+            return
+        seen = self.parse(body)
+        fake.requests.append(seen)
+        fault = fake.faults[self.path]
+        if fault == "429":
+            self.send_json(
+                429,
+                {
+                    "error": {
+                        "message": "Rate limit reached on tokens per minute (TPM). "
+                        f"Please try again in {fake.retry_after}s.",
+                        "type": "tokens",
+                        "code": "rate_limit_exceeded",
+                    }
+                },
+                {"retry-after": str(fake.retry_after)},
+            )
+        elif fault == "500":
+            self.send_json(
+                500,
+                {"error": {"message": "Internal Server Error", "type": "internal_server_error"}},
+            )
+        elif fault == "hang":
+            self.hang()
+        elif self.path == TRANSCRIPTIONS:
+            self.send_json(200, transcription(fake, seen.audio_seconds or 0.0))
+        elif seen.stream:
+            broken = fault == "break"
+            tokens = fake.tokens_before_break() if broken else fake.tokens()
+            self.send_stream(seen.model, tokens, finished=not broken)
+        else:
+            self.send_json(200, completion(seen.model, fake.answer))
+
+    def parse(self, body: bytes) -> Seen:
+        authorized = self.headers.get("Authorization") == f"Bearer {API_KEY}"
+        if self.path == CHAT:
+            request = json.loads(body)
+            return Seen(self.path, request["model"], authorized, stream=bool(request.get("stream")))
+        form = form_fields(self.headers["Content-Type"], body)
+        language = form.get("language")
+        return Seen(
+            self.path,
+            form["model"].decode(),
+            authorized,
+            language=language.decode() if language else None,
+            audio_seconds=wav_seconds(form["file"]),
+        )
+
+    def send_json(self, status: int, data: object, headers: dict[str, str] | None = None) -> None:
+        payload = json.dumps(data).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def send_stream(self, model: str, tokens: list[str], *, finished: bool) -> None:
+        """Server-sent events in HTTP chunks; unless `finished`, the connection then drops
+        without the final chunk, `[DONE]` or the end of the chunked body."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        ident = f"chatcmpl-{time.monotonic_ns()}"
+        events = [chunk(ident, model, {"role": "assistant", "content": ""})]
+        events += [chunk(ident, model, {"content": token}) for token in tokens]
+        if finished:
+            events += [chunk(ident, model, {}, finish_reason="stop"), "[DONE]"]
+        for event in events:
+            data = f"data: {event}\n\n".encode()
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        if finished:
+            self.wfile.write(b"0\r\n\r\n")
+
+    def hang(self) -> None:
+        """Answer nothing until the client gives up (closes its end) or the server stops."""
+        while not self.server.fake.stopping.wait(0.05):
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            if readable:
+                try:
+                    if not self.connection.recv(1, socket.MSG_PEEK):
+                        return
+                except ConnectionError:
+                    return
+
+
+def chunk(ident: str, model: str, delta: dict[str, str], finish_reason: str | None = None) -> str:
+    return json.dumps(
+        {
+            "id": ident,
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": model,
+            "system_fingerprint": "fp_test",
+            "choices": [
+                {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+            ],
+            "x_groq": {"id": "req_test"},
+        }
+    )
+
+
+def completion(model: str, answer: str) -> dict[str, object]:
+    return {
+        "id": f"chatcmpl-{time.monotonic_ns()}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "system_fingerprint": "fp_test",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": answer},
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
+        "x_groq": {"id": "req_test"},
+    }
+
+
+def transcription(fake: FakeGroq, duration: float) -> dict[str, object]:
+    text = f" {fake.transcript}"
+    return {
+        "task": "transcribe",
+        "language": fake.transcript_language,
+        "duration": duration,
+        "text": text,
+        "segments": [
+            {
+                "id": 0,
+                "seek": 0,
+                "start": 0.0,
+                "end": duration,
+                "text": text,
+                "tokens": [50365, 2425, 50465],
+                "temperature": 0.0,
+                "avg_logprob": -0.2,
+                "compression_ratio": 0.9,
+                "no_speech_prob": 0.01,
+            }
+        ],
+        "x_groq": {"id": "req_test"},
+    }
+
+
+class Server(ThreadingHTTPServer):
+    # Non-daemon handlers: server_close() joins every one, so nothing outlives a test.
+    daemon_threads = False
+
+    def __init__(self, fake: FakeGroq) -> None:
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.fake = fake
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        error = sys.exc_info()[1]
+        if error is not None:
+            self.fake.errors.append(error)
+
+
+@pytest.fixture(name="groq_server")
+def groq_server_fixture() -> Iterator[FakeGroq]:
+    """A fake Groq on a free loopback port, answering `ok` until a test sets a fault."""
+    fake = FakeGroq()
+    server = Server(fake)
+    fake.url = f"http://127.0.0.1:{server.server_port}"
+    thread = threading.Thread(target=server.serve_forever, name="fake-groq")
+    thread.start()
+    try:
+        yield fake
+    finally:
+        fake.stopping.set()
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert not fake.errors, f"the fake Groq server failed: {fake.errors!r}"

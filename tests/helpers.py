@@ -1,0 +1,81 @@
+"""Test helpers: speech made with Piper, word error rate, and a signed-in API client."""
+
+from __future__ import annotations
+
+import io
+import re
+import wave
+
+from fastapi.testclient import TestClient
+
+ADMIN = ("admin", "adminpass123")
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    """Word error rate: word-level edit distance over the reference length."""
+    ref, hyp = words(reference), words(hypothesis)
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, row[0] = row[0], i
+        for j, h in enumerate(hyp, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
+    return row[len(hyp)] / max(1, len(ref))
+
+
+def wav_bytes(samples_int16: bytes, rate: int) -> bytes:
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(samples_int16)
+    return buf.getvalue()
+
+
+def login(client: TestClient, username: str = ADMIN[0], password: str = ADMIN[1]) -> dict:
+    """Sign in and return the Authorization header for the token."""
+    res = client.post("/login", json={"username": username, "password": password})
+    assert res.status_code == 200, res.text
+    return {"Authorization": f"Bearer {res.json()['token']}"}
+
+
+def register(client: TestClient, username: str, password: str = "password-123") -> dict:
+    res = client.post("/register", json={"username": username, "password": password})
+    assert res.status_code == 201, res.text
+    return login(client, username, password)
+
+
+# container, codec, sample rate: the formats browsers and phones record, made with PyAV.
+FORMATS = {
+    "mp3": ("mp3", "libmp3lame", 22050),
+    "ogg": ("ogg", "libopus", 48000),
+    "webm": ("webm", "libopus", 48000),
+    "m4a": ("ipod", "aac", 22050),
+    "flac": ("flac", "flac", 22050),
+}
+
+
+def encode_audio(wav: bytes, fmt: str) -> bytes:
+    """Re-encode a wav into another container/codec (see FORMATS)."""
+    import av
+
+    container, codec, rate = FORMATS[fmt]
+    src = av.open(io.BytesIO(wav))
+    buf = io.BytesIO()
+    out = av.open(buf, "w", format=container)
+    stream = out.add_stream(codec, rate=rate)
+    stream.layout = "mono"
+    resampler = av.AudioResampler(format=stream.format.name, layout="mono", rate=rate)
+    for frame in [*src.decode(audio=0), None]:
+        for resampled in resampler.resample(frame):
+            for packet in stream.encode(resampled):
+                out.mux(packet)
+    for packet in stream.encode(None):
+        out.mux(packet)
+    out.close()
+    src.close()
+    return buf.getvalue()

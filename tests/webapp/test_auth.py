@@ -1,0 +1,152 @@
+"""Sign-in, registration, tokens and who may see what."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+from joserfc import jwt
+from joserfc.jwk import OctKey
+from pydantic import ValidationError
+
+from core.config import Settings
+from tests.conftest import make_settings
+from tests.helpers import login, register
+
+
+def b64(data: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def secret_of(client: TestClient) -> bytes:
+    return (client.app.state.agent_state.settings.data_dir / "jwt_secret").read_bytes()
+
+
+def test_login_returns_a_jwt_that_opens_the_api(client: TestClient) -> None:
+    res = client.post("/login", json={"username": "admin", "password": "adminpass123"})
+    assert res.status_code == 200
+    body = res.json()
+    assert body["token"].count(".") == 2 and body["token_type"] == "bearer"
+    assert body["expires_in"] == 24 * 3600
+    headers = {"Authorization": f"Bearer {body['token']}"}
+    assert client.get("/sessions", headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("username", "password"), [("admin", "wrong-password"), ("nobody", "adminpass123")]
+)
+def test_wrong_credentials_get_the_same_401(
+    client: TestClient, username: str, password: str
+) -> None:
+    res = client.post("/login", json={"username": username, "password": password})
+    assert res.status_code == 401
+    assert res.json()["detail"] == "Wrong username or password."
+
+
+def test_register_then_login(client: TestClient) -> None:
+    res = client.post("/register", json={"username": "maria", "password": "s3cret-pass"})
+    assert res.status_code == 201 and res.json()["username"] == "maria"
+    assert (
+        client.post("/register", json={"username": "maria", "password": "other-pass"}).status_code
+        == 409
+    )
+    login(client, "maria", "s3cret-pass")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"username": "ab", "password": "longenough"},
+        {"username": "okname", "password": "short"},
+        {"username": "bad name!", "password": "longenough"},
+    ],
+)
+def test_register_rejects_bad_credentials(client: TestClient, body: dict) -> None:
+    assert client.post("/register", json=body).status_code == 422
+
+
+def test_protected_routes_need_a_token(client: TestClient) -> None:
+    for method, path in [
+        ("post", "/response"),
+        ("post", "/upload"),
+        ("get", "/sessions"),
+        ("get", "/settings"),
+    ]:
+        res = getattr(client, method)(path)
+        assert res.status_code == 401, path
+        assert res.headers["www-authenticate"] == "Bearer"
+
+
+def test_forged_and_expired_tokens_are_refused(client: TestClient) -> None:
+    now = int(time.time())
+    good_claims = {"sub": "1", "exp": now + 600}
+    key = OctKey.import_key(secret_of(client))
+    tokens = {
+        "alg none": f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(good_claims)}.",
+        "wrong key": jwt.encode({"alg": "HS256"}, good_claims, OctKey.import_key(b"k" * 48)),
+        "expired": jwt.encode({"alg": "HS256"}, {"sub": "1", "exp": now - 60}, key),
+        "no exp": jwt.encode({"alg": "HS256"}, {"sub": "1"}, key),
+        "HS512": jwt.encode({"alg": "HS512"}, good_claims, key, algorithms=["HS512"]),
+        "garbage": "not.a.jwt",
+        "huge": "a" * 100_000,
+    }
+    for name, token in tokens.items():
+        res = client.get("/sessions", headers={"Authorization": f"Bearer {token}"})
+        assert res.status_code == 401, name
+    valid = jwt.encode({"alg": "HS256"}, good_claims, key)
+    assert client.get("/sessions", headers={"Authorization": f"Bearer {valid}"}).status_code == 200
+
+
+def test_another_users_session_is_404(client: TestClient) -> None:
+    admin = login(client)
+    sid = client.post(
+        "/response", headers=admin, json={"text": "Hello there, how are you?"}
+    ).json()["session_id"]
+    other = register(client, "intruder")
+    for method in ("get", "delete"):
+        assert getattr(client, method)(f"/sessions/{sid}", headers=other).status_code == 404
+    assert client.patch(f"/sessions/{sid}", headers=other, json={"title": "x"}).status_code == 404
+    res = client.post("/response", headers=other, json={"text": "hi", "session_id": sid})
+    assert res.status_code == 404
+    assert client.get("/sessions", headers=other).json() == []
+    assert client.get(f"/sessions/{sid}", headers=admin).status_code == 200
+
+
+def test_weak_jwt_secret_is_refused(tmp_path) -> None:
+    with pytest.raises(ValidationError, match="at least 32 bytes"):
+        make_settings(tmp_path, jwt_secret="short")
+
+
+def test_generated_secret_is_kept_and_reused(app_factory) -> None:
+    with TestClient(app_factory()) as first:
+        headers = login(first)
+    with TestClient(app_factory()) as second:
+        assert second.get("/sessions", headers=headers).status_code == 200
+
+
+def test_first_start_without_password_prints_a_generated_one(
+    app_factory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = app_factory(admin_password=None, admin_username="root")
+    err = capsys.readouterr().err
+    assert "created user 'root' with password '" in err
+    password = err.split("password '")[1].split("'")[0]
+    with TestClient(app) as c:
+        login(c, "root", password)
+    app_factory(admin_password=None, admin_username="root")
+    assert "password" not in capsys.readouterr().err  # only once
+
+
+def test_settings_reads_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.setenv("PORT", "9001")
+    monkeypatch.setenv("CORS_ORIGINS", "http://a.test,http://b.test")
+    monkeypatch.setenv("MAX_UPLOAD_MB", "5")
+    s = Settings(_env_file=None, data_dir=tmp_path)  # type: ignore[call-arg]
+    assert (s.port, s.cors_origins, s.max_upload_bytes) == (
+        9001,
+        ["http://a.test", "http://b.test"],
+        5 * 1024 * 1024,
+    )
