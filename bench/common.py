@@ -326,3 +326,68 @@ def proc_status_mb(pid: int) -> dict[str, float]:
         if key in ("VmHWM", "VmRSS"):
             values[key] = round(int(rest.split()[0]) / 1024, 1)  # kB -> MiB
     return values
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process (all its threads) has used so far."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()  # the command name may hold spaces
+    utime, stime = int(fields[11]), int(fields[12])
+    return (utime + stime) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy(interval: float = 1.0) -> float:
+    """Fraction of all CPUs busy over `interval` seconds, whoever used them (from /proc/stat)."""
+
+    def sample() -> tuple[int, int]:
+        values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = values[3] + values[4]  # idle + iowait
+        return sum(values[:8]), idle
+
+    total0, idle0 = sample()
+    time.sleep(interval)
+    total1, idle1 = sample()
+    return 1 - (idle1 - idle0) / max(1, total1 - total0)
+
+
+def report_machine_load() -> dict[str, float]:
+    """Print and return how busy the machine is before a run: other work skews the timings."""
+    busy = machine_busy()
+    load1 = os.getloadavg()[0]
+    note = "  (other work is running: expect noisy timings)" if busy > 0.15 else ""
+    print(f"Machine before the run: {busy:.0%} CPU busy, load average {load1:.2f}{note}")
+    return {"cpu_busy_before": round(busy, 3), "loadavg_1m_before": round(load1, 2)}
+
+
+def _machine_jiffies() -> tuple[int, int]:
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(values[:8]), values[3] + values[4]  # total, idle + iowait
+
+
+class OtherLoad:
+    """How much of the machine processes other than `pids` used between creation and `share()`.
+
+    The bench and its server share two cores with whatever else runs; this says whether a
+    slow figure came from the code under test or from a neighbour.
+    """
+
+    def __init__(self, pids: Sequence[int]) -> None:
+        self.pids = list(pids)
+        self._start = self._sample()
+
+    def _sample(self) -> tuple[int, int, float]:
+        total, idle = _machine_jiffies()
+        ours = 0.0
+        for pid in self.pids:
+            with contextlib.suppress(OSError):
+                ours += cpu_seconds(pid)
+        return total, idle, ours
+
+    def share(self) -> float:
+        """Fraction of all CPUs that other processes kept busy since this object was made."""
+        total0, idle0, ours0 = self._start
+        total1, idle1, ours1 = self._sample()
+        hz = os.sysconf("SC_CLK_TCK")
+        busy = ((total1 - total0) - (idle1 - idle0)) / hz
+        capacity = (total1 - total0) / hz
+        return max(0.0, (busy - (ours1 - ours0)) / max(capacity, 1e-9))

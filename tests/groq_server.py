@@ -72,7 +72,7 @@ def form_fields(content_type: str, body: bytes) -> dict[str, bytes]:
     message = message_from_bytes(head + body, policy=email.policy.HTTP)
     return {
         part.get_param("name", header="content-disposition"): part.get_payload(decode=True)
-        for part in message.iter_parts()  # type: ignore[attr-defined]
+        for part in message.iter_parts()
     }
 
 
@@ -265,7 +265,7 @@ def groq_server_fixture() -> Iterator[FakeGroq]:
     fake = FakeGroq()
     server = Server(fake)
     fake.url = f"http://127.0.0.1:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, name="fake-groq")
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="fake-groq")
     thread.start()
     try:
         yield fake

@@ -99,16 +99,17 @@ def stored_turn(api: TestClient, headers: dict, session_id: str) -> dict:
 
 
 @pytest.mark.parametrize(
-    ("pinned", "spoken", "code"), [(None, "english", "en"), ("fr", "french", "fr")]
+    ("pinned", "text", "spoken", "code"),
+    [(None, "Hello world.", "english", "en"), ("fr", "Bonjour tout le monde.", "french", "fr")],
 )
-def test_stt_transcribes_a_wav(groq_server, groq_stt, pinned, spoken, code):
-    groq_server.transcript = "Bonjour tout le monde." if code == "fr" else "Hello world."
+def test_stt_transcribes_a_wav(groq_server, groq_stt, pinned, text, spoken, code):
+    groq_server.transcript = text
     groq_server.transcript_language = spoken
     audio = DecodedAudio(np.zeros(24_000, dtype=np.float32), AudioFormat.WAV)
 
     result = groq_stt.transcribe(audio, language=pinned)
 
-    assert result.text == groq_server.transcript
+    assert result.text == text
     assert result.language == code
     assert result.provider == "groq:whisper-large-v3-turbo"
     assert result.fallback is None
