@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, cast
 
 from core.concurrency import FairLock
 from core.errors import ProviderError
@@ -49,16 +50,17 @@ class LlamaCppLLM:
     def stream(self, messages: list[ChatMessage], *, max_tokens: int) -> Iterator[str]:
         with self.lock:
             try:
+                payload: Any = [{"role": m.role, "content": m.content} for m in messages]
                 chunks = self.model.create_chat_completion(
-                    messages=[{"role": m.role, "content": m.content} for m in messages],
+                    messages=payload,
                     max_tokens=max_tokens,
                     temperature=self.temperature,
                     stream=True,
                 )
-                for chunk in chunks:
-                    delta = chunk["choices"][0]["delta"].get("content")  # type: ignore[index]
+                for chunk in cast(Iterator[dict[str, Any]], chunks):
+                    delta = chunk["choices"][0]["delta"].get("content")
                     if delta:
-                        yield delta
+                        yield str(delta)
             except GeneratorExit:
                 raise
             except Exception as exc:

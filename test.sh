@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Install everything the tests need, then lint, type-check and run the test suite.
+# Extra arguments go to pytest (e.g. ./test.sh -k upload).
+set -euo pipefail
+cd "$(dirname "$0")"
+scripts/install.sh dev
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy
+.venv/bin/python -m pytest "$@"
