@@ -49,6 +49,7 @@ class FakeGroq:
     faults: dict[str, Fault] = field(default_factory=lambda: {TRANSCRIPTIONS: "ok", CHAT: "ok"})
     retry_after: int = 30
     requests: list[Seen] = field(default_factory=list)
+    waits: list[float] = field(default_factory=list)  # seconds a client waited on a `hang`
     errors: list[BaseException] = field(default_factory=list)
     stopping: threading.Event = field(default_factory=threading.Event)
     url: str = ""
@@ -93,6 +94,7 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         fake = self.server.fake
         self.close_connection = True
+        start = time.monotonic()
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         if self.path not in fake.faults:
             self.send_json(404, {"error": {"message": f"Unknown path {self.path}"}})
@@ -119,7 +121,7 @@ class Handler(BaseHTTPRequestHandler):
                 {"error": {"message": "Internal Server Error", "type": "internal_server_error"}},
             )
         elif fault == "hang":
-            self.hang()
+            self.hang(start)
         elif self.path == TRANSCRIPTIONS:
             self.send_json(200, transcription(fake, seen.audio_seconds or 0.0))
         elif seen.stream:
@@ -172,16 +174,22 @@ class Handler(BaseHTTPRequestHandler):
         if finished:
             self.wfile.write(b"0\r\n\r\n")
 
-    def hang(self) -> None:
+    def hang(self, start: float) -> None:
         """Answer nothing until the client gives up (closes its end) or the server stops."""
-        while not self.server.fake.stopping.wait(0.05):
-            readable, _, _ = select.select([self.connection], [], [], 0)
-            if readable:
-                try:
-                    if not self.connection.recv(1, socket.MSG_PEEK):
-                        return
-                except ConnectionError:
-                    return
+        fake = self.server.fake
+        while not fake.stopping.wait(0.05):
+            if self.client_gone():
+                fake.waits.append(time.monotonic() - start)
+                return
+
+    def client_gone(self) -> bool:
+        readable, _, _ = select.select([self.connection], [], [], 0)
+        if not readable:
+            return False
+        try:
+            return not self.connection.recv(1, socket.MSG_PEEK)
+        except ConnectionError:
+            return True
 
 
 def chunk(ident: str, model: str, delta: dict[str, str], finish_reason: str | None = None) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 from core.errors import ProviderError
 from core.llm import ChatMessage
@@ -46,9 +47,10 @@ class GroqLLM:
         import groq
 
         try:
+            payload: Any = [{"role": m.role, "content": m.content} for m in messages]
             stream = self.client.chat.completions.create(
                 model=self.model,
-                messages=[{"role": m.role, "content": m.content} for m in messages],  # type: ignore[misc]
+                messages=payload,
                 max_tokens=max_tokens,
                 temperature=self.temperature,
                 stream=True,

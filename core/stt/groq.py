@@ -51,7 +51,7 @@ class GroqSTT:
                 file=("audio.wav", to_wav(audio)),
                 model=self.model,
                 response_format="verbose_json",
-                **({"language": language} if language else {}),
+                language=language or groq.omit,
             )
         except groq.GroqError as exc:
             raise ProviderError(f"Groq transcription failed: {type(exc).__name__}: {exc}") from exc

@@ -189,7 +189,11 @@ def test_local_model_answers_when_groq_fails(api, groq_server, local_llm, fault)
     assert FAULTS[fault] in body["fallback"]
     # One call, no SDK retry: waiting out `retry-after` would blow the phone's 15 s.
     assert len(groq_server.seen(CHAT)) == 1
-    assert elapsed < 12
+    if fault == "hang":
+        # Groq is given up after GROQ_TIMEOUT_S, so the local answer still beats Twilio's 15 s.
+        (waited,) = groq_server.waits
+        assert waited < 2.5
+        assert elapsed < 12
     turn = stored_turn(api, headers, body["session_id"])
     assert turn["status"] == "answered"
     assert turn["answer"] == body["response"]
@@ -242,6 +246,9 @@ def test_local_whisper_transcribes_when_groq_fails(
     assert "groq:whisper-large-v3-turbo failed" in body["fallback"]
     assert FAULTS[fault] in body["fallback"]
     assert len(groq_server.seen(TRANSCRIPTIONS)) == 1
+    if fault == "hang":
+        (waited,) = groq_server.waits
+        assert waited < 2.5
     turn = stored_turn(api, headers, body["session_id"])
     assert turn["stt_provider"] == local_stt.name
     assert turn["fallback"] == body["fallback"]
