@@ -15,17 +15,28 @@ from tests.conftest import make_settings
 def turn(i: int, words: int) -> TurnRecord:
     now = datetime.now(UTC)
     return TurnRecord(
-        id=i, session_id="s", source="text", user_text=f"question {i} " + "word " * words,
-        language="en", personality="casual", answer=f"answer {i} " + "word " * words,
-        status="answered", stt_provider=None, llm_provider="x", fallback=None,
-        audio_seconds=None, stt_ms=None, llm_first_token_ms=None, total_ms=None,
-        interrupted=False, created_at=now, answered_at=now,
+        id=i,
+        session_id="s",
+        source="text",
+        user_text=f"question {i} " + "word " * words,
+        language="en",
+        personality="casual",
+        answer=f"answer {i} " + "word " * words,
+        status="answered",
+        stt_provider=None,
+        llm_provider="x",
+        fallback=None,
+        audio_seconds=None,
+        stt_ms=None,
+        llm_first_token_ms=None,
+        total_ms=None,
+        interrupted=False,
+        created_at=now,
+        answered_at=now,
     )
 
 
-def test_history_is_trimmed_to_the_context_keeping_the_newest(
-    tmp_path, local_providers
-) -> None:
+def test_history_is_trimmed_to_the_context_keeping_the_newest(tmp_path, local_providers) -> None:
     settings = make_settings(tmp_path, llm_context_tokens=600, llm_max_tokens=100)
     store = HistoryStore.open(f"sqlite:///{tmp_path / 'a.db'}")
     agent = Agent(settings=settings, providers=local_providers, store=store)
@@ -49,15 +60,22 @@ def test_concurrent_turns_all_get_answered(app_factory) -> None:
     async def scenario() -> list[httpx.Response]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            token = (await client.post("/login", json={
-                "username": "admin", "password": "adminpass123"})).json()["token"]
+            token = (
+                await client.post("/login", json={"username": "admin", "password": "adminpass123"})
+            ).json()["token"]
             headers = {"Authorization": f"Bearer {token}"}
-            questions = ["What is two plus two?", "Name a fruit.", "Say hello.",
-                         "What color is the sky?"]
-            return await asyncio.gather(*[
-                client.post("/response", headers=headers, json={"text": q}, timeout=120)
-                for q in questions
-            ])
+            questions = [
+                "What is two plus two?",
+                "Name a fruit.",
+                "Say hello.",
+                "What color is the sky?",
+            ]
+            return await asyncio.gather(
+                *[
+                    client.post("/response", headers=headers, json={"text": q}, timeout=120)
+                    for q in questions
+                ]
+            )
 
     responses = asyncio.run(scenario())
     assert [r.status_code for r in responses] == [200] * 4

@@ -27,8 +27,7 @@ def sse_events(text: str) -> list[tuple[str, dict]]:
 
 
 def test_answers_a_question(client: TestClient, headers: dict) -> None:
-    res = client.post("/response", headers=headers,
-                      json={"text": "What is the capital of France?"})
+    res = client.post("/response", headers=headers, json={"text": "What is the capital of France?"})
     assert res.status_code == 200, res.text
     body = res.json()
     assert "paris" in body["response"].lower()
@@ -59,8 +58,9 @@ def test_answers_in_the_language_of_the_question(
 def test_streams_chunk_by_chunk_and_ends_with_the_whole_turn(
     client: TestClient, headers: dict
 ) -> None:
-    with client.stream("POST", "/response", headers=headers,
-                       json={"text": "Name three colors.", "stream": True}) as res:
+    with client.stream(
+        "POST", "/response", headers=headers, json={"text": "Name three colors.", "stream": True}
+    ) as res:
         assert res.status_code == 200
         assert res.headers["content-type"].startswith("text/event-stream")
         raw = "".join(res.iter_text())
@@ -75,8 +75,9 @@ def test_streams_chunk_by_chunk_and_ends_with_the_whole_turn(
 
 
 def test_accept_header_also_streams(client: TestClient, headers: dict) -> None:
-    res = client.post("/response", headers={**headers, "Accept": "text/event-stream"},
-                      json={"text": "Say hello."})
+    res = client.post(
+        "/response", headers={**headers, "Accept": "text/event-stream"}, json={"text": "Say hello."}
+    )
     assert res.headers["content-type"].startswith("text/event-stream")
     assert sse_events(res.text)[-1][0] == "done"
 
@@ -85,11 +86,13 @@ def test_empty_text_answers_the_pending_transcription(
     client: TestClient, headers: dict, speak
 ) -> None:
     sentence = "What is the capital of Italy?"
-    up = client.post("/upload", headers=headers,
-                     files={"file": ("q.wav", speak(sentence).read_bytes())}).json()
+    up = client.post(
+        "/upload", headers=headers, files={"file": ("q.wav", speak(sentence).read_bytes())}
+    ).json()
     assert wer(sentence, up["transcription"]) <= 0.2
-    res = client.post("/response", headers=headers,
-                      json={"text": "", "session_id": up["session_id"]})
+    res = client.post(
+        "/response", headers=headers, json={"text": "", "session_id": up["session_id"]}
+    )
     assert res.status_code == 200, res.text
     body = res.json()
     assert body["turn_id"] == up["turn_id"]
@@ -97,8 +100,9 @@ def test_empty_text_answers_the_pending_transcription(
     assert "rome" in body["response"].lower()
     assert body["timings"]["stt_ms"] == up["stt_ms"]
     # Answered now: asking again with no text has nothing left to answer.
-    again = client.post("/response", headers=headers,
-                        json={"text": "", "session_id": up["session_id"]})
+    again = client.post(
+        "/response", headers=headers, json={"text": "", "session_id": up["session_id"]}
+    )
     assert again.status_code == 400
 
 
@@ -111,11 +115,13 @@ def test_no_text_and_no_transcription_is_400(client: TestClient, headers: dict) 
 
 
 def test_remembers_earlier_turns_of_the_session(client: TestClient, headers: dict) -> None:
-    first = client.post("/response", headers=headers,
-                        json={"text": "Hi! My name is Zorblax and I live in Oslo."}).json()
+    first = client.post(
+        "/response", headers=headers, json={"text": "Hi! My name is Zorblax and I live in Oslo."}
+    ).json()
     sid = first["session_id"]
-    second = client.post("/response", headers=headers,
-                         json={"text": "What is my name?", "session_id": sid}).json()
+    second = client.post(
+        "/response", headers=headers, json={"text": "What is my name?", "session_id": sid}
+    ).json()
     assert "zorblax" in second["response"].lower(), second["response"]
     other = client.post("/response", headers=headers, json={"text": "What is my name?"}).json()
     assert other["session_id"] != sid
@@ -125,14 +131,18 @@ def test_remembers_earlier_turns_of_the_session(client: TestClient, headers: dic
 def test_history_survives_a_restart(app_factory) -> None:
     with TestClient(app_factory()) as first:
         headers = login(first)
-        body = first.post("/response", headers=headers,
-                          json={"text": "Remember the secret word: pineapple."}).json()
+        body = first.post(
+            "/response", headers=headers, json={"text": "Remember the secret word: pineapple."}
+        ).json()
     with TestClient(app_factory()) as second:
         headers = login(second)
         turns = second.get(f"/sessions/{body['session_id']}", headers=headers).json()["turns"]
         assert turns[0]["answer"] == body["response"]
-        again = second.post("/response", headers=headers, json={
-            "text": "What is the secret word I told you?", "session_id": body["session_id"]})
+        again = second.post(
+            "/response",
+            headers=headers,
+            json={"text": "What is the secret word I told you?", "session_id": body["session_id"]},
+        )
         assert "pineapple" in again.json()["response"].lower()
 
 

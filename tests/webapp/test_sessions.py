@@ -20,21 +20,27 @@ def test_personalities_are_listed(client: TestClient) -> None:
 
 def test_settings_round_trip_and_apply_to_new_turns(client: TestClient, headers: dict) -> None:
     assert client.get("/settings", headers=headers).json() == {
-        "personality": "casual", "custom_prompt": None, "language": "auto"}
-    res = client.put("/settings", headers=headers,
-                     json={"personality": "formal", "language": "es"})
+        "personality": "casual",
+        "custom_prompt": None,
+        "language": "auto",
+    }
+    res = client.put("/settings", headers=headers, json={"personality": "formal", "language": "es"})
     assert res.status_code == 200
     assert client.get("/settings", headers=headers).json()["language"] == "es"
-    body = client.post("/response", headers=headers,
-                       json={"text": "Tell me about the weather today."}).json()
+    body = client.post(
+        "/response", headers=headers, json={"text": "Tell me about the weather today."}
+    ).json()
     assert body["personality"] == "formal"
     assert body["language"] == "es"  # pinned, whatever the text's language
 
 
 @pytest.mark.parametrize(
     "payload",
-    [{"personality": "pirate"}, {"personality": "custom"},
-     {"personality": "casual", "language": "xx"}],
+    [
+        {"personality": "pirate"},
+        {"personality": "custom"},
+        {"personality": "casual", "language": "xx"},
+    ],
 )
 def test_bad_settings_are_422_and_change_nothing(
     client: TestClient, headers: dict, payload: dict
@@ -45,8 +51,9 @@ def test_bad_settings_are_422_and_change_nothing(
 
 def test_custom_personality_uses_the_users_prompt(client: TestClient, headers: dict) -> None:
     prompt = "You are a pirate. Start every answer with the word Arr."
-    res = client.put("/settings", headers=headers,
-                     json={"personality": "custom", "custom_prompt": prompt})
+    res = client.put(
+        "/settings", headers=headers, json={"personality": "custom", "custom_prompt": prompt}
+    )
     assert res.status_code == 200
     body = client.post("/response", headers=headers, json={"text": "Hello, who are you?"}).json()
     assert body["personality"] == "custom"
@@ -54,22 +61,27 @@ def test_custom_personality_uses_the_users_prompt(client: TestClient, headers: d
 
 
 def test_per_turn_and_per_session_personality(client: TestClient, headers: dict) -> None:
-    first = client.post("/response", headers=headers,
-                        json={"text": "Hello!", "personality": "humorous"}).json()
+    first = client.post(
+        "/response", headers=headers, json={"text": "Hello!", "personality": "humorous"}
+    ).json()
     assert first["personality"] == "humorous"
     sid = first["session_id"]
-    res = client.patch(f"/sessions/{sid}", headers=headers,
-                       json={"personality": "formal", "language": "fr", "title": "Test"})
+    res = client.patch(
+        f"/sessions/{sid}",
+        headers=headers,
+        json={"personality": "formal", "language": "fr", "title": "Test"},
+    )
     assert res.status_code == 200
     assert res.json()["personality"] == "formal" and res.json()["title"] == "Test"
-    second = client.post("/response", headers=headers,
-                         json={"text": "How are you?", "session_id": sid}).json()
+    second = client.post(
+        "/response", headers=headers, json={"text": "How are you?", "session_id": sid}
+    ).json()
     assert (second["personality"], second["language"]) == ("formal", "fr")
     # Clearing the override returns to the user's setting and to detection.
-    client.patch(f"/sessions/{sid}", headers=headers, json={"personality": None,
-                                                            "language": None})
-    third = client.post("/response", headers=headers,
-                        json={"text": "What time is it?", "session_id": sid}).json()
+    client.patch(f"/sessions/{sid}", headers=headers, json={"personality": None, "language": None})
+    third = client.post(
+        "/response", headers=headers, json={"text": "What time is it?", "session_id": sid}
+    ).json()
     assert (third["personality"], third["language"]) == ("casual", "en")
     bad = client.patch(f"/sessions/{sid}", headers=headers, json={"personality": "pirate"})
     assert bad.status_code == 422
@@ -83,26 +95,40 @@ def test_list_get_and_delete_sessions(client: TestClient, headers: dict) -> None
     assert listed[0]["turn_count"] == 1 and listed[0]["title"] == "Second session."
     assert client.delete(f"/sessions/{a['session_id']}", headers=headers).status_code == 204
     assert client.get(f"/sessions/{a['session_id']}", headers=headers).status_code == 404
-    assert [s["id"] for s in client.get("/sessions", headers=headers).json()] == [
-        b["session_id"]]
+    assert [s["id"] for s in client.get("/sessions", headers=headers).json()] == [b["session_id"]]
 
 
 def test_health_names_the_local_providers(client: TestClient) -> None:
     body = client.get("/health").json()
     assert body["status"] == "ok"
-    assert body["stt"] == {"provider": "local:whisper-base", "kind": "local", "loaded": True,
-                           "fallback": None}
+    assert body["stt"] == {
+        "provider": "local:whisper-base",
+        "kind": "local",
+        "loaded": True,
+        "fallback": None,
+    }
     assert body["llm"]["provider"] == "local:qwen2.5-0.5b" and body["llm"]["kind"] == "local"
 
 
 def test_openapi_and_cors(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
-    for path in ("/login", "/register", "/upload", "/response", "/sessions", "/settings",
-                 "/personalities", "/health"):
+    for path in (
+        "/login",
+        "/register",
+        "/upload",
+        "/response",
+        "/sessions",
+        "/settings",
+        "/personalities",
+        "/health",
+    ):
         assert path in spec["paths"]
-    res = client.options("/response", headers={
-        "Origin": "http://localhost:3000", "Access-Control-Request-Method": "POST"})
+    res = client.options(
+        "/response",
+        headers={"Origin": "http://localhost:3000", "Access-Control-Request-Method": "POST"},
+    )
     assert res.headers["access-control-allow-origin"] == "http://localhost:3000"
-    res = client.options("/response", headers={
-        "Origin": "http://evil.test", "Access-Control-Request-Method": "POST"})
+    res = client.options(
+        "/response", headers={"Origin": "http://evil.test", "Access-Control-Request-Method": "POST"}
+    )
     assert "access-control-allow-origin" not in res.headers
