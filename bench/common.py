@@ -1,8 +1,9 @@
-"""Shared bench helpers: a real server in a subprocess, sign-in, Piper speech, statistics, results."""
+"""Bench helpers: the real server in a subprocess, sign-in, Piper speech, statistics, results."""
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import math
 import os
@@ -13,6 +14,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import wave
 from collections.abc import Iterator, Sequence
@@ -27,6 +29,7 @@ RESULTS_DIR = REPO / "bench" / "results"
 ADMIN = ("bench-admin", "bench-password-123")
 STARTUP_TIMEOUT_S = 300.0
 STOP_TIMEOUT_S = 20.0
+_PR_SET_PDEATHSIG = 1
 
 # Environment variables of the server that the bench sets itself or must not inherit.
 _CLEARED_ENV = ("GROQ_API_KEY", "GROQ_BASE_URL", "DATABASE_URL", "JWT_SECRET", "LOCAL_LLM_PATH")
@@ -213,6 +216,17 @@ def _wait_healthy(server: Server, timeout: float) -> None:
     raise RuntimeError(f"The server was not healthy after {timeout:.0f} s.")
 
 
+def _die_with_parent() -> None:
+    """In the server child: get SIGTERM if the bench process dies, even when it is killed."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def _stop(process: subprocess.Popen[bytes]) -> None:
     """Stop the server's process group (it runs in its own session): TERM, then KILL."""
     if process.poll() is not None:
@@ -238,36 +252,48 @@ def login(base_url: str, username: str = ADMIN[0], password: str = ADMIN[1]) -> 
 @contextlib.contextmanager
 def running_server(startup_timeout: float = STARTUP_TIMEOUT_S) -> Iterator[Server]:
     """Start `python app.py` on a temporary data folder and a free loopback port, wait for
-    `/health`, sign in, and stop it (and anything it started) when the block ends."""
-    with tempfile.TemporaryDirectory(prefix="voice-agent-bench-") as tmp:
-        data_dir = Path(tmp) / "data"
-        log_path = Path(tmp) / "server.log"
-        port = free_port()
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, "app.py"],
-                cwd=REPO,
-                env=_server_env(data_dir, port),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        server = Server(process, f"http://127.0.0.1:{port}", data_dir, log_path)
-        try:
-            started = time.perf_counter()
-            _wait_healthy(server, startup_timeout)
-            print(
-                f"Server pid {server.pid} healthy on {server.base_url} "
-                f"after {time.perf_counter() - started:.1f} s"
-            )
-            server.token = login(server.base_url)
-            yield server
-        except Exception:
-            print(f"--- server log (tail) ---\n{server.log_tail()}", file=sys.stderr)
-            raise
-        finally:
-            _stop(process)
+    `/health`, sign in, and stop it (and anything it started) when the block ends.
+
+    The server also gets SIGTERM if the bench process dies, and a SIGTERM to the bench
+    unwinds through this block, so no server outlives its benchmark.
+    """
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        with tempfile.TemporaryDirectory(prefix="voice-agent-bench-") as tmp:
+            data_dir = Path(tmp) / "data"
+            log_path = Path(tmp) / "server.log"
+            port = free_port()
+            with log_path.open("wb") as log:
+                process = subprocess.Popen(
+                    [sys.executable, "app.py"],
+                    cwd=REPO,
+                    env=_server_env(data_dir, port),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    preexec_fn=_die_with_parent,  # only calls prctl(2)
+                )
+            server = Server(process, f"http://127.0.0.1:{port}", data_dir, log_path)
+            try:
+                started = time.perf_counter()
+                _wait_healthy(server, startup_timeout)
+                print(
+                    f"Server pid {server.pid} healthy on {server.base_url} "
+                    f"after {time.perf_counter() - started:.1f} s"
+                )
+                server.token = login(server.base_url)
+                yield server
+            except Exception:
+                print(f"--- server log (tail) ---\n{server.log_tail()}", file=sys.stderr)
+                raise
+            finally:
+                _stop(process)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 # Server-Sent Events ------------------------------------------------------------------------
@@ -275,8 +301,9 @@ def running_server(startup_timeout: float = STARTUP_TIMEOUT_S) -> Iterator[Serve
 
 @dataclass(frozen=True)
 class StreamTiming:
-    """One streamed `/response`: when the first delta arrived, and what was said."""
+    """One streamed `/response`: when its `start` and first `delta` events came, what it said."""
 
+    start_s: float
     first_delta_s: float
     total_s: float
     text: str
@@ -287,6 +314,7 @@ class StreamTiming:
 def stream_response(client: httpx.Client, text: str, **body: Any) -> StreamTiming:
     """POST /response with stream=true, timing from the request to the first `delta` event."""
     event = ""
+    started: float | None = None
     first: float | None = None
     parts: list[str] = []
     start: dict[str, Any] = {}
@@ -304,15 +332,16 @@ def stream_response(client: httpx.Client, text: str, **body: Any) -> StreamTimin
                         first = time.perf_counter() - t0
                     parts.append(data["text"])
                 elif event == "start":
+                    started = time.perf_counter() - t0
                     start = data
                 elif event == "done":
                     done = data
                 elif event == "error":
                     raise RuntimeError(f"The server streamed an error: {data}")
     total = time.perf_counter() - t0
-    if first is None or not done:
-        raise RuntimeError("The stream ended without a delta and a done event.")
-    return StreamTiming(first, total, "".join(parts), start, done)
+    if started is None or first is None or not done:
+        raise RuntimeError("The stream lacked a start, a delta or a done event.")
+    return StreamTiming(started, first, total, "".join(parts), start, done)
 
 
 # Process memory ----------------------------------------------------------------------------
@@ -326,68 +355,3 @@ def proc_status_mb(pid: int) -> dict[str, float]:
         if key in ("VmHWM", "VmRSS"):
             values[key] = round(int(rest.split()[0]) / 1024, 1)  # kB -> MiB
     return values
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time a process (all its threads) has used so far."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2 :].split()  # the command name may hold spaces
-    utime, stime = int(fields[11]), int(fields[12])
-    return (utime + stime) / os.sysconf("SC_CLK_TCK")
-
-
-def machine_busy(interval: float = 1.0) -> float:
-    """Fraction of all CPUs busy over `interval` seconds, whoever used them (from /proc/stat)."""
-
-    def sample() -> tuple[int, int]:
-        values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-        idle = values[3] + values[4]  # idle + iowait
-        return sum(values[:8]), idle
-
-    total0, idle0 = sample()
-    time.sleep(interval)
-    total1, idle1 = sample()
-    return 1 - (idle1 - idle0) / max(1, total1 - total0)
-
-
-def report_machine_load() -> dict[str, float]:
-    """Print and return how busy the machine is before a run: other work skews the timings."""
-    busy = machine_busy()
-    load1 = os.getloadavg()[0]
-    note = "  (other work is running: expect noisy timings)" if busy > 0.15 else ""
-    print(f"Machine before the run: {busy:.0%} CPU busy, load average {load1:.2f}{note}")
-    return {"cpu_busy_before": round(busy, 3), "loadavg_1m_before": round(load1, 2)}
-
-
-def _machine_jiffies() -> tuple[int, int]:
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return sum(values[:8]), values[3] + values[4]  # total, idle + iowait
-
-
-class OtherLoad:
-    """How much of the machine processes other than `pids` used between creation and `share()`.
-
-    The bench and its server share two cores with whatever else runs; this says whether a
-    slow figure came from the code under test or from a neighbour.
-    """
-
-    def __init__(self, pids: Sequence[int]) -> None:
-        self.pids = list(pids)
-        self._start = self._sample()
-
-    def _sample(self) -> tuple[int, int, float]:
-        total, idle = _machine_jiffies()
-        ours = 0.0
-        for pid in self.pids:
-            with contextlib.suppress(OSError):
-                ours += cpu_seconds(pid)
-        return total, idle, ours
-
-    def share(self) -> float:
-        """Fraction of all CPUs that other processes kept busy since this object was made."""
-        total0, idle0, ours0 = self._start
-        total1, idle1, ours1 = self._sample()
-        hz = os.sysconf("SC_CLK_TCK")
-        busy = ((total1 - total0) - (idle1 - idle0)) / hz
-        capacity = (total1 - total0) / hz
-        return max(0.0, (busy - (ours1 - ours0)) / max(capacity, 1e-9))

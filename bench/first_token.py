@@ -4,26 +4,26 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from bench.common import (
     Check,
-    OtherLoad,
     Result,
     median,
-    report_machine_load,
     running_server,
     stream_response,
     summary_ms,
     write_result,
 )
+from bench.noise import quiet_rounds, report_machine_load
 
 NAME = "first_token"
 ROUNDS = 10
 TARGET_DIFF_MS = 50.0
 PERSONALITY = "casual"  # the default personality of a new account
-# One question per round (plus a warm-up); server and direct model get the same one in a round.
-# Six or more plain English words, so language detection is sure of English.
+# One question per round (the first is the warm-up); in a round the server and the direct model
+# get the same one. Six or more plain English words, so language detection is sure of English.
 QUESTIONS = (
     "Can you tell me what the weather is usually like in spring?",
     "What is the capital city of France and why is it famous?",
@@ -39,8 +39,16 @@ QUESTIONS = (
 )
 
 
+@dataclass(frozen=True)
+class Round:
+    response_s: float  # client: request sent -> first `delta` event received
+    start_event_s: float  # client: request sent -> `start` event received (turn stored)
+    agent_s: float  # the agent's own llm_first_token_ms, from the `done` event
+    direct_s: float  # bench process: create_chat_completion -> first content chunk
+
+
 def load_direct_model() -> tuple[Any, Any]:
-    """The bundled Qwen GGUF with the server's settings (core/providers.py, core/llm/llama_cpp.py)."""
+    """The bundled Qwen GGUF as the server loads it (core/providers.py, core/llm/llama_cpp.py)."""
     from llama_cpp import Llama
 
     from core.assets import QWEN_05B, ensure_model
@@ -70,7 +78,6 @@ def messages_for(question: str, language: str) -> list[dict[str, str]]:
 def run() -> Result:
     from core import language
 
-    result = Result(NAME)
     load = report_machine_load()
     model, settings = load_direct_model()
     language.warm_up()
@@ -94,61 +101,68 @@ def run() -> Result:
 
     with running_server() as server, server.client() as client:
 
-        def served(question: str) -> tuple[float, float]:
-            timing = stream_response(client, question)  # no session_id: a new session each time
-            expected = language.detect(question, fallback="en")
-            if (
-                timing.start.get("language") != expected
-                or timing.start.get("personality") != PERSONALITY
-            ):
+        def served(question: str) -> tuple[float, float, float]:
+            # No session_id: a new session every time, so the prompt has no history.
+            timing = stream_response(client, question)
+            expected = {
+                "language": language.detect(question, fallback="en"),
+                "personality": PERSONALITY,
+            }
+            if {k: timing.start.get(k) for k in expected} != expected:
                 raise RuntimeError(
                     f"The server's turn differs from the direct prompt: {timing.start}"
                 )
-            return timing.first_delta_s, timing.done["timings"]["llm_first_token_ms"] / 1000
+            agent_s = timing.done["timings"]["llm_first_token_ms"] / 1000
+            return timing.first_delta_s, timing.start_s, agent_s
+
+        def one_round(i: int) -> Round:
+            question = QUESTIONS[1 + i]
+            # Alternate which goes first; the server has streamed its whole answer (`done`)
+            # before the direct model starts, so they never overlap.
+            if i % 2 == 0:
+                (response_s, start_s, agent_s), direct_s = served(question), direct(question)
+            else:
+                direct_s, (response_s, start_s, agent_s) = direct(question), served(question)
+            print(
+                f"round {i + 1:2d}/{ROUNDS}: /response first delta {response_s * 1000:7.1f} ms "
+                f"(start event {start_s * 1000:5.1f}, agent-side {agent_s * 1000:7.1f})   "
+                f"direct {direct_s * 1000:7.1f} ms"
+            )
+            return Round(response_s, start_s, agent_s, direct_s)
 
         served(QUESTIONS[0])  # warm-up
         direct(QUESTIONS[0])
-        others = OtherLoad([os.getpid(), server.pid])
-        server_s: list[float] = []
-        server_inner_s: list[float] = []
-        direct_s: list[float] = []
-        for i, question in enumerate(QUESTIONS[1 : ROUNDS + 1]):
-            for which in ("server", "direct") if i % 2 == 0 else ("direct", "server"):
-                if which == "server":
-                    first, inner = served(question)
-                    server_s.append(first)
-                    server_inner_s.append(inner)
-                else:
-                    direct_s.append(direct(question))
-            print(
-                f"round {i + 1:2d}/{ROUNDS}: /response first delta {server_s[-1] * 1000:7.1f} ms "
-                f"(agent-side {server_inner_s[-1] * 1000:7.1f})   direct {direct_s[-1] * 1000:7.1f} ms"
-            )
-        other_share = others.share()
+        rounds = quiet_rounds(ROUNDS, one_round, [os.getpid(), server.pid])
 
-    diff_ms = (median(server_s) - median(direct_s)) * 1000
+    response_s = [r.response_s for r in rounds.values]
+    start_s = [r.start_event_s for r in rounds.values]
+    agent_s = [r.agent_s for r in rounds.values]
+    direct_s = [r.direct_s for r in rounds.values]
+    diff_ms = (median(response_s) - median(direct_s)) * 1000
     print()
     print(
-        f"/response first delta median {median(server_s) * 1000:.1f} ms "
-        f"(agent-side llm_first_token_ms median {median(server_inner_s) * 1000:.1f})"
+        f"/response first delta median {median(response_s) * 1000:.1f} ms "
+        f"(start event {median(start_s) * 1000:.1f}, "
+        f"agent-side llm_first_token_ms {median(agent_s) * 1000:.1f})"
     )
     print(f"direct first token median    {median(direct_s) * 1000:.1f} ms")
     print(f"difference of medians: {diff_ms:.1f} ms")
-    print(f"Other processes used {other_share:.0%} of the machine during the rounds")
+    print(rounds.describe())
+
+    result = Result(NAME)
     result.checks.append(
-        Check(
-            "first token: /response median - direct median", round(diff_ms, 1), TARGET_DIFF_MS, "ms"
-        )
+        Check("first token: /response - direct (medians)", round(diff_ms, 1), TARGET_DIFF_MS, "ms")
     )
     result.figures = {
         **load,
-        "other_processes_cpu_share": round(other_share, 3),
+        **rounds.figures(),
         "rounds": ROUNDS,
-        "response_first_delta": summary_ms(server_s),
-        "agent_llm_first_token": summary_ms(server_inner_s),
+        "response_first_delta": summary_ms(response_s),
+        "start_event": summary_ms(start_s),
+        "agent_llm_first_token": summary_ms(agent_s),
         "direct_first_token": summary_ms(direct_s),
         "difference_of_medians_ms": round(diff_ms, 1),
-        "response_ms": [round(v * 1000, 1) for v in server_s],
+        "response_ms": [round(v * 1000, 1) for v in response_s],
         "direct_ms": [round(v * 1000, 1) for v in direct_s],
     }
     return result

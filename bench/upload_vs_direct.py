@@ -5,22 +5,21 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.common import (
     Check,
-    OtherLoad,
     Result,
-    cpu_seconds,
     median,
-    report_machine_load,
     running_server,
     summary_ms,
     synthesize,
     wer,
     write_result,
 )
+from bench.noise import cpu_seconds, quiet_rounds, report_machine_load
 
 NAME = "upload_vs_direct"
 ROUNDS = 7
@@ -32,6 +31,20 @@ SPEECH = (
     "Please remind me to call my sister tomorrow morning. "
     "How far is it from the train station to the museum?"
 )
+
+
+@dataclass(frozen=True)
+class Timed:
+    wall_s: float
+    cpu_s: float  # CPU time of the process that did the work, all threads
+    text: str
+
+
+@dataclass(frozen=True)
+class Round:
+    upload: Timed
+    server_stt_ms: float
+    direct: Timed
 
 
 def load_direct_model() -> tuple[Any, int]:
@@ -50,7 +63,6 @@ def load_direct_model() -> tuple[Any, int]:
 
 
 def run() -> Result:
-    result = Result(NAME)
     load = report_machine_load()
     with tempfile.TemporaryDirectory(prefix="bench-speech-") as tmp:
         wav = Path(tmp) / "speech.wav"
@@ -59,65 +71,55 @@ def run() -> Result:
         print(f"Recording: {seconds:.2f} s of Piper speech, {len(data)} bytes")
         model, beam_size = load_direct_model()
 
-        def direct() -> tuple[float, float, str]:
+        def direct() -> Timed:
             cpu0, start = time.process_time(), time.perf_counter()
             segments, _info = model.transcribe(
                 str(wav), language=None, beam_size=beam_size, condition_on_previous_text=False
             )
             text = " ".join(s.text.strip() for s in segments).strip()  # segments are lazy
-            return time.perf_counter() - start, time.process_time() - cpu0, text
+            return Timed(time.perf_counter() - start, time.process_time() - cpu0, text)
 
         with running_server() as server, server.client() as client:
 
-            def upload() -> tuple[float, float, str, float]:
+            def upload() -> tuple[Timed, float]:
                 cpu0, start = cpu_seconds(server.pid), time.perf_counter()
                 res = client.post("/upload", files={"file": ("speech.wav", data, "audio/wav")})
                 res.raise_for_status()
-                elapsed = time.perf_counter() - start
+                wall = time.perf_counter() - start
                 body = res.json()
-                return (
-                    elapsed,
-                    cpu_seconds(server.pid) - cpu0,
-                    body["transcription"],
-                    body["stt_ms"],
-                )
+                timed = Timed(wall, cpu_seconds(server.pid) - cpu0, body["transcription"])
+                return timed, float(body["stt_ms"])
 
-            upload()  # warm-up: first decode and first transcription
-            direct()
-            others = OtherLoad([os.getpid(), server.pid])
-            upload_s: list[float] = []
-            upload_cpu: list[float] = []
-            server_stt_ms: list[float] = []
-            direct_s: list[float] = []
-            direct_cpu: list[float] = []
-            texts: dict[str, str] = {}
-            for i in range(ROUNDS):
+            def one_round(i: int) -> Round:
                 # Alternate which goes first so drift in the machine's load hits both alike;
                 # each runs while the other is idle.
-                for which in ("upload", "direct") if i % 2 == 0 else ("direct", "upload"):
-                    if which == "upload":
-                        elapsed, cpu, texts["upload"], stt_ms = upload()
-                        upload_s.append(elapsed)
-                        upload_cpu.append(cpu)
-                        server_stt_ms.append(stt_ms)
-                    else:
-                        elapsed, cpu, texts["direct"] = direct()
-                        direct_s.append(elapsed)
-                        direct_cpu.append(cpu)
+                if i % 2 == 0:
+                    (up, stt_ms), dr = upload(), direct()
+                else:
+                    dr, (up, stt_ms) = direct(), upload()
                 print(
-                    f"round {i + 1}/{ROUNDS}: upload {upload_s[-1] * 1000:7.1f} ms "
-                    f"(server stt_ms {server_stt_ms[-1]:7.1f}, cpu {upload_cpu[-1]:.2f} s)   "
-                    f"direct {direct_s[-1] * 1000:7.1f} ms (cpu {direct_cpu[-1]:.2f} s)"
+                    f"round {i + 1}/{ROUNDS}: upload {up.wall_s * 1000:7.1f} ms "
+                    f"(server stt_ms {stt_ms:7.1f}, cpu {up.cpu_s:.2f} s)   "
+                    f"direct {dr.wall_s * 1000:7.1f} ms (cpu {dr.cpu_s:.2f} s)"
                 )
-            other_share = others.share()
+                return Round(up, stt_ms, dr)
 
+            upload()  # warm-up: first decode and first transcription of each
+            direct()
+            rounds = quiet_rounds(ROUNDS, one_round, [os.getpid(), server.pid])
+
+    upload_s = [r.upload.wall_s for r in rounds.values]
+    direct_s = [r.direct.wall_s for r in rounds.values]
+    upload_cpu = [r.upload.cpu_s for r in rounds.values]
+    direct_cpu = [r.direct.cpu_s for r in rounds.values]
+    stt_ms = [r.server_stt_ms for r in rounds.values]
+    last = rounds.values[-1]
+    wers = {"upload": wer(SPEECH, last.upload.text), "direct": wer(SPEECH, last.direct.text)}
     ratio = median(upload_s) / median(direct_s)
     cpu_ratio = median(upload_cpu) / median(direct_cpu)
-    wers = {k: wer(SPEECH, v) for k, v in texts.items()}
+
     print()
-    print(
-        f"upload median {median(upload_s) * 1000:.1f} ms (server stt_ms {median(server_stt_ms):.1f})"
-    )
+    print(f"upload median {median(upload_s) * 1000:.1f} ms (server stt_ms {median(stt_ms):.1f})")
     print(f"direct median {median(direct_s) * 1000:.1f} ms")
     print(f"ratio of medians upload/direct: {ratio:.3f}")
     print(
@@ -125,25 +127,26 @@ def run() -> Result:
         f"direct {median(direct_cpu):.2f}; ratio {cpu_ratio:.3f}"
     )
     print(f"WER against the script: upload {wers['upload']:.3f}, direct {wers['direct']:.3f}")
-    print(f"Other processes used {other_share:.0%} of the machine during the rounds")
-    result.checks.append(
-        Check("ratio of medians upload/direct", round(ratio, 3), TARGET_RATIO, "x")
-    )
+    print(rounds.describe())
+
+    result = Result(NAME)
+    check = Check("ratio of medians upload/direct", round(ratio, 3), TARGET_RATIO, "x")
+    result.checks.append(check)
     result.figures = {
         **load,
-        "other_processes_cpu_share": round(other_share, 3),
+        **rounds.figures(),
         "audio_seconds": round(seconds, 3),
         "rounds": ROUNDS,
         "upload": summary_ms(upload_s),
         "direct": summary_ms(direct_s),
-        "server_stt_median_ms": round(median(server_stt_ms), 1),
+        "server_stt_median_ms": round(median(stt_ms), 1),
         "upload_cpu_median_s": round(median(upload_cpu), 3),
         "direct_cpu_median_s": round(median(direct_cpu), 3),
         "cpu_ratio": round(cpu_ratio, 3),
         "upload_ms": [round(v * 1000, 1) for v in upload_s],
         "direct_ms": [round(v * 1000, 1) for v in direct_s],
-        "upload_text": texts["upload"],
-        "direct_text": texts["direct"],
+        "upload_text": last.upload.text,
+        "direct_text": last.direct.text,
         "upload_wer": round(wers["upload"], 3),
         "direct_wer": round(wers["direct"], 3),
     }

@@ -232,8 +232,11 @@ class Agent:
                 user_id=user.id, session_id=session.id, answered_only=True
             )
         )
-        messages = self.build_messages(
-            history, turn.user_text, language=turn.language, personality=name, custom=custom
+        # Counting tokens to trim the history is model work too: off the event loop.
+        messages = await run_blocking(
+            lambda: self.build_messages(
+                history, turn.user_text, language=turn.language, personality=name, custom=custom
+            )
         )
         yield TurnStarted(
             session_id=session.id, turn_id=turn.id, language=turn.language, personality=name
