@@ -204,39 +204,19 @@ class Agent:
         Yields `TurnStarted`, then `AnswerDelta`s (and an `AnswerRestart` if the cloud model
         fails mid-answer), then `TurnDone` once the turn is stored.
         """
+        start = time.perf_counter()
         if personality:
             personalities.validate(personality, user.custom_prompt or "-")
         text = (text or "").strip()
-        if not text:
-            if not session_id:
-                raise NothingToAnswerError(
-                    "No text given and no session_id with a transcription to answer."
-                )
-            session = await self._session(user, session_id, channel)
-            pending = await run_blocking(
-                lambda: self.store.pending_turn(user_id=user.id, session_id=session.id)
+        if not text and not session_id:
+            raise NothingToAnswerError(
+                "No text given and no session_id with a transcription to answer."
             )
-            if pending is None:
-                raise NothingToAnswerError(
-                    "No text given and the session has no transcription waiting for an answer."
-                )
-            turn = pending
-        else:
-            session = await self._session(user, session_id, channel)
-            turn = await self._add_text_turn(user, session, text)
-
-        start = time.perf_counter()
-        name, custom = self._personality(user, session, personality, turn.personality)
-        history = await run_blocking(
-            lambda: self.store.list_turns(
-                user_id=user.id, session_id=session.id, answered_only=True
-            )
-        )
-        # Counting tokens to trim the history is model work too: off the event loop.
-        messages = await run_blocking(
-            lambda: self.build_messages(
-                history, turn.user_text, language=turn.language, personality=name, custom=custom
-            )
+        session = await self._session(user, session_id, channel)
+        # One hop to a worker for all the preparation: store reads and writes, language
+        # detection and token counting, so the model starts as early as possible.
+        turn, name, messages = await run_blocking(
+            lambda: self._prepare_turn(user, session, text, personality)
         )
         yield TurnStarted(
             session_id=session.id, turn_id=turn.id, language=turn.language, personality=name
@@ -298,27 +278,34 @@ class Agent:
                 return event.result
         raise ProviderError("The answer stream ended without a result.")
 
-    async def _add_text_turn(
-        self, user: UserRecord, session: SessionRecord, text: str
-    ) -> TurnRecord:
-        pinned = self.pinned_language(user, session)
-        if pinned:
-            lang = pinned
-        else:
-            previous = await run_blocking(
-                lambda: self.store.list_turns(user_id=user.id, session_id=session.id)
-            )
-            prior = previous[-1].language if previous else self.settings.default_language
-            lang = await run_blocking(lambda: language.detect(text, fallback=prior))
-        return await run_blocking(
-            lambda: self.store.add_turn(
+    def _prepare_turn(
+        self, user: UserRecord, session: SessionRecord, text: str, personality: str | None
+    ) -> tuple[TurnRecord, str, list[ChatMessage]]:
+        """Store the user's turn (or find the pending transcription) and build the prompt."""
+        turns = self.store.list_turns(user_id=user.id, session_id=session.id)
+        if text:
+            pinned = self.pinned_language(user, session)
+            prior = turns[-1].language if turns else self.settings.default_language
+            turn = self.store.add_turn(
                 user_id=user.id,
                 session_id=session.id,
                 source="text",
                 user_text=text,
-                language=lang,
+                language=pinned or language.detect(text, fallback=prior),
             )
+        else:
+            pending = [t for t in turns if t.status == "pending"]
+            if not pending:
+                raise NothingToAnswerError(
+                    "No text given and the session has no transcription waiting for an answer."
+                )
+            turn = pending[-1]
+        name, custom = self._personality(user, session, personality, turn.personality)
+        history = [t for t in turns if t.status == "answered"]
+        messages = self.build_messages(
+            history, turn.user_text, language=turn.language, personality=name, custom=custom
         )
+        return turn, name, messages
 
     def build_messages(
         self,
