@@ -15,7 +15,7 @@ from core.agent import Agent
 from core.config import Settings
 from core.history import HistoryStore
 from core.providers import Providers, build_providers
-from webapp import errors
+from webapp import docs, errors
 from webapp.auth import TokenService, load_secret
 from webapp.deps import AppState
 from webapp.limits import BodySizeLimit
@@ -64,6 +64,8 @@ def create_app(settings: Settings, *, providers: Providers | None = None) -> Fas
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served from local files by webapp.docs
+        redoc_url=None,
     )
     app.state.agent_state = state
     errors.install(app)
@@ -82,4 +84,5 @@ def create_app(settings: Settings, *, providers: Providers | None = None) -> Fas
     )
     for module in (auth, chat, sessions, config):
         app.include_router(module.router)
+    docs.install(app)
     return app

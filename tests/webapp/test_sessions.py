@@ -132,3 +132,12 @@ def test_openapi_and_cors(client: TestClient) -> None:
         "/response", headers={"Origin": "http://evil.test", "Access-Control-Request-Method": "POST"}
     )
     assert "access-control-allow-origin" not in res.headers
+
+
+def test_api_docs_work_offline(client: TestClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert "cdn." not in page.text and "/docs-static/swagger-ui-bundle.js" in page.text
+    js = client.get("/docs-static/swagger-ui-bundle.js")
+    assert js.status_code == 200 and len(js.content) > 500_000
+    assert client.get("/redoc").status_code == 200
