@@ -9,7 +9,6 @@ from typing import Any
 from core.assets import QWEN_05B, WHISPER_BASE, ensure_model, verify_file
 from core.config import Provider, Settings
 from core.llm import LLM
-from core.memory import keep_heap_between_inferences
 from core.stt import STT
 
 logger = logging.getLogger(__name__)
@@ -73,7 +72,6 @@ def build_local_llm(settings: Settings) -> LLM:
 
 def build_providers(settings: Settings) -> Providers:
     """Load what settings select; the local models are always loaded, as default or fallback."""
-    keep_heap_between_inferences()
     stt_choice = choose(settings, settings.stt_provider, "stt")
     llm_choice = choose(settings, settings.llm_provider, "llm")
     local_stt = build_local_stt(settings)
