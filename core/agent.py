@@ -218,23 +218,23 @@ class Agent:
         turn, name, messages = await run_blocking(
             lambda: self._prepare_turn(user, session, text, personality)
         )
-        yield TurnStarted(
-            session_id=session.id, turn_id=turn.id, language=turn.language, personality=name
-        )
-
         parts: list[str] = []
         provider = self.providers.llm.name
         reason: str | None = None
         first_token_ms: float | None = None
         status = "failed"
+        # The model starts before TurnStarted goes out, so sending it costs no model time.
+        stream = iterate_blocking(
+            lambda: fallback.stream_answer(
+                self.providers.llm,
+                self.providers.llm_fallback,
+                messages,
+                max_tokens=self.settings.llm_max_tokens,
+            )
+        )
         try:
-            stream = iterate_blocking(
-                lambda: fallback.stream_answer(
-                    self.providers.llm,
-                    self.providers.llm_fallback,
-                    messages,
-                    max_tokens=self.settings.llm_max_tokens,
-                )
+            yield TurnStarted(
+                session_id=session.id, turn_id=turn.id, language=turn.language, personality=name
             )
             async for event in stream:
                 if isinstance(event, fallback.Switch):
@@ -250,6 +250,7 @@ class Agent:
                 yield AnswerDelta(event.text)
             status = "answered"
         finally:
+            await stream.aclose()
             # Runs on success, on failure and when the client goes away mid-answer: what was
             # generated is stored either way, with a status that says which it was.
             # A turn that produced nothing stays pending, so it can be answered on a retry.

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -56,42 +56,63 @@ async def run_blocking(fn: Callable[..., T], *args: object) -> T:
 _DONE = object()
 
 
-async def iterate_blocking(make_iter: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
-    """Drive a blocking iterator on the worker pool, yielding its items as they appear.
+class BlockingStream(Generic[T]):
+    """Items of a blocking iterator running on the worker pool, as an async iterator."""
 
-    When the consumer stops early (a client went away), the worker is told to stop and closes
-    the iterator, so an abandoned generation frees the model at its next token.
-    """
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[object] = asyncio.Queue()
-    stop = threading.Event()
+    def __init__(self, make_iter: Callable[[], Iterator[T]]) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._queue: asyncio.Queue[object] = asyncio.Queue()
+        self._stop = threading.Event()
+        self._future = self._loop.run_in_executor(_executor, self._work, make_iter)
+        self._finished = False
 
-    def work() -> None:
+    def _put(self, item: object) -> None:
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
+
+    def _work(self, make_iter: Callable[[], Iterator[T]]) -> None:
         iterator = make_iter()
         try:
             for item in iterator:
-                if stop.is_set():
+                if self._stop.is_set():
                     break
-                loop.call_soon_threadsafe(queue.put_nowait, item)
+                self._put(item)
         except BaseException as exc:  # handed to the consumer, raised there
-            loop.call_soon_threadsafe(queue.put_nowait, exc)
+            self._put(exc)
         finally:
             close = getattr(iterator, "close", None)
             if close is not None:
                 close()
-            loop.call_soon_threadsafe(queue.put_nowait, _DONE)
+            self._put(_DONE)
 
-    future = loop.run_in_executor(_executor, work)
-    try:
-        while True:
-            item = await queue.get()
-            if item is _DONE:
-                break
-            if isinstance(item, BaseException):
-                raise item
-            yield item  # type: ignore[misc]
-    finally:
-        stop.set()
-        if not future.done():
-            # Let the worker finish in the background; it stops at its next item.
-            future.add_done_callback(lambda f: f.exception())
+    def __aiter__(self) -> BlockingStream[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        if self._finished:
+            raise StopAsyncIteration
+        item = await self._queue.get()
+        if item is _DONE:
+            self._finished = True
+            raise StopAsyncIteration
+        if isinstance(item, BaseException):
+            self._finished = True
+            raise item
+        return item  # type: ignore[return-value]
+
+    async def aclose(self) -> None:
+        """Stop the worker at its next item; it finishes in the background."""
+        self._stop.set()
+        self._finished = True
+        if not self._future.done():
+            self._future.add_done_callback(lambda f: f.exception())
+
+
+def iterate_blocking(make_iter: Callable[[], Iterator[T]]) -> BlockingStream[T]:
+    """Start a blocking iterator on the worker pool now; iterate its items asynchronously.
+
+    The work starts at the call, not at the first `await`, so a model can begin while the
+    caller is still sending headers. `aclose()` (or a consumer that stops early because a
+    client went away) tells the worker to stop and close the iterator, so an abandoned
+    generation frees the model at its next token.
+    """
+    return BlockingStream(make_iter)

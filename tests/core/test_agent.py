@@ -81,3 +81,33 @@ def test_concurrent_turns_all_get_answered(app_factory) -> None:
     assert [r.status_code for r in responses] == [200] * 4
     assert all(r.json()["response"] for r in responses)
     assert len({r.json()["session_id"] for r in responses}) == 4
+
+
+def test_a_client_leaving_mid_answer_keeps_the_partial_answer_and_frees_the_model(
+    tmp_path, local_providers
+) -> None:
+    from core import accounts
+    from core.agent import AnswerDelta, TurnStarted
+
+    settings = make_settings(tmp_path, llm_max_tokens=200)
+    store = HistoryStore.open(f"sqlite:///{tmp_path / 'c.db'}")
+    agent = Agent(settings=settings, providers=local_providers, store=store)
+    user = accounts.register(store, "leaver", "password-123")
+
+    async def scenario() -> tuple[str, str]:
+        events = agent.respond(user=user, text="Write a long story about a dragon.")
+        started = await anext(events)
+        assert isinstance(started, TurnStarted)
+        for _ in range(3):
+            assert isinstance(await anext(events), AnswerDelta)
+        await events.aclose()  # the client went away
+        # The model is free again: the next turn is answered.
+        result = await asyncio.wait_for(agent.answer(user=user, text="Say yes."), timeout=60)
+        return started.session_id, result.answer
+
+    session_id, next_answer = asyncio.run(scenario())
+    turns = store.list_turns(user_id=user.id, session_id=session_id)
+    store.close()
+    assert next_answer
+    assert turns[0].status == "cancelled"
+    assert turns[0].answer and len(turns[0].answer.split()) <= 10
