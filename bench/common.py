@@ -7,7 +7,6 @@ import ctypes
 import json
 import math
 import os
-import re
 import signal
 import socket
 import statistics
@@ -23,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from tests.helpers import wer  # noqa: F401 - re-exported for the benchmarks
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPO / "bench" / "results"
@@ -63,21 +64,6 @@ def summary_ms(values_s: Sequence[float]) -> dict[str, float]:
         "min_ms": round(min(ms), 2) if ms else math.nan,
         "max_ms": round(max(ms), 2) if ms else math.nan,
     }
-
-
-def words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9']+", text.lower())
-
-
-def wer(reference: str, hypothesis: str) -> float:
-    """Word error rate: word-level edit distance over the reference length."""
-    ref, hyp = words(reference), words(hypothesis)
-    row = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        prev, row[0] = row[0], i
-        for j, h in enumerate(hyp, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
-    return row[len(hyp)] / max(1, len(ref))
 
 
 # Results -----------------------------------------------------------------------------------
@@ -144,6 +130,23 @@ def synthesize(text: str, path: Path) -> float:
         voice.synthesize_wav(text, out)
     with wave.open(str(path), "rb") as wav:
         return wav.getnframes() / wav.getframerate()
+
+
+@contextlib.contextmanager
+def recording(text: str) -> Iterator[tuple[Path, float, bytes]]:
+    """Speak `text` into a temporary wav; yield its path, seconds and bytes (printed too)."""
+    with tempfile.TemporaryDirectory(prefix="bench-speech-") as tmp:
+        wav = Path(tmp) / "speech.wav"
+        seconds = synthesize(text, wav)
+        data = wav.read_bytes()
+        print(f"Recording: {seconds:.2f} s of Piper speech, {len(data)} bytes")
+        yield wav, seconds, data
+
+
+def speech_bytes(text: str) -> tuple[float, bytes]:
+    """`text` spoken by Piper as wav bytes, and its length in seconds."""
+    with recording(text) as (_path, seconds, data):
+        return seconds, data
 
 
 # Server ------------------------------------------------------------------------------------

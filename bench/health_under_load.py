@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 
@@ -17,8 +15,8 @@ from bench.common import (
     Server,
     percentile,
     running_server,
+    speech_bytes,
     summary_ms,
-    synthesize,
     write_result,
 )
 from bench.noise import OtherLoad, report_machine_load, wait_for_quiet
@@ -82,11 +80,7 @@ def upload_waves(server: Server, data: bytes, seconds: float) -> tuple[list[floa
 
 def run() -> Result:
     load = report_machine_load()
-    with tempfile.TemporaryDirectory(prefix="bench-speech-") as tmp:
-        wav = Path(tmp) / "speech.wav"
-        seconds = synthesize(SPEECH, wav)
-        data = wav.read_bytes()
-    print(f"Recording: {seconds:.2f} s of Piper speech, {len(data)} bytes")
+    seconds, data = speech_bytes(SPEECH)
 
     with running_server() as server:
         pids = [os.getpid(), server.pid]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 from bench.common import (
@@ -10,8 +9,8 @@ from bench.common import (
     Result,
     proc_status_mb,
     running_server,
+    speech_bytes,
     stream_response,
-    synthesize,
     write_result,
 )
 from bench.noise import report_machine_load
@@ -31,11 +30,7 @@ def child_pids(pid: int) -> list[str]:
 
 def run() -> Result:
     load = report_machine_load()
-    with tempfile.TemporaryDirectory(prefix="bench-speech-") as tmp:
-        wav = Path(tmp) / "speech.wav"
-        seconds = synthesize(SPEECH, wav)
-        data = wav.read_bytes()
-    print(f"Recording: {seconds:.2f} s of Piper speech, {len(data)} bytes")
+    seconds, data = speech_bytes(SPEECH)
 
     with running_server() as server, server.client() as client:
         started = proc_status_mb(server.pid)

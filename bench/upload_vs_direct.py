@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from bench.common import (
     Check,
     Result,
     median,
+    recording,
     running_server,
     summary_ms,
-    synthesize,
     wer,
     write_result,
 )
@@ -64,11 +62,7 @@ def load_direct_model() -> tuple[Any, int]:
 
 def run() -> Result:
     load = report_machine_load()
-    with tempfile.TemporaryDirectory(prefix="bench-speech-") as tmp:
-        wav = Path(tmp) / "speech.wav"
-        seconds = synthesize(SPEECH, wav)
-        data = wav.read_bytes()
-        print(f"Recording: {seconds:.2f} s of Piper speech, {len(data)} bytes")
+    with recording(SPEECH) as (wav, seconds, data):
         model, beam_size = load_direct_model()
 
         def direct() -> Timed:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import wave
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -39,6 +40,22 @@ class DecodedAudio:
     @property
     def duration(self) -> float:
         return len(self.samples) / SAMPLE_RATE
+
+    def to_wav(self) -> bytes:
+        """The samples as a 16-bit mono WAV file."""
+        pcm = (np.clip(self.samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+        return pcm16_wav(pcm, SAMPLE_RATE)
+
+
+def pcm16_wav(pcm: bytes, rate: int) -> bytes:
+    """Wrap 16-bit little-endian mono PCM in a WAV header."""
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(pcm)
+    return buf.getvalue()
 
 
 def _is_mp3_frame(header: bytes) -> bool:

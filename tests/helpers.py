@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import re
-import wave
 
 from fastapi.testclient import TestClient
 
@@ -24,16 +23,6 @@ def wer(reference: str, hypothesis: str) -> float:
         for j, h in enumerate(hyp, 1):
             prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
     return row[len(hyp)] / max(1, len(ref))
-
-
-def wav_bytes(samples_int16: bytes, rate: int) -> bytes:
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(samples_int16)
-    return buf.getvalue()
 
 
 def login(client: TestClient, username: str = ADMIN[0], password: str = ADMIN[1]) -> dict:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from core.errors import ProviderError
+from core.groq_client import make_client
 from core.llm import ChatMessage
 
 logger = logging.getLogger(__name__)
@@ -27,17 +28,11 @@ class GroqLLM:
         temperature: float = 0.7,
         context_tokens: int = 32_768,
     ) -> None:
-        try:
-            import groq
-        except ImportError as exc:  # pragma: no cover - dependency hint
-            raise ImportError("Install the Groq SDK: pip install groq") from exc
         self.name = f"groq:{model}"
         self.model = model
         self.temperature = temperature
         self.context_tokens = context_tokens
-        # No SDK retries: a failed call falls back to the local model at once, which is
-        # faster than waiting out a backoff (and keeps the phone inside Twilio's 15 s).
-        self.client = groq.Groq(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0)
+        self.client = make_client(api_key=api_key, base_url=base_url, timeout=timeout)
 
     def count_tokens(self, text: str) -> int:
         # Llama 3's tokenizer averages about four characters a token on prose.

@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import logging
-import wave
 
-import numpy as np
-
-from core.audio import SAMPLE_RATE, DecodedAudio
+from core.audio import DecodedAudio
 from core.errors import ProviderError
+from core.groq_client import make_client
 from core.stt import Transcript
 
 logger = logging.getLogger(__name__)
-
-
-def to_wav(audio: DecodedAudio) -> bytes:
-    """Encode decoded samples as a 16-bit mono WAV, the smallest lossless upload Groq accepts."""
-    pcm = (np.clip(audio.samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(SAMPLE_RATE)
-        wav.writeframes(pcm)
-    return buf.getvalue()
 
 
 class GroqSTT:
@@ -35,20 +20,16 @@ class GroqSTT:
     def __init__(
         self, *, api_key: str, model: str, base_url: str | None = None, timeout: float = 8.0
     ) -> None:
-        try:
-            import groq
-        except ImportError as exc:  # pragma: no cover - dependency hint
-            raise ImportError("Install the Groq SDK: pip install groq") from exc
         self.name = f"groq:{model}"
         self.model = model
-        self.client = groq.Groq(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0)
+        self.client = make_client(api_key=api_key, base_url=base_url, timeout=timeout)
 
     def transcribe(self, audio: DecodedAudio, *, language: str | None = None) -> Transcript:
         import groq
 
         try:
             result = self.client.audio.transcriptions.create(
-                file=("audio.wav", to_wav(audio)),
+                file=("audio.wav", audio.to_wav()),
                 model=self.model,
                 response_format="verbose_json",
                 language=language or groq.omit,

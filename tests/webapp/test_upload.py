@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from core.audio import DecodedAudio
+from core.audio import DecodedAudio, pcm16_wav
 from core.errors import TranscriptionError
 from core.providers import Providers
 from tests.helpers import FORMATS, encode_audio, login, wer
@@ -152,9 +152,7 @@ def test_failed_transcription_is_500_with_details(
 def test_silence_is_transcribed_to_nothing_and_not_stored(
     client: TestClient, headers: dict, tmp_path: Path
 ) -> None:
-    from tests.helpers import wav_bytes
-
-    silence = wav_bytes(b"\x00\x00" * 16000 * 2, 16000)
+    silence = pcm16_wav(b"\x00\x00" * 16000 * 2, 16000)
     res = client.post("/upload", headers=headers, files={"file": ("s.wav", silence)})
     assert res.status_code == 200
     body = res.json()
