@@ -3,6 +3,7 @@
 # Extra arguments go to pytest (e.g. ./test.sh -k upload).
 set -euo pipefail
 cd "$(dirname "$0")"
+scripts/system-deps.sh
 scripts/install.sh dev
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

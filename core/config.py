@@ -21,6 +21,13 @@ class Provider(StrEnum):
     GROQ = "groq"
 
 
+class TTSProvider(StrEnum):
+    """Who speaks answers: the bundled voices, or Google's (gTTS) with the local ones as fallback."""
+
+    LOCAL = "local"
+    GTTS = "gtts"
+
+
 class Settings(BaseSettings):
     """All settings, read from the environment and `.env`; names are the upper-case field names."""
 
@@ -30,6 +37,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "INFO"
+    ui_enabled: bool = True
     cors_origins: Annotated[list[str], NoDecode] = [
         "http://localhost:3000",
         "http://127.0.0.1:3000",
@@ -55,6 +63,12 @@ class Settings(BaseSettings):
     groq_llm_model: str = "llama-3.3-70b-versatile"
     groq_stt_model: str = "whisper-large-v3-turbo"
     groq_timeout_s: float = Field(default=8.0, gt=0)
+
+    # Text-to-speech: the default voice of users who have not chosen one, and the gTTS switch
+    tts_provider: TTSProvider = TTSProvider.LOCAL
+    gtts_enabled: bool = True
+    gtts_base_url: str = "https://translate.google.com"
+    gtts_timeout_s: float = Field(default=5.0, gt=0)
 
     # Local models
     local_llm_path: Path | None = None

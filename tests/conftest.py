@@ -12,7 +12,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from core.config import Settings
-from core.providers import Providers, build_local_llm, build_local_stt
+from core.providers import Providers, build_local_llm, build_local_stt, build_tts
+from core.tts.router import SpeechSynthesizer
 from tests.helpers import ADMIN
 from webapp.api import create_app
 
@@ -27,6 +28,7 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
         "llm_provider": "local",
         "llm_max_tokens": 64,
         "llm_temperature": 0.0,
+        "ui_enabled": False,  # the UI tests turn it on
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -43,8 +45,14 @@ def local_llm(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="session")
-def local_providers(local_stt, local_llm) -> Providers:
-    return Providers(stt=local_stt, llm=local_llm)
+def local_tts(tmp_path_factory: pytest.TempPathFactory) -> SpeechSynthesizer:
+    """The bundled voices; gTTS off (tests that want it point it at a loopback server)."""
+    return build_tts(make_settings(tmp_path_factory.mktemp("tts"), gtts_enabled=False))
+
+
+@pytest.fixture(scope="session")
+def local_providers(local_stt, local_llm, local_tts) -> Providers:
+    return Providers(stt=local_stt, llm=local_llm, tts=local_tts)
 
 
 @pytest.fixture

@@ -85,4 +85,8 @@ def create_app(settings: Settings, *, providers: Providers | None = None) -> Fas
     for module in (auth, chat, sessions, config):
         app.include_router(module.router)
     docs.install(app)
+    if settings.ui_enabled:
+        from webapp.ui import mount_ui  # Gradio is heavy: imported only when the UI is on
+
+        app = mount_ui(app, state)
     return app

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from pydantic import BaseModel, Field
+
+from core.config import TTSProvider
 
 
 class Credentials(BaseModel):
@@ -40,11 +43,23 @@ class TranscriptionResponse(BaseModel):
     fallback: str | None = None
 
 
+class AudioMode(StrEnum):
+    """How /response delivers the spoken answer: not at all, as a link, or inline."""
+
+    NONE = "none"
+    URL = "url"
+    BASE64 = "base64"
+
+
 class ResponseRequest(BaseModel):
     text: str = Field(default="", max_length=8000)
     session_id: str | None = Field(default=None, max_length=64)
     stream: bool = False
     personality: str | None = Field(default=None, max_length=32)
+    audio: AudioMode = Field(
+        default=AudioMode.NONE,
+        description='"url": `audio_url` to GET the spoken answer; "base64": the WAV inline.',
+    )
 
 
 class ResponseResponse(BaseModel):
@@ -57,6 +72,19 @@ class ResponseResponse(BaseModel):
     provider: str
     fallback: str | None = None
     timings: Timings
+    audio_url: str | None = Field(default=None, description='With `"audio": "url"`.')
+    audio_base64: str | None = Field(
+        default=None, description='With `"audio": "base64"`: the answer spoken, as a WAV file.'
+    )
+
+
+class SpeakRequest(BaseModel):
+    text: str = Field(min_length=1, max_length=2000, examples=["Hello! How can I help you?"])
+    language: str | None = Field(
+        default=None,
+        max_length=8,
+        description='ISO 639-1 code; null or "auto" detects it from the text.',
+    )
 
 
 class TurnPublic(BaseModel):
@@ -111,6 +139,11 @@ class UserSettings(BaseModel):
     personality: str = Field(max_length=32)
     custom_prompt: str | None = Field(default=None, max_length=2000)
     language: str = Field(default="auto", max_length=8, description='"auto" or an ISO 639-1 code')
+    tts_provider: TTSProvider | None = Field(
+        default=None,
+        description='Who speaks my answers: "local" (bundled voices) or "gtts" (Google, with the '
+        "local voices as fallback). Left out of PUT: unchanged.",
+    )
 
 
 class ProviderHealth(BaseModel):

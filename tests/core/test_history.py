@@ -27,7 +27,59 @@ def test_every_connection_uses_wal_and_a_busy_timeout(store: HistoryStore) -> No
 
 def test_schema_comes_from_alembic(store: HistoryStore) -> None:
     with store.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+
+
+def test_upgrade_from_0001_keeps_users_and_adds_their_voice_choice(tmp_path: Path) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from core.history.db import MIGRATIONS, make_engine
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = make_engine(url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO users (username, password_hash, language, created_at) "
+                "VALUES ('old', 'x', 'fr', '2026-01-01 00:00:00')"
+            )
+        )
+    engine.dispose()
+
+    store = HistoryStore.open(url)
+    try:
+        user = store.get_user_by_name(username="old")
+        assert user is not None
+        assert (user.language, user.tts_provider) == ("fr", None)
+        updated = store.update_user(user_id=user.id, tts_provider="gtts")
+        assert updated.tts_provider == "gtts"
+        assert updated.language == "fr"
+    finally:
+        store.close()
+
+
+def test_a_turn_is_found_only_by_its_owner(store: HistoryStore) -> None:
+    alice = store.create_user(username="alice", password_hash="x")
+    bob = store.create_user(username="bob", password_hash="x")
+    session = store.create_session(user_id=alice.id)
+    turn = store.add_turn(
+        user_id=alice.id, session_id=session.id, source="text", user_text="hi", language="en"
+    )
+    assert store.get_turn(user_id=alice.id, turn_id=turn.id) == turn
+    with pytest.raises(NotFoundError):
+        store.get_turn(user_id=bob.id, turn_id=turn.id)
+    with pytest.raises(NotFoundError):
+        store.get_turn(user_id=alice.id, turn_id=turn.id + 1)
+
+    store.note_fallback(turn_id=turn.id, reason="gtts failed")
+    noted = store.note_fallback(turn_id=turn.id, reason="gtts failed")
+    assert noted.fallback == "gtts failed"
 
 
 def test_sessions_and_turns_are_scoped_to_their_owner(store: HistoryStore) -> None:

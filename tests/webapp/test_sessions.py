@@ -23,6 +23,7 @@ def test_settings_round_trip_and_apply_to_new_turns(client: TestClient, headers:
         "personality": "casual",
         "custom_prompt": None,
         "language": "auto",
+        "tts_provider": "local",
     }
     res = client.put("/settings", headers=headers, json={"personality": "formal", "language": "es"})
     assert res.status_code == 200

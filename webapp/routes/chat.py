@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
@@ -11,9 +12,12 @@ from fastapi.responses import StreamingResponse
 
 from core.agent import AgentEvent, AnswerDelta, AnswerRestart, TurnDone, TurnResult, TurnStarted
 from core.errors import AgentError, ProviderError
-from webapp.deps import CurrentUser, StateDep
+from core.history import UserRecord
+from webapp.deps import AppState, CurrentUser, StateDep
 from webapp.errors import status_for
+from webapp.routes.speech import turn_speech
 from webapp.schemas import (
+    AudioMode,
     ResponseRequest,
     ResponseResponse,
     Timings,
@@ -75,11 +79,33 @@ def to_response(result: TurnResult) -> ResponseResponse:
     )
 
 
+Finish = Callable[[ResponseResponse], Awaitable[ResponseResponse]]
+
+
+def audio_step(mode: AudioMode, user: UserRecord, state: AppState) -> Finish:
+    """What to add to a finished answer: nothing, a link to its audio, or the audio itself."""
+
+    async def finish(body: ResponseResponse) -> ResponseResponse:
+        if mode is AudioMode.URL:
+            return body.model_copy(update={"audio_url": f"/turns/{body.turn_id}/audio"})
+        if mode is AudioMode.BASE64:
+            speech = await turn_speech(state, user, body.turn_id)
+            fallback = "; ".join(x for x in (body.fallback, speech.fallback) if x) or None
+            return body.model_copy(
+                update={"audio_base64": base64.b64encode(speech.wav).decode(), "fallback": fallback}
+            )
+        return body
+
+    return finish
+
+
 def _sse(event: str, data: dict[str, object]) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-async def _event_stream(first: AgentEvent, events: AsyncIterator[AgentEvent]) -> AsyncIterator[str]:
+async def _event_stream(
+    first: AgentEvent, events: AsyncIterator[AgentEvent], finish: Finish
+) -> AsyncIterator[str]:
     async def all_events() -> AsyncIterator[AgentEvent]:
         yield first
         async for event in events:
@@ -102,7 +128,8 @@ async def _event_stream(first: AgentEvent, events: AsyncIterator[AgentEvent]) ->
             elif isinstance(event, AnswerRestart):
                 yield _sse("restart", {"reason": event.reason})
             elif isinstance(event, TurnDone):
-                yield _sse("done", to_response(event.result).model_dump(mode="json"))
+                done = await finish(to_response(event.result))
+                yield _sse("done", done.model_dump(mode="json"))
     except AgentError as exc:
         # Headers are already sent: the failure travels as an event, not a status code.
         yield _sse("error", {"detail": str(exc), "status": status_for(exc)})
@@ -115,8 +142,10 @@ async def response(
     """Answer `text`, or the session's last transcription when `text` is empty.
 
     Set `"stream": true` or send `Accept: text/event-stream` to receive the answer as
-    Server-Sent Events, chunk by chunk.
+    Server-Sent Events, chunk by chunk. Set `"audio"` to `"url"` or `"base64"` to get the
+    answer spoken too.
     """
+    finish = audio_step(body.audio, user, state)
     events = state.agent.respond(
         user=user,
         text=body.text,
@@ -128,11 +157,11 @@ async def response(
     wants_stream = body.stream or "text/event-stream" in request.headers.get("accept", "")
     if wants_stream:
         return StreamingResponse(
-            _event_stream(first, events),
+            _event_stream(first, events, finish),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
     async for event in events:
         if isinstance(event, TurnDone):
-            return to_response(event.result)
+            return await finish(to_response(event.result))
     raise ProviderError("The answer stream ended without a result.")

@@ -6,6 +6,8 @@ from fastapi import APIRouter
 
 from core import personalities
 from core.concurrency import run_blocking
+from core.config import Settings, TTSProvider
+from core.history import UserRecord
 from webapp.deps import CurrentUser, StateDep
 from webapp.routes.sessions import check_language
 from webapp.schemas import Health, PersonalityPublic, ProviderHealth, UserSettings
@@ -28,19 +30,30 @@ async def list_personalities() -> list[PersonalityPublic]:
     return [*builtin, custom]
 
 
-@router.get("/settings", response_model=UserSettings)
-async def get_settings(user: CurrentUser, state: StateDep) -> UserSettings:
-    """My personality and language (\"auto\" detects it on every turn)."""
+def tts_provider(user: UserRecord, settings: Settings) -> TTSProvider:
+    """The voice a user has chosen, else the server's default."""
+    return TTSProvider(user.tts_provider or settings.tts_provider)
+
+
+def user_settings(user: UserRecord, settings: Settings) -> UserSettings:
     return UserSettings(
-        personality=user.personality or state.settings.default_personality,
+        personality=user.personality or settings.default_personality,
         custom_prompt=user.custom_prompt,
         language=user.language,
+        tts_provider=tts_provider(user, settings),
     )
+
+
+@router.get("/settings", response_model=UserSettings)
+async def get_settings(user: CurrentUser, state: StateDep) -> UserSettings:
+    """My personality, language (\"auto\" detects it on every turn) and voice."""
+    return user_settings(user, state.settings)
 
 
 @router.put("/settings", response_model=UserSettings)
 async def put_settings(body: UserSettings, user: CurrentUser, state: StateDep) -> UserSettings:
-    """Set my personality (formal, casual, humorous or custom) and language (auto or pinned)."""
+    """Set my personality (formal, casual, humorous or custom), language (auto or pinned) and
+    voice (local or gtts; left out: unchanged)."""
     personalities.validate(body.personality, body.custom_prompt)
     check_language(body.language)
     record = await run_blocking(
@@ -49,13 +62,10 @@ async def put_settings(body: UserSettings, user: CurrentUser, state: StateDep) -
             personality=body.personality,
             custom_prompt=body.custom_prompt,
             language=body.language,
+            tts_provider=body.tts_provider or user.tts_provider,
         )
     )
-    return UserSettings(
-        personality=record.personality or state.settings.default_personality,
-        custom_prompt=record.custom_prompt,
-        language=record.language,
-    )
+    return user_settings(record, state.settings)
 
 
 @router.get("/health", response_model=Health)

@@ -1,0 +1,89 @@
+"""Speech out: any text spoken as WAV, and the spoken answer of a stored turn."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from core import language
+from core.concurrency import run_blocking
+from core.errors import InvalidInputError, ProviderError
+from core.history import UserRecord
+from core.tts.router import Speech, SpeechSynthesizer
+from core.tts.turns import speak_turn
+from webapp.deps import AppState, CurrentUser, StateDep
+from webapp.routes.config import tts_provider
+from webapp.routes.sessions import check_language
+from webapp.schemas import SpeakRequest
+
+router = APIRouter(tags=["speech"])
+
+_WAV_DOC = {
+    200: {
+        "description": "The speech as a 16-bit mono WAV file. `X-TTS-Provider` names the voice, "
+        "`X-TTS-Fallback` says why it is not the one asked for (when it is not), "
+        "`X-TTS-Language` is the language spoken (on /speak).",
+        "content": {"audio/wav": {}},
+    }
+}
+
+
+def synthesizer(state: AppState) -> SpeechSynthesizer:
+    tts = state.agent.providers.tts
+    if tts is None:
+        raise ProviderError("Text-to-speech is not available on this server.")
+    return tts
+
+
+def _header(value: str) -> str:
+    # HTTP headers are Latin-1, one line; a reason may quote an error message.
+    return " ".join(value.encode("ascii", "replace").decode().split())
+
+
+def wav_response(speech: Speech, language: str | None = None) -> Response:
+    headers = {"X-TTS-Provider": _header(speech.provider)}
+    if language:
+        headers["X-TTS-Language"] = language
+    if speech.fallback:
+        headers["X-TTS-Fallback"] = _header(speech.fallback)
+    return Response(speech.wav, media_type="audio/wav", headers=headers)
+
+
+async def turn_speech(state: AppState, user: UserRecord, turn_id: int) -> Speech:
+    """The answer of one of `user`'s turns spoken (cached under DATA_DIR/audio)."""
+    tts = synthesizer(state)
+    return await run_blocking(
+        lambda: speak_turn(
+            store=state.store,
+            tts=tts,
+            cache_dir=state.settings.data_dir / "audio",
+            user_id=user.id,
+            turn_id=turn_id,
+            provider=tts_provider(user, state.settings),
+        )
+    )
+
+
+@router.post("/speak", response_class=Response, responses=_WAV_DOC)
+async def speak(body: SpeakRequest, user: CurrentUser, state: StateDep) -> Response:
+    """Speak `text` in `language` (detected when left out) with my chosen voice."""
+    text = body.text.strip()
+    if not text:
+        raise InvalidInputError("There is no text to speak.")
+    pinned = check_language(body.language)
+    tts = synthesizer(state)
+    provider = tts_provider(user, state.settings)
+
+    def work() -> tuple[Speech, str]:
+        lang = pinned
+        if lang is None or lang == language.AUTO:
+            lang = language.detect(text, fallback=state.settings.default_language)
+        return tts.speak_to_wav(text, lang, provider), lang
+
+    speech, lang = await run_blocking(work)
+    return wav_response(speech, lang)
+
+
+@router.get("/turns/{turn_id}/audio", response_class=Response, responses=_WAV_DOC)
+async def turn_audio(turn_id: int, user: CurrentUser, state: StateDep) -> Response:
+    """The answer of one of my turns, spoken in its language (404 for anyone else's turn)."""
+    return wav_response(await turn_speech(state, user, turn_id))

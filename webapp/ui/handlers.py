@@ -1,0 +1,275 @@
+"""What the UI's buttons do: thin calls into the core agent, with progress and readable errors."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import numpy as np
+
+from core import language, personalities
+from core.agent import AnswerDelta, AnswerRestart, TurnDone, TurnResult
+from core.concurrency import run_blocking
+from core.errors import AgentError
+from core.history import TurnRecord, UserRecord
+from webapp.deps import AppState
+from webapp.errors import status_for
+from webapp.ui.auth import current_ui_user
+
+logger = logging.getLogger(__name__)
+
+LANGUAGE_CHOICES = [("Automatic", language.AUTO)] + [
+    (f"{name} ({code})", code) for code, name in language.NAMES.items()
+]
+PERSONALITY_CHOICES = [*personalities.BUILTIN, personalities.CUSTOM]
+
+
+@dataclass
+class View:
+    """Everything one turn updates on the page, in the order of the outputs list."""
+
+    status: str = ""
+    transcript: str = ""
+    answer: str = ""
+    chat: list[dict[str, str]] = field(default_factory=list)
+    audio: tuple[int, np.ndarray] | None = None
+    timings: str = ""
+    plot: Any = None
+    session_id: str | None = None
+    sessions: Any = None
+
+    def out(self) -> tuple[Any, ...]:
+        return (
+            self.status,
+            self.transcript,
+            self.answer,
+            self.chat,
+            self.audio,
+            self.timings,
+            self.plot if self.plot is not None else gr.skip(),
+            self.session_id,
+            self.sessions if self.sessions is not None else gr.skip(),
+        )
+
+
+def chat_messages(turns: list[TurnRecord]) -> list[dict[str, str]]:
+    messages: list[dict[str, str]] = []
+    for turn in turns:
+        messages.append({"role": "user", "content": turn.user_text})
+        if turn.answer:
+            messages.append({"role": "assistant", "content": turn.answer})
+    return messages
+
+
+def timings_plot(turns: list[TurnRecord]) -> Any:
+    import pandas as pd
+
+    rows = []
+    for n, turn in enumerate(turns, 1):
+        for stage, value in (
+            ("speech-to-text", turn.stt_ms),
+            ("first token", turn.llm_first_token_ms),
+            ("total", turn.total_ms),
+        ):
+            if value is not None:
+                rows.append({"turn": n, "stage": stage, "ms": float(value)})
+    return pd.DataFrame(rows, columns=["turn", "stage", "ms"])
+
+
+def _fmt(ms: float | None) -> str:
+    return "-" if ms is None else f"{ms / 1000:.2f} s"
+
+
+class UIController:
+    """The UI's actions for the signed-in user of each request."""
+
+    def __init__(self, state: AppState) -> None:
+        self.state = state
+
+    def user(self, request: gr.Request) -> UserRecord:
+        user = current_ui_user(self.state, dict(request.cookies))
+        if user is None:
+            raise gr.Error("Your sign-in has expired: reload the page to sign in again.")
+        return user
+
+    # Page and settings ---------------------------------------------------------------
+
+    async def load(self, request: gr.Request) -> tuple[Any, ...]:
+        user = self.user(request)
+        sessions = await self._session_choices(user)
+        personality = user.personality or self.state.settings.default_personality
+        return (
+            f"Signed in as **{user.username}** · [Sign out](/signout)",
+            personality,
+            user.custom_prompt or "",
+            gr.update(visible=personality == personalities.CUSTOM),
+            user.language,
+            sessions,
+        )
+
+    async def save_settings(
+        self, personality: str, custom_prompt: str, lang: str, request: gr.Request
+    ) -> tuple[str, Any]:
+        user = self.user(request)
+        visible = gr.update(visible=personality == personalities.CUSTOM)
+        try:
+            personalities.validate(personality, custom_prompt)
+        except AgentError as exc:
+            return f"Error: {exc}", visible
+        await run_blocking(
+            lambda: self.state.store.update_user(
+                user_id=user.id,
+                personality=personality,
+                custom_prompt=custom_prompt or None,
+                language=lang,
+            )
+        )
+        shown = dict(LANGUAGE_CHOICES).get(lang, lang)
+        names = {v: k for k, v in LANGUAGE_CHOICES}
+        return f"Saved: {personality}, language {names.get(lang, shown)}.", visible
+
+    async def _session_choices(self, user: UserRecord, selected: str | None = None) -> Any:
+        records = await run_blocking(lambda: self.state.store.list_sessions(user_id=user.id))
+        choices = [
+            (f"{(r.title or 'Untitled')[:40]} · {r.turn_count} turn(s)", r.id) for r in records
+        ]
+        return gr.update(choices=choices, value=selected)
+
+    async def open_session(self, session_id: str | None, request: gr.Request) -> tuple[Any, ...]:
+        user = self.user(request)
+        if not session_id:
+            return View(status="New conversation.", plot=timings_plot([])).out()
+        turns = await run_blocking(
+            lambda: self.state.store.list_turns(user_id=user.id, session_id=session_id)
+        )
+        return View(
+            status=f"Continuing a conversation of {len(turns)} turn(s).",
+            chat=chat_messages(turns),
+            plot=timings_plot(turns),
+            session_id=session_id,
+        ).out()
+
+    # A turn --------------------------------------------------------------------------
+
+    async def audio_turn(
+        self, audio_path: str | None, session_id: str | None, request: gr.Request
+    ) -> AsyncIterator[tuple[Any, ...]]:
+        """Recording or uploaded file -> transcript -> streamed answer -> spoken answer."""
+        if not audio_path:
+            return
+        user = self.user(request)
+        view = await self._start_view(user, session_id)
+        view.status = "Transcribing..."
+        yield view.out()
+        try:
+            data = await run_blocking(lambda: Path(audio_path).read_bytes())
+            result = await self.state.agent.transcribe(
+                user=user, audio=data, session_id=session_id, channel="ui"
+            )
+        except AgentError as exc:
+            view.status = self._error(exc)
+            yield view.out()
+            return
+        view.session_id = result.session_id
+        view.transcript = result.text
+        if not result.text:
+            view.status = "No speech heard in that recording. Try again, a little louder."
+            yield view.out()
+            return
+        async for out in self._answer(user, view, text=None):
+            yield out
+
+    async def text_turn(
+        self, text: str, session_id: str | None, request: gr.Request
+    ) -> AsyncIterator[tuple[Any, ...]]:
+        if not text.strip():
+            return
+        user = self.user(request)
+        view = await self._start_view(user, session_id)
+        view.transcript = text.strip()
+        async for out in self._answer(user, view, text=text):
+            yield out
+
+    async def _start_view(self, user: UserRecord, session_id: str | None) -> View:
+        view = View(session_id=session_id)
+        if session_id:
+            turns = await run_blocking(
+                lambda: self.state.store.list_turns(user_id=user.id, session_id=session_id)
+            )
+            view.chat = chat_messages(turns)
+        return view
+
+    async def _answer(
+        self, user: UserRecord, view: View, *, text: str | None
+    ) -> AsyncIterator[tuple[Any, ...]]:
+        started = time.perf_counter()
+        view.chat = [*view.chat, {"role": "user", "content": view.transcript}]
+        view.status = "Thinking..."
+        yield view.out()
+        result: TurnResult | None = None
+        try:
+            async for event in self.state.agent.respond(
+                user=user, text=text, session_id=view.session_id, channel="ui"
+            ):
+                if isinstance(event, AnswerDelta):
+                    view.answer += event.text
+                elif isinstance(event, AnswerRestart):
+                    view.answer = ""
+                    view.status = "The cloud model failed; the local model is answering..."
+                elif isinstance(event, TurnDone):
+                    result = event.result
+                    view.session_id = result.session_id
+                else:
+                    continue
+                yield view.out()
+        except AgentError as exc:
+            view.status = self._error(exc)
+            yield view.out()
+            return
+        if result is None:
+            return
+        view.answer = result.answer
+        view.chat = [*view.chat, {"role": "assistant", "content": result.answer}]
+        view.status = "Speaking..."
+        yield view.out()
+        audio = await self._speak(result.answer, result.language)
+        first_audio_ms = (time.perf_counter() - started) * 1000 + (result.timings.stt_ms or 0)
+        view.audio = audio
+        turns = await run_blocking(
+            lambda: self.state.store.list_turns(user_id=user.id, session_id=result.session_id)
+        )
+        view.plot = timings_plot(turns)
+        view.sessions = await self._session_choices(user, result.session_id)
+        view.timings = (
+            f"**Last turn** · speech-to-text {_fmt(result.timings.stt_ms)} · "
+            f"first token {_fmt(result.timings.llm_first_token_ms)} · "
+            f"first audio {_fmt(first_audio_ms if audio else None)} · "
+            f"{result.provider}" + (f" (fallback: {result.fallback})" if result.fallback else "")
+        )
+        view.status = "Done." if audio else "Done (the answer could not be spoken)."
+        yield view.out()
+
+    async def _speak(self, text: str, lang: str) -> tuple[int, np.ndarray] | None:
+        tts = getattr(self.state.agent.providers, "tts", None)
+        if tts is None or not text:
+            return None
+        try:
+            chunks = await run_blocking(lambda: list(tts.synthesize(text, language=lang)))
+        except Exception:  # speech is a bonus: the written answer still stands
+            logger.exception("Speaking the answer failed")
+            return None
+        if not chunks:
+            return None
+        pcm = b"".join(c.pcm for c in chunks)
+        return chunks[0].sample_rate, np.frombuffer(pcm, dtype="<i2")
+
+    @staticmethod
+    def _error(exc: AgentError) -> str:
+        if status_for(exc) >= 500:
+            return f"Error: Something went wrong on our side: {exc}"
+        return f"Error: {exc}"

@@ -1,0 +1,93 @@
+"""The Gradio page: microphone, upload, transcript, streamed answer, spoken answer, history."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from webapp.deps import AppState
+from webapp.ui.handlers import (
+    LANGUAGE_CHOICES,
+    PERSONALITY_CHOICES,
+    UIController,
+    timings_plot,
+)
+
+CSS = """
+#status { min-height: 2.2em; font-size: 1.05em; }
+#title h1 { margin-bottom: 0; }
+"""
+
+
+def build_blocks(state: AppState) -> gr.Blocks:
+    """The whole page; every action goes through `UIController` to the core agent."""
+    ui = UIController(state)
+    with gr.Blocks(title="Voice Agent", analytics_enabled=False) as demo:
+        session_id = gr.State(None)
+        with gr.Row():
+            gr.Markdown("# Voice Agent", elem_id="title")
+            who = gr.Markdown("", elem_id="who")
+        with gr.Row():
+            with gr.Column(scale=1, min_width=260):
+                personality = gr.Dropdown(
+                    PERSONALITY_CHOICES, label="Personality", elem_id="personality"
+                )
+                custom_prompt = gr.Textbox(
+                    label="Custom personality prompt",
+                    lines=3,
+                    visible=False,
+                    elem_id="custom-prompt",
+                )
+                lang = gr.Dropdown(LANGUAGE_CHOICES, label="Language", elem_id="language")
+                save = gr.Button("Save settings", size="sm")
+                sessions = gr.Dropdown([], label="Earlier conversations", elem_id="sessions")
+                new = gr.Button("New conversation", elem_id="new-session")
+            with gr.Column(scale=3):
+                status = gr.Markdown(
+                    "Press the microphone, speak, then press stop.", elem_id="status"
+                )
+                mic = gr.Audio(
+                    sources=["microphone", "upload"],
+                    type="filepath",
+                    label="Speak or upload a recording",
+                    elem_id="mic",
+                )
+                with gr.Row():
+                    typed = gr.Textbox(
+                        placeholder="...or type a message and press Enter",
+                        show_label=False,
+                        scale=4,
+                        elem_id="typed",
+                    )
+                    send = gr.Button("Send", scale=1, elem_id="send")
+                transcript = gr.Textbox(label="You said", interactive=False, elem_id="transcript")
+                answer = gr.Textbox(label="Agent", interactive=False, lines=3, elem_id="answer")
+                spoken = gr.Audio(
+                    label="Spoken answer",
+                    autoplay=True,
+                    interactive=False,
+                    type="numpy",
+                    elem_id="spoken",
+                )
+                timings = gr.Markdown("", elem_id="timings")
+                chat = gr.Chatbot(label="Conversation", height=320, elem_id="chat")
+                plot = gr.LinePlot(
+                    timings_plot([]),
+                    x="turn",
+                    y="ms",
+                    color="stage",
+                    title="Timings per turn (ms)",
+                    height=220,
+                    elem_id="plot",
+                )
+
+        outputs = [status, transcript, answer, chat, spoken, timings, plot, session_id, sessions]
+        demo.load(ui.load, None, [who, personality, custom_prompt, custom_prompt, lang, sessions])
+        save.click(ui.save_settings, [personality, custom_prompt, lang], [status, custom_prompt])
+        personality.change(lambda p: gr.update(visible=p == "custom"), personality, custom_prompt)
+        mic.stop_recording(ui.audio_turn, [mic, session_id], outputs)
+        mic.upload(ui.audio_turn, [mic, session_id], outputs)
+        send.click(ui.text_turn, [typed, session_id], outputs).then(lambda: "", None, typed)
+        typed.submit(ui.text_turn, [typed, session_id], outputs).then(lambda: "", None, typed)
+        new.click(ui.open_session, [gr.State(None)], outputs)
+        sessions.input(ui.open_session, [sessions], outputs)
+    return demo
