@@ -1,4 +1,4 @@
-"""Recognise audio formats from their bytes and decode them to 16 kHz mono float32."""
+"""Recognise audio formats from their bytes and decode them to 16 kHz float or 16-bit PCM."""
 
 from __future__ import annotations
 
@@ -88,16 +88,11 @@ def sniff_format(data: bytes) -> AudioFormat:
     raise UnsupportedAudioError(f"Unsupported audio file. Accepted formats: {SUPPORTED_FORMATS}.")
 
 
-def decode(data: bytes, *, max_seconds: float) -> DecodedAudio:
-    """Decode `data` to 16 kHz mono float32, refusing audio longer than `max_seconds`.
-
-    Decoding stops as soon as the limit is passed, so a small file that expands to hours of
-    audio costs no more than the limit.
-    """
-    fmt = sniff_format(data)
+def _decode_s16(data: bytes, fmt: AudioFormat, *, rate: int, max_seconds: float) -> np.ndarray:
+    """Decode to mono int16 at `rate`, stopping as soon as `max_seconds` is passed."""
     import av  # PyAV ships with faster-whisper and bundles its own FFmpeg
 
-    limit = int(max_seconds * SAMPLE_RATE)
+    limit = int(max_seconds * rate)
     chunks: list[np.ndarray] = []
     total = 0
     try:
@@ -105,7 +100,7 @@ def decode(data: bytes, *, max_seconds: float) -> DecodedAudio:
             if not container.streams.audio:
                 raise UndecodableAudioError(f"The {fmt.value} file holds no audio stream.")
             stream = container.streams.audio[0]
-            resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+            resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
             for frame in container.decode(stream):
                 for out in resampler.resample(frame):
                     pcm = out.to_ndarray().reshape(-1)
@@ -131,5 +126,22 @@ def decode(data: bytes, *, max_seconds: float) -> DecodedAudio:
         raise AudioTooLongError(f"Audio is longer than the limit of {max_seconds:g} seconds.")
     if total == 0:
         raise UndecodableAudioError(f"The {fmt.value} file contains no audio samples.")
-    samples = np.concatenate(chunks).astype(np.float32) / 32768.0
+    return np.concatenate(chunks)
+
+
+def decode(data: bytes, *, max_seconds: float) -> DecodedAudio:
+    """Decode `data` to 16 kHz mono float32, refusing audio longer than `max_seconds`.
+
+    Decoding stops as soon as the limit is passed, so a small file that expands to hours of
+    audio costs no more than the limit.
+    """
+    fmt = sniff_format(data)
+    pcm = _decode_s16(data, fmt, rate=SAMPLE_RATE, max_seconds=max_seconds)
+    samples = pcm.astype(np.float32) / 32768.0
     return DecodedAudio(samples=samples, format=fmt)
+
+
+def decode_pcm16(data: bytes, *, rate: int, max_seconds: float) -> bytes:
+    """Decode `data` to 16-bit little-endian mono PCM at `rate` (for speech from a cloud voice)."""
+    fmt = sniff_format(data)
+    return _decode_s16(data, fmt, rate=rate, max_seconds=max_seconds).astype("<i2").tobytes()

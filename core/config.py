@@ -22,7 +22,7 @@ class Provider(StrEnum):
 
 
 class TTSProvider(StrEnum):
-    """Who speaks answers: the bundled voices, or Google's (gTTS) with the local ones as fallback."""
+    """Who speaks answers: the bundled voices, or Google's (gTTS) backed by the local ones."""
 
     LOCAL = "local"
     GTTS = "gtts"

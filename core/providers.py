@@ -10,6 +10,7 @@ from core.assets import QWEN_05B, WHISPER_BASE, ensure_model, verify_file
 from core.config import Provider, Settings
 from core.llm import LLM
 from core.stt import STT
+from core.tts.router import SpeechSynthesizer
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +23,7 @@ class Providers:
     llm: LLM
     stt_fallback: STT | None = None
     llm_fallback: LLM | None = None
+    tts: SpeechSynthesizer | None = None  # None: this server does not speak
 
     def describe(self) -> dict[str, Any]:
         def one(primary: Any, fallback: Any) -> dict[str, Any]:
@@ -70,6 +72,24 @@ def build_local_llm(settings: Settings) -> LLM:
     )
 
 
+def build_tts(settings: Settings) -> SpeechSynthesizer:
+    """The bundled voices (Piper for English, eSpeak NG for the rest), and gTTS if enabled."""
+    from core.tts.espeak import EspeakTTS
+    from core.tts.piper import PiperTTS
+
+    english = PiperTTS()
+    cloud = None
+    if settings.gtts_enabled:
+        from core.tts.gtts import GTTS
+
+        cloud = GTTS(
+            base_url=settings.gtts_base_url,
+            timeout=settings.gtts_timeout_s,
+            sample_rate=english.sample_rate,
+        )
+    return SpeechSynthesizer(english=english, other=EspeakTTS(), cloud=cloud)
+
+
 def build_providers(settings: Settings) -> Providers:
     """Load what settings select; the local models are always loaded, as default or fallback."""
     stt_choice = choose(settings, settings.stt_provider, "stt")
@@ -77,7 +97,7 @@ def build_providers(settings: Settings) -> Providers:
     local_stt = build_local_stt(settings)
     local_llm = build_local_llm(settings)
     key = settings.groq_api_key.get_secret_value() if settings.groq_api_key else ""
-    providers = Providers(stt=local_stt, llm=local_llm)
+    providers = Providers(stt=local_stt, llm=local_llm, tts=build_tts(settings))
     if stt_choice is Provider.GROQ:
         from core.stt.groq import GroqSTT
 

@@ -48,11 +48,12 @@ FORMATS = {
 }
 
 
-def encode_audio(wav: bytes, fmt: str) -> bytes:
-    """Re-encode a wav into another container/codec (see FORMATS)."""
+def encode_audio(wav: bytes, fmt: str, rate: int | None = None) -> bytes:
+    """Re-encode a wav into another container/codec (see FORMATS), maybe at another rate."""
     import av
 
-    container, codec, rate = FORMATS[fmt]
+    container, codec, default_rate = FORMATS[fmt]
+    rate = rate or default_rate
     src = av.open(io.BytesIO(wav))
     buf = io.BytesIO()
     out = av.open(buf, "w", format=container)

@@ -44,6 +44,7 @@ class User(Base):
     personality: Mapped[str | None] = mapped_column(String(32), default=None)
     custom_prompt: Mapped[str | None] = mapped_column(Text, default=None)
     language: Mapped[str] = mapped_column(String(8), default="auto")
+    tts_provider: Mapped[str | None] = mapped_column(String(16), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     sessions: Mapped[list[Conversation]] = relationship(

@@ -15,6 +15,7 @@ class UserRecord:
     custom_prompt: str | None
     language: str
     created_at: datetime
+    tts_provider: str | None = None  # None: the server's TTS_PROVIDER
 
 
 @dataclass(frozen=True)

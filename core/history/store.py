@@ -83,6 +83,7 @@ class HistoryStore:
         personality: str | None = _UNSET,
         custom_prompt: str | None = _UNSET,
         language: str = _UNSET,
+        tts_provider: str | None = _UNSET,
     ) -> UserRecord:
         with self._tx() as db:
             user = db.get(User, user_id)
@@ -92,6 +93,7 @@ class HistoryStore:
                 ("personality", personality),
                 ("custom_prompt", custom_prompt),
                 ("language", language),
+                ("tts_provider", tts_provider),
             ):
                 if value is not _UNSET:
                     setattr(user, name, value)
@@ -242,6 +244,24 @@ class HistoryStore:
                 .limit(1)
             )
             return _record(TurnRecord, turn) if turn else None
+
+    def get_turn(self, *, user_id: int, turn_id: int) -> TurnRecord:
+        """One of the user's turns; someone else's is as unknown as a missing one."""
+        with self._tx() as db:
+            turn = db.get(Turn, turn_id)
+            if turn is None or turn.session.user_id != user_id:
+                raise NotFoundError("Turn not found.")
+            return _record(TurnRecord, turn)
+
+    def note_fallback(self, *, turn_id: int, reason: str) -> TurnRecord:
+        """Add a fallback reason (say, of the voice that spoke the answer) to a turn's record."""
+        with self._tx() as db:
+            turn = db.get(Turn, turn_id)
+            if turn is None:
+                raise NotFoundError("Turn not found.")
+            if reason not in (turn.fallback or ""):
+                turn.fallback = "; ".join(x for x in (turn.fallback, reason) if x)
+            return _record(TurnRecord, turn)
 
     def list_turns(
         self, *, user_id: int, session_id: str, answered_only: bool = False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
@@ -23,6 +24,8 @@ from webapp.schemas import (
     Timings,
     TranscriptionResponse,
 )
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["conversation"])
 
@@ -89,11 +92,16 @@ def audio_step(mode: AudioMode, user: UserRecord, state: AppState) -> Finish:
         if mode is AudioMode.URL:
             return body.model_copy(update={"audio_url": f"/turns/{body.turn_id}/audio"})
         if mode is AudioMode.BASE64:
-            speech = await turn_speech(state, user, body.turn_id)
-            fallback = "; ".join(x for x in (body.fallback, speech.fallback) if x) or None
-            return body.model_copy(
-                update={"audio_base64": base64.b64encode(speech.wav).decode(), "fallback": fallback}
-            )
+            # The answer is stored already: speech that fails leaves it without audio, saying why.
+            audio, note = None, None
+            try:
+                speech = await turn_speech(state, user, body.turn_id)
+                audio, note = base64.b64encode(speech.wav).decode(), speech.fallback
+            except AgentError as exc:
+                logger.warning("No audio for turn %s: %s", body.turn_id, exc)
+                note = f"no audio: {exc}"
+            fallback = "; ".join(x for x in (body.fallback, note) if x) or None
+            return body.model_copy(update={"audio_base64": audio, "fallback": fallback})
         return body
 
     return finish

@@ -1,0 +1,201 @@
+"""Cut text, whole or arriving token by token, into pieces a voice can speak one at a time."""
+
+from __future__ import annotations
+
+import re
+
+# A piece is cut at a clause mark (, ; :) only when both sides have at least this many
+# characters, so short sentences stay whole and long ones start playing sooner.
+CLAUSE_MIN_CHARS = 40
+# A run without any punctuation is cut at a space once it grows past this.
+MAX_PIECE_CHARS = 250
+
+_ENDS = ".!?…"
+_CJK_ENDS = "。！？"
+_CLAUSES = ",;:"
+_CLOSERS = "\"'”’»)]」』"
+_OPENERS = "\"'“‘«([¿¡"
+
+# Words that a period follows without ending the sentence; lower case, no final dot. Dotted
+# forms (e.g., i.e., p.ej., z.B.) and single letters (initials) are recognised by their shape.
+ABBREVIATIONS = frozenset(
+    # English
+    "mr mrs ms dr prof sr jr st mt vs etc approx dept fig est cf "
+    # French, Spanish, Italian, Portuguese
+    "mme mlle mm pr sra srta dra ud uds pág núm sig dott av "
+    # German
+    "hr bzw usw ca evtl nr str".split()
+)
+
+_MARKDOWN = [
+    (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),  # [text](url) -> text
+    (re.compile(r"^\s{0,3}#{1,6}\s+", re.MULTILINE), ""),  # headings
+    (re.compile(r"^\s*(?:[-*+•]|\d{1,2}[.)])\s+", re.MULTILINE), ""),  # list bullets and numbers
+    (re.compile(r"(\*\*|__|\*|`+)"), ""),  # emphasis and code marks
+]
+
+
+def speakable(text: str) -> str:
+    """Drop the markdown a chat model likes to write, which a voice would read out."""
+    for pattern, replacement in _MARKDOWN:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _has_word(text: str) -> bool:
+    return any(ch.isalnum() for ch in text)
+
+
+def _word_before(text: str, end: int) -> str:
+    """The word that ends at `end` (exclusive), without opening quotes or brackets."""
+    start = end
+    while start > 0 and not text[start - 1].isspace():
+        start -= 1
+    return text[start:end].lstrip(_OPENERS)
+
+
+def _is_abbreviation(word: str) -> bool:
+    lowered = word.lower()
+    if lowered in ABBREVIATIONS or ("." in word and any(ch.isalpha() for ch in word)):
+        return True  # "Dr", "e.g", "U.S"; not "2.718"
+    if len(word) == 1 and word.isalpha():  # an initial: "J. R. R. Tolkien"
+        return True
+    # "1." in a numbered list; larger numbers ("in 1990.") do end sentences.
+    return word.isdigit() and len(word) <= 2
+
+
+class SentenceBuffer:
+    """Collect text as it streams in and hand back each piece as soon as it is complete.
+
+    `feed` returns the pieces that the new text completed; `flush` returns what is left when
+    the stream ends. Feeding a text in any chunking gives the same pieces as
+    `split_sentences` on the whole text: a cut is only decided once the characters it depends
+    on have arrived.
+    """
+
+    def __init__(
+        self, *, clause_min: int = CLAUSE_MIN_CHARS, max_chars: int = MAX_PIECE_CHARS
+    ) -> None:
+        self._text = ""
+        self._clause_min = clause_min
+        self._max_chars = max_chars
+
+    def feed(self, delta: str) -> list[str]:
+        """Add streamed text; return the pieces it completed (often none)."""
+        self._text += delta
+        return self._drain(final=False)
+
+    def flush(self) -> list[str]:
+        """The stream has ended: return every remaining piece."""
+        pieces = self._drain(final=True)
+        rest, self._text = self._text.strip(), ""
+        if _has_word(rest):
+            pieces.append(rest)
+        return pieces
+
+    def _drain(self, *, final: bool) -> list[str]:
+        pieces: list[str] = []
+        while (cut := self._next_cut(final)) is not None:
+            piece, self._text = self._text[:cut].strip(), self._text[cut:]
+            if _has_word(piece):
+                pieces.append(piece)
+        return pieces
+
+    def _next_cut(self, final: bool) -> int | None:
+        """Where the first piece ends, or None when that is not known yet (or never)."""
+        text = self._text
+        size = len(text)
+        i = 0
+        while i < size:
+            ch = text[i]
+            if ch == "\n" and _has_word(text[:i]):
+                return i + 1
+            if ch in _ENDS or ch in _CJK_ENDS:
+                cut = self._sentence_end(i, final)
+                if cut is not None:
+                    return cut if cut > 0 else None
+                i = self._skip_run(i)
+                continue
+            if ch in _CLAUSES:
+                cut = self._clause_end(i, final)
+                if cut is not None:
+                    return cut if cut > 0 else None
+            if i >= self._max_chars:
+                return self._hard_cut(i)
+            i += 1
+        return None
+
+    def _skip_run(self, i: int) -> int:
+        text = self._text
+        while i < len(text) and (text[i] in _ENDS or text[i] in _CJK_ENDS):
+            i += 1
+        return i
+
+    def _sentence_end(self, i: int, final: bool) -> int | None:
+        """The cut after the terminator run at `i`; None if it does not end a sentence,
+        0 if that depends on text that has not arrived yet."""
+        text = self._text
+        size = len(text)
+        run_end = self._skip_run(i)
+        end = run_end
+        while end < size and text[end] in _CLOSERS:
+            end += 1
+        if end == size and not final:
+            return 0  # closing quotes or more dots may follow
+        run = text[i:run_end]
+        if any(ch in _CJK_ENDS for ch in run):
+            return end if _has_word(text[:end]) else None
+        if end < size and not text[end].isspace():
+            return None  # 3.5, e.g.x, www.example.com
+        following = end
+        while following < size and text[following].isspace():
+            following += 1
+        if following == size:
+            if not final:
+                return 0  # the next word decides
+            return end if _has_word(text[:end]) else None
+        if not _has_word(text[:i]):
+            return None
+        if "!" not in run and "?" not in run:
+            # "Wait... what?" and "approx. five" go on; so do abbreviations before a name.
+            if text[following].islower():
+                return None
+            if run == "." and _is_abbreviation(_word_before(text, i)):
+                return None
+        return end
+
+    def _clause_end(self, i: int, final: bool) -> int | None:
+        """The cut after a clause mark at `i` when the sentence is long on both sides."""
+        text = self._text
+        size = len(text)
+        end = i + 1
+        while end < size and text[end] in _CLOSERS:
+            end += 1
+        if end == size:
+            return None if final else 0
+        if not text[end].isspace() or len(text[:end].strip()) < self._clause_min:
+            return None
+        # The rest of the sentence must be long too: no sentence end within the next
+        # `clause_min` characters. Wait until they have arrived (or the text has ended).
+        window_end = end + self._clause_min
+        if window_end >= size and not final:
+            return 0
+        for j in range(end, min(window_end, size)):
+            if text[j] == "\n" or text[j] in _CJK_ENDS:
+                return None
+            if text[j] in _ENDS and (j + 1 == size or text[j + 1].isspace()):
+                return None
+        if window_end > size:
+            return None  # the text ends within the window
+        return end
+
+    def _hard_cut(self, i: int) -> int:
+        """No punctuation for too long: cut at the last space (or right here)."""
+        space = self._text.rfind(" ", 0, i)
+        return space + 1 if space > 0 else i
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split `text` into speakable pieces: sentences, and clauses of long sentences."""
+    buffer = SentenceBuffer()
+    return buffer.feed(text) + buffer.flush()

@@ -1,0 +1,65 @@
+"""The spoken answer of a stored turn, synthesised once and kept as a WAV file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+from pathlib import Path
+
+from core.config import TTSProvider
+from core.errors import NotFoundError
+from core.history import HistoryStore
+from core.tts.router import Speech, SpeechSynthesizer
+
+logger = logging.getLogger(__name__)
+
+
+def _key(answer: str, language: str, provider: TTSProvider) -> str:
+    return hashlib.sha256(f"{provider}\0{language}\0{answer}".encode()).hexdigest()
+
+
+def _write(path: Path, data: bytes) -> None:
+    partial = path.with_name(f"{path.name}.partial-{os.getpid()}-{threading.get_ident()}")
+    partial.write_bytes(data)
+    os.replace(partial, path)
+
+
+def speak_turn(
+    *,
+    store: HistoryStore,
+    tts: SpeechSynthesizer,
+    cache_dir: Path,
+    user_id: int,
+    turn_id: int,
+    provider: TTSProvider,
+) -> Speech:
+    """The WAV of a turn's answer in the turn's language, from `cache_dir` when it is there.
+
+    Blocking. Raises `NotFoundError` for a turn that is not the user's or has no answer yet.
+    A cached file is used only if it was made from the same answer, language and choice of
+    voice, so a changed voice setting (or a reused turn id) is never served stale audio.
+    A fallback (the cloud voice failed) is added to the turn's record.
+    """
+    turn = store.get_turn(user_id=user_id, turn_id=turn_id)
+    if not turn.answer:
+        raise NotFoundError(f"Turn {turn_id} has no answer to speak yet.")
+    key = _key(turn.answer, turn.language, provider)
+    wav_path = cache_dir / f"{turn_id}.wav"
+    meta_path = cache_dir / f"{turn_id}.json"
+    try:
+        meta = json.loads(meta_path.read_text())
+        if meta["key"] == key:
+            return Speech(wav_path.read_bytes(), meta["provider"], meta["fallback"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # not cached yet, or unreadable: make it again
+    speech = tts.speak_to_wav(turn.answer, turn.language, provider)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    _write(wav_path, speech.wav)
+    meta = {"key": key, "provider": speech.provider, "fallback": speech.fallback}
+    _write(meta_path, json.dumps(meta).encode())
+    if speech.fallback:
+        store.note_fallback(turn_id=turn_id, reason=f"speech: {speech.fallback}")
+    return speech
