@@ -66,19 +66,36 @@ def chat_messages(turns: list[TurnRecord]) -> list[dict[str, str]]:
     return messages
 
 
-def timings_plot(turns: list[TurnRecord]) -> Any:
+STAGES = ("speech-to-text", "until first token", "rest of the answer")
+
+
+def timings_frame(turns: list[TurnRecord]) -> Any:
+    """One stacked bar per turn: speech-to-text, wait for the first token, rest of the answer.
+
+    Every turn has all three stages (0 when a stage did not happen, such as speech-to-text for
+    typed text), so the chart's colour domain never misses one.
+    """
     import pandas as pd
 
     rows = []
     for n, turn in enumerate(turns, 1):
-        for stage, value in (
-            ("speech-to-text", turn.stt_ms),
-            ("first token", turn.llm_first_token_ms),
-            ("total", turn.total_ms),
-        ):
-            if value is not None:
-                rows.append({"turn": n, "stage": stage, "ms": float(value)})
-    return pd.DataFrame(rows, columns=["turn", "stage", "ms"])
+        stt = turn.stt_ms or 0.0
+        first = turn.llm_first_token_ms or 0.0
+        rest = max(0.0, (turn.total_ms or 0.0) - stt - first) if turn.total_ms else 0.0
+        for stage, value in zip(STAGES, (stt, first, rest), strict=True):
+            rows.append({"turn": str(n), "stage": stage, "ms": float(value)})
+    # Explicit dtypes: an empty frame's object columns would make the time axis categorical.
+    frame = pd.DataFrame(rows, columns=["turn", "stage", "ms"])
+    return frame.astype({"turn": "string", "stage": "string", "ms": "float64"})
+
+
+def timings_plot(turns: list[TurnRecord]) -> Any:
+    """The plot's update: shown only once there is a turn to draw.
+
+    Gradio builds the chart's colour scale when the plot appears and not on later value
+    changes, so the plot stays hidden (unmounted) until it has data with every stage.
+    """
+    return gr.update(value=timings_frame(turns), visible=bool(turns))
 
 
 def _fmt(ms: float | None) -> str:

@@ -8,8 +8,9 @@ from webapp.deps import AppState
 from webapp.ui.handlers import (
     LANGUAGE_CHOICES,
     PERSONALITY_CHOICES,
+    STAGES,
     UIController,
-    timings_plot,
+    timings_frame,
 )
 
 CSS = """
@@ -70,14 +71,16 @@ def build_blocks(state: AppState) -> gr.Blocks:
                 )
                 timings = gr.Markdown("", elem_id="timings")
                 chat = gr.Chatbot(label="Conversation", height=320, elem_id="chat")
-                plot = gr.LinePlot(
-                    timings_plot([]),
+                plot = gr.BarPlot(
+                    timings_frame([]),
                     x="turn",
                     y="ms",
                     color="stage",
+                    color_map=dict(zip(STAGES, ("#2563eb", "#ea580c", "#16a34a"), strict=True)),
                     title="Timings per turn (ms)",
                     height=220,
                     elem_id="plot",
+                    visible=False,
                 )
 
         outputs = [status, transcript, answer, chat, spoken, timings, plot, session_id, sessions]
