@@ -15,6 +15,7 @@ from core.errors import NothingToAnswerError, ProviderError
 from core.history import HistoryStore, SessionRecord, TurnRecord, UserRecord
 from core.llm import ChatMessage
 from core.providers import Providers
+from core.stt import Transcript
 
 logger = logging.getLogger(__name__)
 
@@ -162,19 +163,13 @@ class Agent:
         lang = pinned or transcript.language or self.settings.default_language
         turn_id = None
         if transcript.text:
-            turn = await run_blocking(
-                lambda: self.store.add_turn(
-                    user_id=user.id,
-                    session_id=session.id,
-                    source="audio",
-                    user_text=transcript.text,
-                    language=lang,
-                    personality=personality,
-                    stt_provider=transcript.provider,
-                    audio_seconds=round(decoded.duration, 3),
-                    stt_ms=stt_ms,
-                    fallback=transcript.fallback,
-                )
+            turn = await self.record_speech(
+                user=user,
+                session_id=session.id,
+                transcript=transcript,
+                language=lang,
+                stt_ms=stt_ms,
+                personality=personality,
             )
             turn_id = turn.id
         return TranscriptionResult(
@@ -187,6 +182,39 @@ class Agent:
             stt_ms=stt_ms,
             fallback=transcript.fallback,
         )
+
+    async def record_speech(
+        self,
+        *,
+        user: UserRecord,
+        session_id: str,
+        transcript: Transcript,
+        language: str,
+        stt_ms: float,
+        personality: str | None = None,
+        source: str = "audio",
+    ) -> TurnRecord:
+        """Store a transcript as the session's next user turn, waiting for `respond`."""
+        return await run_blocking(
+            lambda: self.store.add_turn(
+                user_id=user.id,
+                session_id=session_id,
+                source=source,
+                user_text=transcript.text,
+                language=language,
+                personality=personality,
+                stt_provider=transcript.provider,
+                audio_seconds=round(transcript.duration, 3),
+                stt_ms=stt_ms,
+                fallback=transcript.fallback,
+            )
+        )
+
+    async def open_session(
+        self, user: UserRecord, session_id: str | None, channel: str
+    ) -> SessionRecord:
+        """The user's session `session_id` (NotFoundError if not theirs), or a new one."""
+        return await self._session(user, session_id, channel)
 
     # Answers ---------------------------------------------------------------------------
 

@@ -83,6 +83,14 @@ class Settings(BaseSettings):
     default_personality: str = "casual"
     default_language: str = "en"
 
+    # Real-time conversation (WebSocket, hands-free UI, phone): Silero VAD on 32 ms windows
+    vad_threshold: float = Field(default=0.5, gt=0, lt=1)
+    vad_start_ms: int = Field(default=96, ge=32)
+    vad_stop_ms: int = Field(default=400, ge=64)
+    speculative_stt_ms: int = Field(default=96, ge=32)
+    barge_in_ms: int = Field(default=192, ge=32)
+    max_utterance_s: float = Field(default=30, gt=1, le=120)
+
     # Limits
     max_upload_mb: float = Field(default=25, gt=0)
     max_audio_seconds: float = Field(default=600, gt=0)

@@ -9,6 +9,7 @@ from typing import Any
 from core.assets import QWEN_05B, WHISPER_BASE, ensure_model, verify_file
 from core.config import Provider, Settings
 from core.llm import LLM
+from core.realtime.vad import SileroVAD
 from core.stt import STT
 from core.tts.router import SpeechSynthesizer
 
@@ -24,6 +25,15 @@ class Providers:
     stt_fallback: STT | None = None
     llm_fallback: LLM | None = None
     tts: SpeechSynthesizer | None = None  # None: this server does not speak
+    vad: SileroVAD | None = None  # loaded on first use by a real-time conversation
+
+    def voice_activity(self) -> SileroVAD:
+        """The shared Silero VAD model, loaded the first time a conversation needs it."""
+        if self.vad is None:
+            from core.realtime.vad import SileroVAD
+
+            self.vad = SileroVAD()
+        return self.vad
 
     def describe(self) -> dict[str, Any]:
         def one(primary: Any, fallback: Any) -> dict[str, Any]:
@@ -98,6 +108,7 @@ def build_providers(settings: Settings) -> Providers:
     local_llm = build_local_llm(settings)
     key = settings.groq_api_key.get_secret_value() if settings.groq_api_key else ""
     providers = Providers(stt=local_stt, llm=local_llm, tts=build_tts(settings))
+    providers.voice_activity()
     if stt_choice is Provider.GROQ:
         from core.stt.groq import GroqSTT
 

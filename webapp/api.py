@@ -19,7 +19,7 @@ from webapp import docs, errors
 from webapp.auth import TokenService, load_secret
 from webapp.deps import AppState
 from webapp.limits import BodySizeLimit
-from webapp.routes import auth, chat, config, sessions, speech
+from webapp.routes import auth, chat, config, realtime, sessions, speech
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def create_app(settings: Settings, *, providers: Providers | None = None) -> Fas
         paths=("/upload",),
         limit_mb=settings.max_upload_mb,
     )
-    for module in (auth, chat, sessions, config, speech):
+    for module in (auth, chat, sessions, config, speech, realtime):
         app.include_router(module.router)
     docs.install(app)
     if settings.ui_enabled:

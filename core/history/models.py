@@ -99,6 +99,10 @@ class Turn(Base):
     llm_first_token_ms: Mapped[float | None] = mapped_column(Float, default=None)
     total_ms: Mapped[float | None] = mapped_column(Float, default=None)
     interrupted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Real-time turns: from the end of the user's speech to each stage
+    eos_transcript_ms: Mapped[float | None] = mapped_column(Float, default=None)
+    eos_first_token_ms: Mapped[float | None] = mapped_column(Float, default=None)
+    eos_first_audio_ms: Mapped[float | None] = mapped_column(Float, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 

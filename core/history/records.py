@@ -52,3 +52,6 @@ class TurnRecord:
     interrupted: bool
     created_at: datetime
     answered_at: datetime | None
+    eos_transcript_ms: float | None = None
+    eos_first_token_ms: float | None = None
+    eos_first_audio_ms: float | None = None

@@ -233,6 +233,31 @@ class HistoryStore:
             turn.answered_at = utcnow()
             return _record(TurnRecord, turn)
 
+    def record_realtime(
+        self,
+        *,
+        turn_id: int,
+        transcript_ms: float | None,
+        first_token_ms: float | None,
+        first_audio_ms: float | None,
+        heard_answer: str | None = None,
+    ) -> TurnRecord:
+        """Store a real-time turn's timings; `heard_answer` (when the user interrupted) replaces
+        the answer with the part that was heard, so later turns remember what was said."""
+        with self._tx() as db:
+            turn = db.get(Turn, turn_id)
+            if turn is None:
+                raise NotFoundError("Turn not found.")
+            turn.eos_transcript_ms = transcript_ms
+            turn.eos_first_token_ms = first_token_ms
+            turn.eos_first_audio_ms = first_audio_ms
+            if heard_answer is not None:
+                turn.answer = heard_answer
+                turn.interrupted = True
+                turn.status = "answered"
+                turn.answered_at = turn.answered_at or utcnow()
+            return _record(TurnRecord, turn)
+
     def pending_turn(self, *, user_id: int, session_id: str) -> TurnRecord | None:
         """The newest transcription of the session that has no answer yet."""
         with self._tx() as db:

@@ -6,11 +6,28 @@ import logging
 import threading
 from pathlib import Path
 
-from core.audio import DecodedAudio
+import numpy as np
+
+from core.audio import SAMPLE_RATE, DecodedAudio
 from core.errors import TranscriptionError
 from core.stt import Transcript
 
 logger = logging.getLogger(__name__)
+
+# Whisper's encoder is trained on 30 s windows (3000 mel frames), and pays for all of them even
+# for a two-second question. Encoding a shorter window (the speech plus a margin, at least 10 s)
+# gives the same words on short utterances at a third of the cost (measured: 0.22 s against
+# 0.71 s per utterance over ten Piper sentences, identical word error rate). Shorter windows
+# than 10 s make the decoder repeat itself, so that is the floor.
+SHORT_WINDOW_MIN_FRAMES = 1000
+SHORT_WINDOW_MARGIN_FRAMES = 300
+FULL_WINDOW_FRAMES = 3000
+# Utterances up to this long take the one-window path; longer audio goes through
+# faster-whisper's own segment-by-segment transcription.
+SHORT_AUDIO_SECONDS = 25.0
+# Whisper's own rule for a silent window: likely no speech and an unlikely transcript.
+NO_SPEECH_PROB = 0.6
+LOW_LOGPROB = -1.0
 
 
 class FasterWhisperSTT:
@@ -33,16 +50,57 @@ class FasterWhisperSTT:
     def transcribe(self, audio: DecodedAudio, *, language: str | None = None) -> Transcript:
         try:
             with self._lock:
-                segments, info = self.model.transcribe(
-                    audio.samples,
-                    language=language,
-                    beam_size=self.beam_size,
-                    condition_on_previous_text=False,
-                )
-                text = " ".join(s.text.strip() for s in segments).strip()
+                if audio.duration <= SHORT_AUDIO_SECONDS:
+                    text, detected = self._short(audio.samples, language)
+                else:
+                    text, detected = self._long(audio.samples, language)
         except Exception as exc:
             logger.exception("Whisper failed on %.1f s of audio", audio.duration)
             raise TranscriptionError(f"Local speech recognition failed: {exc}") from exc
-        return Transcript(
-            text=text, language=info.language, duration=audio.duration, provider=self.name
+        return Transcript(text=text, language=detected, duration=audio.duration, provider=self.name)
+
+    def _long(self, samples: np.ndarray, language: str | None) -> tuple[str, str]:
+        segments, info = self.model.transcribe(
+            samples,
+            language=language,
+            beam_size=self.beam_size,
+            condition_on_previous_text=False,
         )
+        return " ".join(s.text.strip() for s in segments).strip(), info.language
+
+    def _short(self, samples: np.ndarray, language: str | None) -> tuple[str, str]:
+        """One encoder pass over a window fitted to the speech, shared by language detection
+        and decoding (faster-whisper's `transcribe` encodes twice when it detects)."""
+        from faster_whisper.audio import pad_or_trim
+        from faster_whisper.tokenizer import Tokenizer
+
+        model = self.model
+        features = model.feature_extractor(samples)
+        frames = features.shape[-1]
+        window = min(
+            FULL_WINDOW_FRAMES,
+            max(SHORT_WINDOW_MIN_FRAMES, frames + SHORT_WINDOW_MARGIN_FRAMES),
+        )
+        encoded = model.encode(pad_or_trim(features, window))
+        if language is None:
+            best = model.model.detect_language(encoded)[0][0][0]  # e.g. "<|fr|>"
+            language = best[2:-2]
+        tokenizer = Tokenizer(model.hf_tokenizer, True, task="transcribe", language=language)
+        prompt = model.get_prompt(tokenizer, [], without_timestamps=True)
+        seconds = len(samples) / SAMPLE_RATE
+        result = model.model.generate(
+            encoded,
+            [prompt],
+            beam_size=self.beam_size,
+            # About 6 tokens a second of speech at most, so a confused decoder cannot loop on.
+            max_length=int(seconds * 6) + 24,
+            suppress_blank=True,
+            suppress_tokens=[-1],
+            return_scores=True,
+            return_no_speech_prob=True,
+        )[0]
+        tokens = result.sequences_ids[0]
+        logprob = result.scores[0] if result.scores else 0.0
+        if result.no_speech_prob > NO_SPEECH_PROB and logprob < LOW_LOGPROB:
+            return "", language
+        return tokenizer.decode(tokens).strip(), language

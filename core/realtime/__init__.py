@@ -1,0 +1,1 @@
+"""Real-time conversation: streaming audio in, VAD turn-taking, spoken answers out."""

@@ -1,0 +1,520 @@
+"""One real-time conversation: PCM in, turn-taking by VAD, streamed spoken answers out.
+
+Transport-agnostic: a channel (WebSocket, hands-free UI, phone) calls `feed` with audio as it
+arrives and reads `events()`. Every threshold is counted in audio time, not wall-clock time,
+so the same audio always makes the same turns; only latency depends on the machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Coroutine
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import numpy as np
+
+from core.agent import Agent, AnswerDelta, AnswerRestart, TurnDone, TurnStarted
+from core.audio import SAMPLE_RATE, AudioFormat, DecodedAudio
+from core.concurrency import run_blocking
+from core.config import TTSProvider
+from core.errors import AgentError
+from core.fallback import transcribe as transcribe_with_fallback
+from core.history import UserRecord
+from core.realtime import events as ev
+from core.realtime.heard import heard_text
+from core.realtime.resample import Resampler
+from core.realtime.vad import WINDOW, WINDOW_MS, SileroVAD
+from core.stt import Transcript
+from core.tts.text import SentenceBuffer, speakable
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Audio kept from before the VAD's decision, so the first syllable is not clipped.
+PREROLL_MS = 320
+# The first piece of an answer is cut at a clause mark sooner than later ones: first audio
+# matters more than prosody.
+FIRST_CLAUSE_CHARS = 16
+
+
+def _ms_since(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 1)
+
+
+@dataclass
+class _Speculation:
+    """A transcription started during the pause, valid while the user stays silent."""
+
+    task: asyncio.Task[tuple[Transcript, float]]
+    samples: int
+
+
+@dataclass
+class _Playback:
+    """What the client has been sent of the current answer, to know what it has heard."""
+
+    turn_id: int | None = None
+    pieces: list[tuple[str, float]] = field(default_factory=list)  # (text, seconds)
+    started: float | None = None  # wall clock of the first audio sent
+    sent_seconds: float = 0.0
+    reported_ms: float | None = None  # the client's own `played_ms`, when it reports one
+
+    def heard_ms(self) -> float:
+        if self.started is None:
+            return 0.0
+        if self.reported_ms is not None:
+            return min(self.reported_ms, self.sent_seconds * 1000)
+        return min((time.perf_counter() - self.started) * 1000, self.sent_seconds * 1000)
+
+    def playing(self) -> bool:
+        return self.started is not None and self.heard_ms() < self.sent_seconds * 1000
+
+
+class Conversation:
+    """A live conversation of one user in one session over a full-duplex audio stream."""
+
+    def __init__(
+        self,
+        *,
+        agent: Agent,
+        vad: SileroVAD,
+        user: UserRecord,
+        sample_rate: int,
+        session_id: str | None = None,
+        channel: str = "ws",
+    ) -> None:
+        settings = agent.settings
+        self.agent = agent
+        self.user = user
+        self.channel = channel
+        self.sample_rate = sample_rate
+        self.requested_session = session_id
+        self.session_id: str | None = None
+        tts = agent.providers.tts
+        self.output_sample_rate = int(getattr(getattr(tts, "english", None), "sample_rate", 22050))
+        self._events: asyncio.Queue[ev.Event | None] = asyncio.Queue()
+        self._resample = Resampler(sample_rate, SAMPLE_RATE)
+        self._vad = vad.stream()
+        self._threshold = settings.vad_threshold
+        self._start_windows = max(1, settings.vad_start_ms // WINDOW_MS)
+        self._stop_windows = max(1, settings.vad_stop_ms // WINDOW_MS)
+        self._spec_windows = max(1, settings.speculative_stt_ms // WINDOW_MS)
+        self._barge_windows = max(1, settings.barge_in_ms // WINDOW_MS)
+        self._max_windows = int(settings.max_utterance_s * 1000 // WINDOW_MS)
+        self._preroll: deque[np.ndarray] = deque(maxlen=max(1, PREROLL_MS // WINDOW_MS))
+        self._unvadded = np.zeros(0, dtype=np.float32)
+        self._windows = 0  # audio time, in VAD windows
+        self._voiced_run = 0
+        self._silence_run = 0
+        self._in_speech = False
+        self._utterance: list[np.ndarray] = []
+        self._last_voice_at = 0.0  # wall clock of the last voiced window
+        self._speculation: _Speculation | None = None
+        self._answer: asyncio.Task[None] | None = None
+        self._playback = _Playback()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closed = False
+
+    # Lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> str:
+        """Open (or create) the session and announce readiness; returns the session id.
+
+        Raises `NotFoundError` for a session that is not the user's.
+        """
+        session = await self.agent.open_session(self.user, self.requested_session, self.channel)
+        self.session_id = session.id
+        self._emit(ev.Ready(session.id, self.sample_rate, self.output_sample_rate))
+        return session.id
+
+    async def events(self) -> AsyncIterator[ev.Event]:
+        """Events in order, until `close`."""
+        while True:
+            event = await self._events.get()
+            if event is None:
+                return
+            yield event
+
+    async def finish(self) -> None:
+        """The client is done: end the utterance in progress as a turn, wait for its answer."""
+        if self._in_speech:
+            self._end_of_speech()
+        answer = self._answer
+        if answer is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await answer
+
+    async def close(self) -> None:
+        """Stop everything now (the client left); the turn in progress keeps what was heard."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._answer is not None and not self._answer.done():
+            self._answer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._answer
+        for task in list(self._tasks):
+            task.cancel()
+        self._events.put_nowait(None)
+
+    def _emit(self, event: ev.Event) -> None:
+        if not self._closed:
+            self._events.put_nowait(event)
+
+    def _spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # Audio in ------------------------------------------------------------------------
+
+    def feed(self, pcm: bytes) -> None:
+        """Audio from the client: PCM16 little-endian mono at `sample_rate`, any length."""
+        if self._closed:
+            return
+        samples = self._resample(pcm).astype(np.float32) / 32768.0
+        self._unvadded = np.concatenate([self._unvadded, samples])
+        usable = len(self._unvadded) - len(self._unvadded) % WINDOW
+        if not usable:
+            return
+        chunk, self._unvadded = self._unvadded[:usable], self._unvadded[usable:]
+        probs = self._vad.process(chunk)
+        for i, prob in enumerate(probs):
+            self._window(chunk[i * WINDOW : (i + 1) * WINDOW], prob)
+
+    def _window(self, window: np.ndarray, prob: float) -> None:
+        self._windows += 1
+        voiced = prob >= self._threshold
+        if self._in_speech:
+            self._utterance.append(window)
+            if voiced:
+                self._voiced_run += 1
+                self._silence_run = 0
+                self._last_voice_at = time.perf_counter()
+                self._speculation = None  # the user goes on: what was guessed is stale
+            else:
+                self._voiced_run = 0
+                self._silence_run += 1
+                if self._silence_run == self._spec_windows:
+                    self._speculate()
+                if self._silence_run >= self._stop_windows:
+                    self._end_of_speech()
+            if len(self._utterance) >= self._max_windows:
+                self._end_of_speech()
+            return
+        self._preroll.append(window)
+        if not voiced:
+            self._voiced_run = 0
+            return
+        self._voiced_run += 1
+        self._last_voice_at = time.perf_counter()
+        needed = self._barge_windows if self._agent_busy() else self._start_windows
+        if self._voiced_run >= needed:
+            if self._agent_busy():
+                self._interrupt()
+            self._in_speech = True
+            self._silence_run = 0
+            self._utterance = list(self._preroll)
+            self._preroll.clear()
+            self._emit(ev.SpeechStarted(at_ms=self._audio_ms()))
+
+    def _audio_ms(self) -> int:
+        return self._windows * WINDOW_MS
+
+    def _agent_busy(self) -> bool:
+        """The agent is answering: thinking, or its audio is still playing at the client."""
+        answering = self._answer is not None and not self._answer.done()
+        return answering or self._playback.playing()
+
+    # Turn-taking ---------------------------------------------------------------------
+
+    def _speculate(self) -> None:
+        samples = np.concatenate(self._utterance)
+        task = self._spawn(self._transcribe(samples))
+        self._speculation = _Speculation(task=task, samples=len(samples))
+        task.add_done_callback(self._announce_speculation)
+
+    def _announce_speculation(self, task: asyncio.Task[tuple[Transcript, float]]) -> None:
+        spec = self._speculation
+        if spec is None or spec.task is not task or task.cancelled() or task.exception():
+            return
+        transcript, _ = task.result()
+        if transcript.text and self._in_speech:
+            self._emit(
+                ev.TranscriptEvent(transcript.text, final=False, language=transcript.language)
+            )
+
+    def _end_of_speech(self) -> None:
+        samples = np.concatenate(self._utterance) if self._utterance else np.zeros(0)
+        speculation = self._speculation
+        self._in_speech = False
+        self._utterance = []
+        self._speculation = None
+        self._voiced_run = self._silence_run = 0
+        self._emit(ev.SpeechStopped(at_ms=self._audio_ms()))
+        if speculation is not None:
+            pending = speculation.task
+        else:
+            pending = self._spawn(self._transcribe(samples))
+        self._start_answer(self._spoken_turn(pending, self._last_voice_at))
+
+    async def _transcribe(self, samples: np.ndarray) -> tuple[Transcript, float]:
+        """Transcribe on the worker pool; returns the transcript and Whisper's time in ms."""
+        providers = self.agent.providers
+        pinned = await self._pinned_language()
+        audio = DecodedAudio(samples=samples.astype(np.float32), format=AudioFormat.WAV)
+        start = time.perf_counter()
+        transcript = await run_blocking(
+            lambda: transcribe_with_fallback(
+                providers.stt, providers.stt_fallback, audio, language=pinned
+            )
+        )
+        if pinned:
+            transcript = Transcript(
+                transcript.text,
+                pinned,
+                transcript.duration,
+                transcript.provider,
+                transcript.fallback,
+            )
+        return transcript, _ms_since(start)
+
+    async def _pinned_language(self) -> str | None:
+        if self.session_id is None:
+            return None
+        session = await self.agent.open_session(self.user, self.session_id, self.channel)
+        return self.agent.pinned_language(self.user, session)
+
+    def _start_answer(self, coro: Coroutine[Any, Any, None]) -> None:
+        previous = self._answer
+        if previous is not None and not previous.done():
+            previous.cancel()
+        self._answer = self._spawn(coro)
+
+    def text_turn(self, text: str) -> None:
+        """A typed message in the conversation: answered like a spoken one."""
+        if self._agent_busy():
+            self._interrupt()
+        self._start_answer(self._typed_turn(text.strip(), time.perf_counter()))
+
+    def interrupt(self) -> None:
+        """The client asks the agent to stop talking."""
+        if self._agent_busy():
+            self._interrupt()
+
+    def played(self, played_ms: float) -> None:
+        """The client reports how much of the current answer it has played."""
+        self._playback.reported_ms = max(0.0, float(played_ms))
+
+    def _interrupt(self) -> None:
+        playback = self._playback
+        heard_ms = playback.heard_ms()
+        heard = heard_text(playback.pieces, heard_ms / 1000)
+        answer = self._answer
+        if answer is not None and not answer.done():
+            answer.cancel()
+        if playback.turn_id is not None:
+            self._emit(ev.Interrupted(playback.turn_id, heard, int(heard_ms)))
+            self._spawn(self._store_heard(playback.turn_id, heard, answer))
+        self._playback = _Playback()
+
+    async def _store_heard(
+        self, turn_id: int, heard: str, answer: asyncio.Task[None] | None
+    ) -> None:
+        if answer is not None:
+            # The cancelled answer stores what it generated first; the heard part replaces it.
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(asyncio.shield(answer), timeout=5)
+        from core import metrics
+
+        metrics.observe_interruption(self.channel)
+        await run_blocking(
+            lambda: self.agent.store.record_realtime(
+                turn_id=turn_id,
+                transcript_ms=None,
+                first_token_ms=None,
+                first_audio_ms=None,
+                heard_answer=heard,
+            )
+        )
+
+    # Answers -------------------------------------------------------------------------
+
+    def _queue_position(self) -> int:
+        lock = getattr(self.agent.providers.llm, "lock", None)
+        if lock is None:
+            return 0
+        return int(getattr(lock, "waiting", 0)) + (1 if getattr(lock, "_held", False) else 0)
+
+    async def _spoken_turn(
+        self, pending: asyncio.Task[tuple[Transcript, float]], voice_end: float
+    ) -> None:
+        try:
+            transcript, stt_ms = await pending
+        except AgentError as exc:
+            self._emit(ev.ErrorEvent(f"Speech recognition failed: {exc}"))
+            return
+        if not transcript.text:
+            return  # noise, a cough: no turn
+        transcript_ms = _ms_since(voice_end)
+        language = transcript.language or self.agent.settings.default_language
+        self._emit(ev.TranscriptEvent(transcript.text, final=True, language=language))
+        assert self.session_id is not None
+        turn = await self.agent.record_speech(
+            user=self.user,
+            session_id=self.session_id,
+            transcript=transcript,
+            language=language,
+            stt_ms=stt_ms,
+            source="voice",
+        )
+        await self._answer_turn(
+            turn.id, transcript.text, None, voice_end, transcript_ms, stt_ms=stt_ms
+        )
+
+    async def _typed_turn(self, text: str, start: float) -> None:
+        if not text:
+            return
+        await self._answer_turn(None, text, text, start, None, stt_ms=None)
+
+    async def _answer_turn(
+        self,
+        turn_id: int | None,
+        user_text: str,
+        text: str | None,
+        start: float,
+        transcript_ms: float | None,
+        *,
+        stt_ms: float | None,
+    ) -> None:
+        """Stream the answer's text, speak it piece by piece as it comes, store the timings."""
+        position = self._queue_position()
+        if position:
+            self._emit(ev.Queued(position))
+        tts = self.agent.providers.tts
+        provider = TTSProvider(self.user.tts_provider or self.agent.settings.tts_provider)
+        pieces: asyncio.Queue[str | None] = asyncio.Queue()
+        buffer = SentenceBuffer(clause_min=FIRST_CLAUSE_CHARS)
+        playback = _Playback(turn_id=turn_id)
+        self._playback = playback
+        state: dict[str, float | None] = {"first_token": None, "first_audio": None}
+        language = self.agent.settings.default_language
+        speaker: asyncio.Task[None] | None = None
+        answer = ""
+        try:
+            async for event in self.agent.respond(
+                user=self.user, text=text, session_id=self.session_id, channel=self.channel
+            ):
+                if isinstance(event, TurnStarted):
+                    turn_id = playback.turn_id = event.turn_id
+                    language = event.language
+                    if tts is not None:
+                        speaker = self._spawn(
+                            self._speak(pieces, language, provider, playback, start, state)
+                        )
+                elif isinstance(event, AnswerDelta):
+                    if state["first_token"] is None:
+                        state["first_token"] = _ms_since(start)
+                    self._emit(ev.AnswerText(event.text))
+                    for piece in buffer.feed(event.text):
+                        pieces.put_nowait(piece)
+                elif isinstance(event, AnswerRestart):
+                    buffer = SentenceBuffer(clause_min=FIRST_CLAUSE_CHARS)
+                elif isinstance(event, TurnDone):
+                    answer = event.result.answer
+            for piece in buffer.flush():
+                pieces.put_nowait(piece)
+            pieces.put_nowait(None)
+            if speaker is not None:
+                await speaker
+        except asyncio.CancelledError:
+            if speaker is not None:
+                speaker.cancel()
+            raise
+        except AgentError as exc:
+            if speaker is not None:
+                speaker.cancel()
+            self._emit(ev.ErrorEvent(f"The agent could not answer: {exc}"))
+            return
+        if turn_id is None:
+            return
+        timings = ev.TurnTimings(
+            transcript_ms=transcript_ms,
+            first_token_ms=state["first_token"],
+            first_audio_ms=state["first_audio"],
+            stt_ms=stt_ms,
+        )
+        final_turn_id = turn_id
+        await run_blocking(
+            lambda: self.agent.store.record_realtime(
+                turn_id=final_turn_id,
+                transcript_ms=timings.transcript_ms,
+                first_token_ms=timings.first_token_ms,
+                first_audio_ms=timings.first_audio_ms,
+            )
+        )
+        from core import metrics
+
+        metrics.observe_turn(self.channel, timings, interrupted=False)
+        self._emit(
+            ev.TurnComplete(
+                turn_id=turn_id,
+                session_id=self.session_id or "",
+                user_text=user_text,
+                answer=answer,
+                language=language,
+                interrupted=False,
+                timings=timings,
+            )
+        )
+
+    async def _speak(
+        self,
+        pieces: asyncio.Queue[str | None],
+        language: str,
+        provider: TTSProvider,
+        playback: _Playback,
+        start: float,
+        state: dict[str, float | None],
+    ) -> None:
+        """Synthesise each piece as it arrives and send its audio; one piece ahead at most."""
+        tts = self.agent.providers.tts
+        assert tts is not None
+        started = False
+        while True:
+            piece = await pieces.get()
+            if piece is None:
+                break
+            text = speakable(piece)
+            if not text.strip():
+                continue
+            try:
+                chunks = await run_blocking(
+                    lambda text=text: list(
+                        tts.synthesize(text, language=language, provider=provider)
+                    )
+                )
+            except AgentError as exc:
+                logger.warning("Speaking a piece of the answer failed: %s", exc)
+                continue
+            pcm = b"".join(c.pcm for c in chunks if c.sample_rate == self.output_sample_rate)
+            if not pcm:
+                continue
+            if not started:
+                started = True
+                self._emit(ev.AudioStart(playback.turn_id or 0, self.output_sample_rate))
+                state["first_audio"] = _ms_since(start)
+                playback.started = time.perf_counter()
+            self._emit(ev.AudioOut(pcm))
+            seconds = len(pcm) / 2 / self.output_sample_rate
+            playback.pieces.append((text, seconds))
+            playback.sent_seconds += seconds
+        if started:
+            self._emit(ev.AudioEnd(playback.turn_id or 0))

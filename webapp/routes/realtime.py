@@ -1,0 +1,177 @@
+"""`WS /ws/conversation`: the real-time engine over a WebSocket (protocol in docs/realtime.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from dataclasses import asdict
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
+from fastapi.responses import Response
+from starlette.websockets import WebSocketState
+
+from core import metrics
+from core.concurrency import run_blocking
+from core.errors import AgentError
+from core.history import UserRecord
+from core.realtime import events as ev
+from core.realtime.engine import Conversation
+from webapp.auth import InvalidToken
+from webapp.deps import AppState
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(tags=["real-time"])
+
+MAX_MESSAGE_BYTES = 1024 * 1024
+MIN_RATE, MAX_RATE = 8000, 48000
+UI_COOKIE = "voice_agent_token"  # the browser UI's sign-in cookie (webapp.ui.auth)
+
+_NAMES: dict[type, str] = {
+    ev.Ready: "ready",
+    ev.SpeechStarted: "speech_started",
+    ev.SpeechStopped: "speech_stopped",
+    ev.TranscriptEvent: "transcript",
+    ev.Queued: "queued",
+    ev.AnswerText: "answer",
+    ev.AudioStart: "audio_start",
+    ev.AudioEnd: "audio_end",
+    ev.Interrupted: "interrupted",
+    ev.TurnComplete: "turn",
+    ev.ErrorEvent: "error",
+}
+
+
+def event_message(event: ev.Event) -> dict[str, object]:
+    """An engine event as the protocol's JSON object (`AudioOut` travels as binary)."""
+    return {"type": _NAMES[type(event)], **asdict(event)}
+
+
+async def _user(state: AppState, websocket: WebSocket) -> UserRecord | None:
+    token = websocket.query_params.get("token") or websocket.cookies.get(UI_COOKIE)
+    if not token:
+        return None
+    try:
+        user_id = state.tokens.verify(token)
+    except InvalidToken:
+        return None
+    return await run_blocking(lambda: state.store.get_user(user_id=user_id))
+
+
+@router.websocket("/ws/conversation")
+async def conversation(websocket: WebSocket) -> None:
+    state: AppState = websocket.app.state.agent_state
+    user = await _user(state, websocket)
+    # Accepted before refusing, so that the client sees the policy-violation close code
+    # (a refused handshake only shows as an HTTP 403).
+    await websocket.accept()
+    if user is None:
+        await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason="Invalid token")
+        return
+    try:
+        rate = int(websocket.query_params.get("sample_rate", "16000"))
+        if not MIN_RATE <= rate <= MAX_RATE:
+            raise ValueError
+    except ValueError:
+        await _refuse(websocket, f"sample_rate must be a number from {MIN_RATE} to {MAX_RATE}.")
+        return
+    engine = Conversation(
+        agent=state.agent,
+        vad=state.agent.providers.voice_activity(),
+        user=user,
+        sample_rate=rate,
+        session_id=websocket.query_params.get("session_id") or None,
+        channel="ws",
+    )
+    try:
+        await engine.start()
+    except AgentError as exc:
+        await _refuse(websocket, str(exc))
+        return
+    sender = asyncio.create_task(_send_events(websocket, engine))
+    try:
+        await _receive(websocket, engine)
+    finally:
+        await engine.close()
+        with contextlib.suppress(Exception):
+            await sender
+        if websocket.client_state is WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await websocket.close()
+
+
+async def _refuse(websocket: WebSocket, message: str) -> None:
+    await websocket.send_json({"type": "error", "message": message, "fatal": True})
+    await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason=message[:120])
+
+
+async def _receive(websocket: WebSocket, engine: Conversation) -> None:
+    """Client messages into the engine, until the client leaves or says `end`."""
+    while True:
+        try:
+            message = await websocket.receive()
+        except (WebSocketDisconnect, RuntimeError):
+            return
+        if message["type"] == "websocket.disconnect":
+            return
+        data = message.get("bytes")
+        if data is not None:
+            if len(data) > MAX_MESSAGE_BYTES:
+                await websocket.close(code=status.WS_1009_MESSAGE_TOO_BIG)
+                return
+            engine.feed(data)
+            continue
+        if await _control(websocket, engine, message.get("text") or ""):
+            return
+
+
+async def _control(websocket: WebSocket, engine: Conversation, text: str) -> bool:
+    """Handle a JSON control message; True when the conversation should end."""
+    try:
+        control = json.loads(text)
+        kind = control["type"]
+    except (ValueError, KeyError, TypeError):
+        await websocket.send_json(
+            {"type": "error", "message": "Send JSON with a 'type' field.", "fatal": False}
+        )
+        return False
+    if kind == "interrupt":
+        engine.interrupt()
+    elif kind == "text" and isinstance(control.get("text"), str) and control["text"].strip():
+        engine.text_turn(control["text"][:4000])
+    elif kind == "playback" and isinstance(control.get("played_ms"), int | float):
+        engine.played(control["played_ms"])
+    elif kind == "end":
+        await engine.finish()
+        return True
+    else:
+        await websocket.send_json(
+            {"type": "error", "message": f"Unknown control message {kind!r}.", "fatal": False}
+        )
+    return False
+
+
+async def _send_events(websocket: WebSocket, engine: Conversation) -> None:
+    async for event in engine.events():
+        try:
+            if isinstance(event, ev.AudioOut):
+                # ~100 ms per message keeps playback smooth and interruption quick.
+                step = engine.output_sample_rate // 10 * 2
+                for i in range(0, len(event.pcm), step):
+                    await websocket.send_bytes(event.pcm[i : i + step])
+            else:
+                await websocket.send_json(event_message(event))
+        except (WebSocketDisconnect, RuntimeError):
+            return
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
+)
+async def prometheus_metrics() -> Response:
+    """Real-time turn latencies per stage, turns and interruptions, for Prometheus."""
+    return Response(metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")
