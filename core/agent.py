@@ -87,6 +87,14 @@ class TurnDone:
 AgentEvent = TurnStarted | AnswerDelta | AnswerRestart | TurnDone
 
 
+def _with_reminder(text: str, language: str) -> str:
+    """A user message as the model sees it: small models follow the conversation's earlier
+    language over the system prompt, so each message names its answer language. Earlier
+    messages keep theirs too, so the prompt of the next turn starts with the tokens of the
+    previous one and llama.cpp reuses its cache instead of reading the history again."""
+    return f"{text}\n\n(Reply in {personalities.language_name(language)}.)"
+
+
 def _ms(start: float) -> float:
     return round((time.perf_counter() - start) * 1000, 1)
 
@@ -362,13 +370,14 @@ class Agent:
                 break
             budget -= cost
             earlier[:0] = [
-                ChatMessage("user", turn.user_text),
+                ChatMessage("user", _with_reminder(turn.user_text, turn.language)),
                 ChatMessage("assistant", turn.answer),
             ]
-        # Small models follow the conversation's earlier language over the system prompt, so the
-        # newest message carries the reminder too (only in what the model sees, not in history).
-        reminder = f"{user_text}\n\n(Reply in {personalities.language_name(language)}.)"
-        return [ChatMessage("system", system), *earlier, ChatMessage("user", reminder)]
+        return [
+            ChatMessage("system", system),
+            *earlier,
+            ChatMessage("user", _with_reminder(user_text, language)),
+        ]
 
     def _tokens(self, text: str) -> int:
         counter = self.providers.llm_fallback or self.providers.llm

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
+import threading
+import time
+from collections.abc import Iterator
 
 from fastapi.testclient import TestClient
 
@@ -69,3 +73,34 @@ def encode_audio(wav: bytes, fmt: str, rate: int | None = None) -> bytes:
     out.close()
     src.close()
     return buf.getvalue()
+
+
+@contextlib.contextmanager
+def serve(app: object) -> Iterator[str]:
+    """Serve `app` with uvicorn on a free loopback port; yields its base URL, stops it after."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))  # type: ignore[arg-type]
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
+def pcm16(path: object, rate: int = 16_000) -> bytes:
+    """A wav file's speech as PCM16 mono at `rate`."""
+    import wave
+
+    from core.realtime.resample import Resampler
+
+    with wave.open(str(path)) as wav:
+        source, frames = wav.getframerate(), wav.readframes(wav.getnframes())
+    return Resampler(source, rate)(frames).tobytes()

@@ -32,6 +32,14 @@ class Timings(BaseModel):
     total_ms: float | None = None
 
 
+class RealtimeTimings(BaseModel):
+    """A real-time turn's stages, in ms from the end of the user's speech."""
+
+    transcript_ms: float | None = None
+    first_token_ms: float | None = None
+    first_audio_ms: float | None = None
+
+
 class TranscriptionResponse(BaseModel):
     transcription: str
     language: str
@@ -100,6 +108,8 @@ class TurnPublic(BaseModel):
     fallback: str | None
     audio_seconds: float | None
     timings: Timings
+    realtime: RealtimeTimings | None = None  # turns of a real-time conversation only
+    interrupted: bool = False  # the user spoke over the answer; `answer` is what they heard
     created_at: datetime
     answered_at: datetime | None
 

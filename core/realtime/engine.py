@@ -30,7 +30,7 @@ from core.realtime.heard import heard_text
 from core.realtime.resample import Resampler
 from core.realtime.vad import WINDOW, WINDOW_MS, SileroVAD
 from core.stt import Transcript
-from core.tts.text import SentenceBuffer, speakable
+from core.tts.text import CLAUSE_MIN_CHARS, MAX_PIECE_CHARS, SentenceBuffer, speakable
 
 logger = logging.getLogger(__name__)
 
@@ -38,9 +38,19 @@ T = TypeVar("T")
 
 # Audio kept from before the VAD's decision, so the first syllable is not clipped.
 PREROLL_MS = 320
-# The first piece of an answer is cut at a clause mark sooner than later ones: first audio
-# matters more than prosody.
+TAIL_PADDING = SAMPLE_RATE // 4  # samples of silence after an utterance, for Whisper
+# The first piece of an answer is cut sooner than later ones (at a clause mark after a few
+# words, or at a space in a long run without punctuation): first audio matters more than
+# prosody. Later pieces are whole sentences or long clauses.
 FIRST_CLAUSE_CHARS = 16
+FIRST_PIECE_MAX_CHARS = 48
+# Spoken audio leaves in chunks of this length, at most this far ahead of real time.
+AUDIO_CHUNK_S = 0.1
+AUDIO_LEAD_S = 0.5
+
+
+def _first_piece_buffer() -> SentenceBuffer:
+    return SentenceBuffer(clause_min=FIRST_CLAUSE_CHARS, max_chars=FIRST_PIECE_MAX_CHARS)
 
 
 def _ms_since(start: float) -> float:
@@ -64,6 +74,7 @@ class _Playback:
     started: float | None = None  # wall clock of the first audio sent
     sent_seconds: float = 0.0
     reported_ms: float | None = None  # the client's own `played_ms`, when it reports one
+    stopped: bool = False  # interrupted: not one more chunk of this answer may leave
 
     def heard_ms(self) -> float:
         if self.started is None:
@@ -269,7 +280,10 @@ class Conversation:
         """Transcribe on the worker pool; returns the transcript and Whisper's time in ms."""
         providers = self.agent.providers
         pinned = await self._pinned_language()
-        audio = DecodedAudio(samples=samples.astype(np.float32), format=AudioFormat.WAV)
+        # Whisper hears the last word better with a little silence after it (the speculative
+        # transcription starts only ~0.1 s after the voice stopped).
+        padded = np.concatenate([samples.astype(np.float32), np.zeros(TAIL_PADDING, np.float32)])
+        audio = DecodedAudio(samples=padded, format=AudioFormat.WAV)
         start = time.perf_counter()
         transcript = await run_blocking(
             lambda: transcribe_with_fallback(
@@ -320,6 +334,7 @@ class Conversation:
         answer = self._answer
         if answer is not None and not answer.done():
             answer.cancel()
+        playback.stopped = True
         if playback.turn_id is not None:
             self._emit(ev.Interrupted(playback.turn_id, heard, int(heard_ms)))
             self._spawn(self._store_heard(playback.turn_id, heard, answer))
@@ -401,7 +416,7 @@ class Conversation:
         tts = self.agent.providers.tts
         provider = TTSProvider(self.user.tts_provider or self.agent.settings.tts_provider)
         pieces: asyncio.Queue[str | None] = asyncio.Queue()
-        buffer = SentenceBuffer(clause_min=FIRST_CLAUSE_CHARS)
+        buffer = _first_piece_buffer()
         playback = _Playback(turn_id=turn_id)
         self._playback = playback
         state: dict[str, float | None] = {"first_token": None, "first_audio": None}
@@ -425,8 +440,9 @@ class Conversation:
                     self._emit(ev.AnswerText(event.text))
                     for piece in buffer.feed(event.text):
                         pieces.put_nowait(piece)
+                        buffer.set_limits(clause_min=CLAUSE_MIN_CHARS, max_chars=MAX_PIECE_CHARS)
                 elif isinstance(event, AnswerRestart):
-                    buffer = SentenceBuffer(clause_min=FIRST_CLAUSE_CHARS)
+                    buffer = _first_piece_buffer()
                 elif isinstance(event, TurnDone):
                     answer = event.result.answer
             for piece in buffer.flush():
@@ -512,9 +528,23 @@ class Conversation:
                 self._emit(ev.AudioStart(playback.turn_id or 0, self.output_sample_rate))
                 state["first_audio"] = _ms_since(start)
                 playback.started = time.perf_counter()
-            self._emit(ev.AudioOut(pcm))
-            seconds = len(pcm) / 2 / self.output_sample_rate
-            playback.pieces.append((text, seconds))
-            playback.sent_seconds += seconds
-        if started:
+            playback.pieces.append((text, len(pcm) / 2 / self.output_sample_rate))
+            await self._send_paced(pcm, playback)
+        if started and not playback.stopped:
             self._emit(ev.AudioEnd(playback.turn_id or 0))
+
+    async def _send_paced(self, pcm: bytes, playback: _Playback) -> None:
+        """Send audio in short chunks, never more than `AUDIO_LEAD_S` ahead of playback, so
+        an interruption reaches the client at once instead of queueing behind seconds of
+        audio, and the client has little to throw away."""
+        step = int(self.output_sample_rate * AUDIO_CHUNK_S) * 2
+        for i in range(0, len(pcm), step):
+            chunk = pcm[i : i + step]
+            assert playback.started is not None
+            ahead = playback.sent_seconds - (time.perf_counter() - playback.started)
+            if ahead > AUDIO_LEAD_S:
+                await asyncio.sleep(ahead - AUDIO_LEAD_S)
+            if playback.stopped:
+                return
+            self._emit(ev.AudioOut(chunk))
+            playback.sent_seconds += len(chunk) / 2 / self.output_sample_rate

@@ -80,6 +80,11 @@ class SentenceBuffer:
         self._clause_min = clause_min
         self._max_chars = max_chars
 
+    def set_limits(self, *, clause_min: int, max_chars: int) -> None:
+        """Change where pieces are cut from now on (say, after an answer's first piece)."""
+        self._clause_min = clause_min
+        self._max_chars = max_chars
+
     def feed(self, delta: str) -> list[str]:
         """Add streamed text; return the pieces it completed (often none)."""
         self._text += delta

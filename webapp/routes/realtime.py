@@ -157,10 +157,7 @@ async def _send_events(websocket: WebSocket, engine: Conversation) -> None:
     async for event in engine.events():
         try:
             if isinstance(event, ev.AudioOut):
-                # ~100 ms per message keeps playback smooth and interruption quick.
-                step = engine.output_sample_rate // 10 * 2
-                for i in range(0, len(event.pcm), step):
-                    await websocket.send_bytes(event.pcm[i : i + step])
+                await websocket.send_bytes(event.pcm)
             else:
                 await websocket.send_json(event_message(event))
         except (WebSocketDisconnect, RuntimeError):

@@ -9,7 +9,14 @@ from core.concurrency import run_blocking
 from core.errors import InvalidInputError
 from core.history import SessionRecord, TurnRecord
 from webapp.deps import CurrentUser, StateDep
-from webapp.schemas import SessionDetail, SessionPublic, SessionUpdate, Timings, TurnPublic
+from webapp.schemas import (
+    RealtimeTimings,
+    SessionDetail,
+    SessionPublic,
+    SessionUpdate,
+    Timings,
+    TurnPublic,
+)
 
 router = APIRouter(prefix="/sessions", tags=["sessions"])
 
@@ -45,6 +52,14 @@ def turn_public(turn: TurnRecord) -> TurnPublic:
             llm_first_token_ms=turn.llm_first_token_ms,
             total_ms=turn.total_ms,
         ),
+        realtime=RealtimeTimings(
+            transcript_ms=turn.eos_transcript_ms,
+            first_token_ms=turn.eos_first_token_ms,
+            first_audio_ms=turn.eos_first_audio_ms,
+        )
+        if turn.eos_first_token_ms is not None or turn.eos_transcript_ms is not None
+        else None,
+        interrupted=turn.interrupted,
         created_at=turn.created_at,
         answered_at=turn.answered_at,
     )
