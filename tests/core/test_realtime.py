@@ -1,0 +1,121 @@
+"""The real-time engine's parts: streaming VAD, resampling, what was heard, turn-taking."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from core.agent import Agent
+from core.history import HistoryStore
+from core.realtime import events as ev
+from core.realtime.engine import Conversation
+from core.realtime.heard import heard_text
+from core.realtime.resample import Resampler
+from core.realtime.vad import WINDOW, SileroVAD
+from tests.helpers import pcm16, wer
+
+QUESTION = "How many days are in a week?"
+
+
+@pytest.fixture(scope="module")
+def vad() -> SileroVAD:
+    return SileroVAD()
+
+
+def speech_samples(speak, text: str) -> np.ndarray:
+    return np.frombuffer(pcm16(speak(text)), dtype="<i2").astype(np.float32) / 32768
+
+
+def test_vad_finds_speech_and_not_silence(vad: SileroVAD, speak) -> None:
+    speech = speech_samples(speak, QUESTION)
+    audio = np.concatenate([np.zeros(16000, np.float32), speech, np.zeros(16000, np.float32)])
+    probs = vad.stream().process(audio)
+    assert len(probs) == len(audio) // WINDOW
+    lead = probs[: 16000 // WINDOW - 1]
+    voiced = probs[16000 // WINDOW : (16000 + len(speech)) // WINDOW]
+    assert max(lead) < 0.2
+    assert np.mean(np.array(voiced) > 0.5) > 0.6
+
+
+def test_vad_gives_the_same_answer_whatever_the_chunking(vad: SileroVAD, speak) -> None:
+    audio = speech_samples(speak, QUESTION)
+    whole = vad.stream().process(audio)
+    stream = vad.stream()
+    pieces: list[float] = []
+    for i in range(0, len(audio), 333):
+        pieces += stream.process(audio[i : i + 333])
+    assert np.allclose(whole, pieces, atol=1e-5)
+
+
+def test_resampling_keeps_the_pitch_and_the_length() -> None:
+    rate = 48000
+    t = np.arange(rate) / rate
+    tone = (np.sin(2 * np.pi * 440 * t) * 10000).astype("<i2")
+    resample = Resampler(rate, 16000)
+    out = np.concatenate([resample(tone[i : i + 960].tobytes()) for i in range(0, rate, 960)])
+    assert abs(len(out) - 16000) < 100
+    spectrum = np.abs(np.fft.rfft(out.astype(np.float32)))
+    peak_hz = np.argmax(spectrum) * 16000 / len(out)
+    assert abs(peak_hz - 440) < 5
+    assert Resampler(16000, 16000)(b"\x01\x00\x02\x00").tolist() == [1, 2]
+    assert Resampler(8000, 16000)(b"").tolist() == []
+
+
+def test_heard_text_counts_whole_pieces_then_words_in_proportion() -> None:
+    pieces = [("The capital of France is Paris.", 2.0), ("It is a lovely city to visit.", 2.0)]
+    assert heard_text(pieces, 0.0) == ""
+    assert heard_text(pieces, 2.0) == "The capital of France is Paris."
+    assert heard_text(pieces, 3.0) == "The capital of France is Paris. It is a"
+    assert (
+        heard_text(pieces, 9.0) == "The capital of France is Paris. It is a lovely city to visit."
+    )
+    assert heard_text([], 5.0) == ""
+
+
+async def _collect(conversation: Conversation, until: type, seconds: float = 60) -> list:
+    got: list = []
+
+    async def run() -> None:
+        async for event in conversation.events():
+            got.append(event)
+            if isinstance(event, until):
+                return
+
+    await asyncio.wait_for(run(), seconds)
+    return got
+
+
+def test_a_conversation_turn_from_pcm_at_another_rate(
+    settings, local_providers, vad: SileroVAD, speak
+) -> None:
+    """The engine on its own (no web layer): 8 kHz audio in, a stored turn and speech out."""
+    store = HistoryStore.open(settings.sqlalchemy_url)
+    agent = Agent(settings=settings, providers=local_providers, store=store)
+    user = store.create_user(username="caller", password_hash="x")
+    audio = pcm16(speak(QUESTION), rate=8000)
+
+    async def scenario() -> list:
+        conversation = Conversation(agent=agent, vad=vad, user=user, sample_rate=8000)
+        await conversation.start()
+        quiet = b"\x00\x00" * 8000
+        for i in range(0, len(quiet + audio + quiet), 320):
+            conversation.feed((quiet + audio + quiet)[i : i + 320])
+        events = await _collect(conversation, ev.TurnComplete)
+        await conversation.close()
+        return events
+
+    events = asyncio.run(scenario())
+    kinds = [type(e) for e in events]
+    assert kinds[0] is ev.Ready and ev.SpeechStarted in kinds and ev.SpeechStopped in kinds
+    final = next(e for e in events if isinstance(e, ev.TranscriptEvent) and e.final)
+    assert wer(QUESTION, final.text) <= 0.2
+    audio_out = b"".join(e.pcm for e in events if isinstance(e, ev.AudioOut))
+    assert len(audio_out) > 22050 * 2 * 0.5
+    done = events[-1]
+    assert isinstance(done, ev.TurnComplete) and done.answer and not done.interrupted
+    (turn,) = store.list_turns(user_id=user.id, session_id=done.session_id)
+    assert turn.source == "voice" and turn.answer == done.answer
+    assert turn.eos_first_audio_ms == done.timings.first_audio_ms is not None
+    store.close()
