@@ -30,6 +30,11 @@ class FairLock:
         """How many callers are queued behind the current holder."""
         return len(self._queue)
 
+    @property
+    def ahead(self) -> int:
+        """How many callers a newcomer would wait behind: the holder and the queue."""
+        return len(self._queue) + (1 if self._held else 0)
+
     def __enter__(self) -> FairLock:
         with self._cond:
             ticket = self._next

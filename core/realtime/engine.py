@@ -20,7 +20,7 @@ import numpy as np
 
 from core.agent import Agent, AnswerDelta, AnswerRestart, TurnDone, TurnStarted
 from core.audio import SAMPLE_RATE, AudioFormat, DecodedAudio
-from core.concurrency import run_blocking
+from core.concurrency import FairLock, run_blocking
 from core.config import TTSProvider
 from core.errors import AgentError
 from core.fallback import transcribe as transcribe_with_fallback
@@ -273,6 +273,9 @@ class Conversation:
         if speculation is not None:
             pending = speculation.task
         else:
+            position = self._queue_position(self.agent.providers.stt)
+            if position:
+                self._emit(ev.Queued(position))
             pending = self._spawn(self._transcribe(samples))
         self._start_answer(self._spoken_turn(pending, self._last_voice_at))
 
@@ -362,11 +365,10 @@ class Conversation:
 
     # Answers -------------------------------------------------------------------------
 
-    def _queue_position(self) -> int:
-        lock = getattr(self.agent.providers.llm, "lock", None)
-        if lock is None:
-            return 0
-        return int(getattr(lock, "waiting", 0)) + (1 if getattr(lock, "_held", False) else 0)
+    def _queue_position(self, model: object) -> int:
+        """How many requests are ahead of a new one on a local model (0 for cloud ones)."""
+        lock = getattr(model, "lock", None)
+        return lock.ahead if isinstance(lock, FairLock) else 0
 
     async def _spoken_turn(
         self, pending: asyncio.Task[tuple[Transcript, float]], voice_end: float
@@ -410,7 +412,7 @@ class Conversation:
         stt_ms: float | None,
     ) -> None:
         """Stream the answer's text, speak it piece by piece as it comes, store the timings."""
-        position = self._queue_position()
+        position = self._queue_position(self.agent.providers.llm)
         if position:
             self._emit(ev.Queued(position))
         tts = self.agent.providers.tts

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-import threading
 from pathlib import Path
 
 import numpy as np
 
 from core.audio import SAMPLE_RATE, DecodedAudio
+from core.concurrency import FairLock
 from core.errors import TranscriptionError
 from core.stt import Transcript
 
@@ -42,14 +42,14 @@ class FasterWhisperSTT:
             raise ImportError("Install faster-whisper: pip install faster-whisper") from exc
         self.name = "local:whisper-base"
         self.beam_size = beam_size
-        self._lock = threading.Lock()
+        self.lock = FairLock()
         self.model = WhisperModel(
             str(model_dir), device="cpu", compute_type="int8", cpu_threads=threads
         )
 
     def transcribe(self, audio: DecodedAudio, *, language: str | None = None) -> Transcript:
         try:
-            with self._lock:
+            with self.lock:
                 if audio.duration <= SHORT_AUDIO_SECONDS:
                     text, detected = self._short(audio.samples, language)
                 else:

@@ -235,3 +235,36 @@ def test_typed_text_in_the_conversation_is_answered_aloud(live: Live) -> None:
     assert turn["language"] == "fr" and turn["answer"]
     assert len(got.audio) > 22050 * 2 * 0.5
     assert error["fatal"] is False
+
+
+def test_simultaneous_conversations_share_the_models_and_queue(live: Live, speak) -> None:
+    audio = silence(0.3) + pcm16(speak(QUESTION)) + silence(1.0)
+    results: list[Received] = [Received(), Received()]
+    errors: list[BaseException] = []
+
+    def talk(got: Received) -> None:
+        try:
+            with live.ws() as ws:
+                receive_until(ws, got, "ready")
+                send_audio(ws, audio)
+                receive_until(ws, got, "turn", timeout=90)
+        except BaseException as exc:  # handed to the test thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=talk, args=(got,)) for got in results]
+    for thread in threads:
+        thread.start()
+    started = time.monotonic()
+    while time.monotonic() - started < 5:  # the event loop keeps answering meanwhile
+        assert httpx.get(f"{live.base}/health", timeout=2).status_code == 200
+        time.sleep(0.2)
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    sessions = {got.first("ready")["session_id"] for got in results}
+    assert len(sessions) == 2
+    for got in results:
+        assert got.first("turn")["answer"] and len(got.audio) > 0
+    # One of the two waited for the other on the shared model, and was told so.
+    queued = [got.first("queued") for got in results if "queued" in got.types()]
+    assert queued and all(q["position"] >= 1 for q in queued)
