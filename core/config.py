@@ -28,6 +28,13 @@ class TTSProvider(StrEnum):
     GTTS = "gtts"
 
 
+class TelephonyMode(StrEnum):
+    """How phone calls are served: Media Streams (real time) or turn by turn with <Gather>."""
+
+    STREAM = "stream"
+    GATHER = "gather"
+
+
 class Settings(BaseSettings):
     """All settings, read from the environment and `.env`; names are the upper-case field names."""
 
@@ -90,6 +97,12 @@ class Settings(BaseSettings):
     speculative_stt_ms: int = Field(default=96, ge=32)
     barge_in_ms: int = Field(default=192, ge=32)
     max_utterance_s: float = Field(default=30, gt=1, le=120)
+
+    # Phone (Twilio)
+    public_base_url: str | None = None  # e.g. https://agent.example.com, as Twilio reaches it
+    twilio_auth_token: SecretStr | None = None
+    telephony_mode: TelephonyMode = TelephonyMode.STREAM
+    phone_greeting: str = "Hello! I am your voice assistant. How can I help you?"
 
     # Limits
     max_upload_mb: float = Field(default=25, gt=0)
