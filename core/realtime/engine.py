@@ -165,11 +165,16 @@ class Conversation:
         """Stop everything now (the client left); the turn in progress keeps what was heard."""
         if self._closed:
             return
+        # Leaving mid-answer is an interruption: the history keeps the part that was heard.
+        storing = self._interrupt() if self._agent_busy() else None
         self._closed = True
         if self._answer is not None and not self._answer.done():
             self._answer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._answer
+        if storing is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(storing, timeout=10)
         for task in list(self._tasks):
             task.cancel()
         self._events.put_nowait(None)
@@ -330,7 +335,8 @@ class Conversation:
         """The client reports how much of the current answer it has played."""
         self._playback.reported_ms = max(0.0, float(played_ms))
 
-    def _interrupt(self) -> None:
+    def _interrupt(self) -> asyncio.Task[None] | None:
+        """Stop the answer now; returns the task storing what was heard (if anything was)."""
         playback = self._playback
         heard_ms = playback.heard_ms()
         heard = heard_text(playback.pieces, heard_ms / 1000)
@@ -338,10 +344,11 @@ class Conversation:
         if answer is not None and not answer.done():
             answer.cancel()
         playback.stopped = True
-        if playback.turn_id is not None:
-            self._emit(ev.Interrupted(playback.turn_id, heard, int(heard_ms)))
-            self._spawn(self._store_heard(playback.turn_id, heard, answer))
         self._playback = _Playback()
+        if playback.turn_id is None:
+            return None
+        self._emit(ev.Interrupted(playback.turn_id, heard, int(heard_ms)))
+        return self._spawn(self._store_heard(playback.turn_id, heard, answer))
 
     async def _store_heard(
         self, turn_id: int, heard: str, answer: asyncio.Task[None] | None

@@ -268,3 +268,26 @@ def test_simultaneous_conversations_share_the_models_and_queue(live: Live, speak
     # One of the two waited for the other on the shared model, and was told so.
     queued = [got.first("queued") for got in results if "queued" in got.types()]
     assert queued and all(q["position"] >= 1 for q in queued)
+
+
+def test_hanging_up_mid_answer_keeps_what_was_heard(live: Live, speak) -> None:
+    got = Received()
+    question = "Tell me a long story about a brave dragon and a princess."
+    with live.ws() as ws:
+        receive_until(ws, got, "ready")
+        send_audio(ws, silence(0.3) + pcm16(speak(question)) + silence(0.6))
+        turn_id = receive_until(ws, got, "audio_start")["turn_id"]
+        time.sleep(0.8)
+    headers = {"Authorization": f"Bearer {live.token}"}
+    session = got.first("ready")["session_id"]
+    deadline = time.monotonic() + 15
+    while True:
+        turns = httpx.get(f"{live.base}/sessions/{session}", headers=headers).json()["turns"]
+        (record,) = [t for t in turns if t["id"] == turn_id]
+        if record["interrupted"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert record["interrupted"] is True, record
+    said = "".join(e["delta"] for e in got.events if e["type"] == "answer").strip()
+    assert record["answer"] and said.startswith(record["answer"].split()[0])
+    assert len(record["answer"]) < len(said) or not said
