@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -234,11 +235,14 @@ class Agent:
         session_id: str | None = None,
         personality: str | None = None,
         channel: str = "api",
+        hold: threading.Event | None = None,
     ) -> AsyncIterator[AgentEvent]:
         """Answer `text`, or the session's pending transcription when `text` is empty.
 
         Yields `TurnStarted`, then `AnswerDelta`s (and an `AnswerRestart` if the cloud model
-        fails mid-answer), then `TurnDone` once the turn is stored.
+        fails mid-answer), then `TurnDone` once the turn is stored. While `hold` is given and
+        cleared, generation pauses between tokens (the real-time engine frees the CPU for the
+        first sentence's speech that way).
         """
         start = time.perf_counter()
         if personality:
@@ -266,7 +270,8 @@ class Agent:
                 self.providers.llm_fallback,
                 messages,
                 max_tokens=self.settings.llm_max_tokens,
-            )
+            ),
+            hold=hold,
         )
         try:
             yield TurnStarted(

@@ -64,10 +64,13 @@ _DONE = object()
 class BlockingStream(Generic[T]):
     """Items of a blocking iterator running on the worker pool, as an async iterator."""
 
-    def __init__(self, make_iter: Callable[[], Iterator[T]]) -> None:
+    def __init__(
+        self, make_iter: Callable[[], Iterator[T]], *, hold: threading.Event | None = None
+    ) -> None:
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[object] = asyncio.Queue()
         self._stop = threading.Event()
+        self._hold = hold
         self._future = self._loop.run_in_executor(_executor, self._work, make_iter)
         self._finished = False
 
@@ -81,6 +84,12 @@ class BlockingStream(Generic[T]):
                 if self._stop.is_set():
                     break
                 self._put(item)
+                # Paused by the consumer (say, while the first sentence is spoken): wait
+                # between items, waking up regularly to notice a stop.
+                while self._hold is not None and not self._hold.is_set():
+                    if self._stop.is_set():
+                        break
+                    self._hold.wait(0.05)
         except BaseException as exc:  # handed to the consumer, raised there
             self._put(exc)
         finally:
@@ -112,12 +121,15 @@ class BlockingStream(Generic[T]):
             self._future.add_done_callback(lambda f: f.exception())
 
 
-def iterate_blocking(make_iter: Callable[[], Iterator[T]]) -> BlockingStream[T]:
+def iterate_blocking(
+    make_iter: Callable[[], Iterator[T]], *, hold: threading.Event | None = None
+) -> BlockingStream[T]:
     """Start a blocking iterator on the worker pool now; iterate its items asynchronously.
 
     The work starts at the call, not at the first `await`, so a model can begin while the
     caller is still sending headers. `aclose()` (or a consumer that stops early because a
     client went away) tells the worker to stop and close the iterator, so an abandoned
-    generation frees the model at its next token.
+    generation frees the model at its next token. While `hold` is given and cleared, the
+    worker waits between items (the model keeps its place and its lock).
     """
-    return BlockingStream(make_iter)
+    return BlockingStream(make_iter, hold=hold)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Coroutine
@@ -160,6 +161,10 @@ class Conversation:
         if answer is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await answer
+        # Audio leaves ahead of playback: let the client play the rest before closing.
+        playback = self._playback
+        if playback.playing():
+            await asyncio.sleep(playback.sent_seconds - playback.heard_ms() / 1000)
 
     async def close(self) -> None:
         """Stop everything now (the client left); the turn in progress keeps what was heard."""
@@ -429,19 +434,27 @@ class Conversation:
         playback = _Playback(turn_id=turn_id)
         self._playback = playback
         state: dict[str, float | None] = {"first_token": None, "first_audio": None}
+        # Cleared while the first piece is synthesised: both models want both cores, and the
+        # first audio matters more than the rest of the text, which is ahead of speech anyway.
+        hold = threading.Event()
+        hold.set()
         language = self.agent.settings.default_language
         speaker: asyncio.Task[None] | None = None
         answer = ""
         try:
             async for event in self.agent.respond(
-                user=self.user, text=text, session_id=self.session_id, channel=self.channel
+                user=self.user,
+                text=text,
+                session_id=self.session_id,
+                channel=self.channel,
+                hold=hold,
             ):
                 if isinstance(event, TurnStarted):
                     turn_id = playback.turn_id = event.turn_id
                     language = event.language
                     if tts is not None:
                         speaker = self._spawn(
-                            self._speak(pieces, language, provider, playback, start, state)
+                            self._speak(pieces, language, provider, playback, start, state, hold)
                         )
                 elif isinstance(event, AnswerDelta):
                     if state["first_token"] is None:
@@ -460,6 +473,7 @@ class Conversation:
             if speaker is not None:
                 await speaker
         except asyncio.CancelledError:
+            hold.set()
             if speaker is not None:
                 speaker.cancel()
             raise
@@ -508,6 +522,7 @@ class Conversation:
         playback: _Playback,
         start: float,
         state: dict[str, float | None],
+        hold: threading.Event,
     ) -> None:
         """Synthesise each piece as it arrives and send its audio; one piece ahead at most."""
         tts = self.agent.providers.tts
@@ -520,6 +535,8 @@ class Conversation:
             text = speakable(piece)
             if not text.strip():
                 continue
+            if not started:
+                hold.clear()
             try:
                 chunks = await run_blocking(
                     lambda text=text: list(
@@ -529,6 +546,8 @@ class Conversation:
             except AgentError as exc:
                 logger.warning("Speaking a piece of the answer failed: %s", exc)
                 continue
+            finally:
+                hold.set()
             pcm = b"".join(c.pcm for c in chunks if c.sample_rate == self.output_sample_rate)
             if not pcm:
                 continue

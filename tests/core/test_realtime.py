@@ -103,6 +103,7 @@ def test_a_conversation_turn_from_pcm_at_another_rate(
         for i in range(0, len(quiet + audio + quiet), 320):
             conversation.feed((quiet + audio + quiet)[i : i + 320])
         events = await _collect(conversation, ev.TurnComplete)
+        await conversation.finish()  # the listener hears the answer out, then hangs up
         await conversation.close()
         return events
 
