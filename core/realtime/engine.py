@@ -48,6 +48,9 @@ FIRST_PIECE_MAX_CHARS = 48
 # Spoken audio leaves in chunks of this length, at most this far ahead of real time.
 AUDIO_CHUNK_S = 0.1
 AUDIO_LEAD_S = 0.5
+# How long past the end of the audio (by the server's clock) a client's playback reports
+# are still believed.
+REPORT_GRACE_MS = 1000.0
 
 
 def _first_piece_buffer() -> SentenceBuffer:
@@ -78,14 +81,21 @@ class _Playback:
     stopped: bool = False  # interrupted: not one more chunk of this answer may leave
 
     def heard_ms(self) -> float:
+        """How much has played: the client's report when it sends them, else the clock."""
         if self.started is None:
             return 0.0
-        if self.reported_ms is not None:
-            return min(self.reported_ms, self.sent_seconds * 1000)
-        return min((time.perf_counter() - self.started) * 1000, self.sent_seconds * 1000)
+        sent_ms = self.sent_seconds * 1000
+        clock_ms = (time.perf_counter() - self.started) * 1000
+        # A client that stopped reporting (a background tab, a lost message) cannot keep the
+        # agent "speaking" for ever: past the end by the clock plus a grace, the clock wins.
+        if self.reported_ms is not None and clock_ms <= sent_ms + REPORT_GRACE_MS:
+            return min(self.reported_ms, sent_ms)
+        return min(clock_ms, sent_ms)
 
     def playing(self) -> bool:
-        return self.started is not None and self.heard_ms() < self.sent_seconds * 1000
+        # Within a VAD window of the end counts as played (clients round their reports).
+        ends = self.sent_seconds * 1000 - WINDOW_MS
+        return self.started is not None and self.heard_ms() < ends
 
 
 class Conversation:

@@ -1,4 +1,4 @@
-"""The Gradio page: microphone, upload, transcript, streamed answer, spoken answer, history."""
+"""The Gradio page: hands-free conversation, microphone, upload, transcript, answer, history."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from webapp.ui.handlers import (
     UIController,
     timings_frame,
 )
+from webapp.ui.handsfree import add_handsfree_section
 
 CSS = """
 #status { min-height: 2.2em; font-size: 1.05em; }
@@ -43,6 +44,7 @@ def build_blocks(state: AppState) -> gr.Blocks:
                 sessions = gr.Dropdown([], label="Earlier conversations", elem_id="sessions")
                 new = gr.Button("New conversation", elem_id="new-session")
             with gr.Column(scale=3):
+                add_handsfree_section()
                 status = gr.Markdown(
                     "Press the microphone, speak, then press stop.", elem_id="status"
                 )
