@@ -1,1 +1,1 @@
-"""The phone adapter (Twilio); arrives with the telephony issue."""
+"""The phone channel: Twilio webhooks and Media Streams over the core's real-time engine."""

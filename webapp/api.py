@@ -15,6 +15,7 @@ from core.agent import Agent
 from core.config import Settings
 from core.history import HistoryStore
 from core.providers import Providers, build_providers
+from telephony import routes as telephony_routes
 from webapp import docs, errors
 from webapp.auth import TokenService, load_secret
 from webapp.deps import AppState
@@ -84,6 +85,7 @@ def create_app(settings: Settings, *, providers: Providers | None = None) -> Fas
     )
     for module in (auth, chat, sessions, config, speech, realtime):
         app.include_router(module.router)
+    app.include_router(telephony_routes.router)
     docs.install(app)
     if settings.ui_enabled:
         from webapp.ui import mount_ui  # Gradio is heavy: imported only when the UI is on

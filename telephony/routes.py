@@ -1,0 +1,192 @@
+"""Twilio's webhooks and the Media Streams socket: `/twilio/voice`, `/media`, `/gather`,
+`/status` and `/fallback` (set up in docs/telephony.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Annotated
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket
+from fastapi.responses import Response
+from starlette.datastructures import ImmutableMultiDict
+
+from core.agent import Agent
+from core.callers import ANONYMOUS, CHANNEL, Caller
+from core.concurrency import run_blocking
+from core.config import TelephonyMode
+from core.errors import AgentError
+from telephony import media, twiml
+from telephony.signature import SETTINGS_HEADER, SIGNATURE_HEADER, NotConfigured
+from telephony.state import FINAL_STATUSES, Phone, phone_of
+from webapp.deps import StateDep
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/twilio", tags=["phone"])
+
+MAX_FORM_BYTES = 64 * 1024  # Twilio's webhook forms are ~1-2 KB
+MAX_FORM_FIELDS = 200
+MAX_SPEECH_CHARS = 2000
+# Twilio waits 15 s for a webhook's answer; past this the caller hears an apology instead.
+GATHER_ANSWER_TIMEOUT_S = 12.0
+MAX_SILENT_PROMPTS = 2  # empty <Gather>s in a row before the agent says goodbye
+TOO_SLOW = "Sorry, I am taking too long to think about that. Could you ask me again?"
+FAILED = "Sorry, something went wrong on my side. Could you say that again?"
+STILL_THERE = "Are you still there?"
+
+XML = "application/xml"
+_TWIML_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {"content": {XML: {}}, "description": "TwiML"},
+    403: {"description": "Missing or invalid X-Twilio-Signature, or the phone is not set up"},
+}
+
+
+def get_phone(request: Request) -> Phone:
+    return phone_of(request.app)
+
+
+PhoneDep = Annotated[Phone, Depends(get_phone)]
+Form = ImmutableMultiDict[str, str]
+
+
+def _twiml(document: str) -> Response:
+    return Response(document, media_type=XML)
+
+
+async def _read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_FORM_BYTES:
+        raise HTTPException(413, "The webhook's form is too large.")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise HTTPException(413, "The webhook's form is too large.")
+    return bytes(body)
+
+
+async def signed_form(request: Request, phone: Phone) -> Form:
+    """The webhook's POST fields once its `X-Twilio-Signature` checks out; 403 otherwise."""
+    try:
+        signatures = phone.signatures()
+    except NotConfigured as exc:
+        logger.error("Refused a Twilio webhook on %s: %s", request.url.path, exc)
+        raise HTTPException(403, "The phone channel is not set up on this server.") from exc
+    body = await _read_body(request)
+    try:
+        pairs = parse_qsl(
+            body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS
+        )
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise HTTPException(400, "The webhook's body is not a URL-encoded form.") from exc
+    form: Form = ImmutableMultiDict(pairs)
+    signature = request.headers.get(SIGNATURE_HEADER)
+    if not signatures.webhook_valid(
+        request.url.path, request.url.query, form, signature, request.headers.get(SETTINGS_HEADER)
+    ):
+        logger.warning(
+            "Refused a Twilio webhook on %s: %s X-Twilio-Signature",
+            request.url.path,
+            "invalid" if signature else "no",
+        )
+        raise HTTPException(403, "Invalid or missing X-Twilio-Signature.")
+    return form
+
+
+async def _caller(phone: Phone, form: Form) -> Caller:
+    caller = await run_blocking(lambda: phone.callers.connect(form.get("From", "")))
+    call_sid = form.get("CallSid", "")
+    if call_sid and phone.calls.get(call_sid) is None:
+        phone.calls.begin(
+            call_sid, caller_id=caller.caller_id or ANONYMOUS, session_id=caller.session.id
+        )
+    return caller
+
+
+@router.post("/voice", response_class=Response, responses=_TWIML_RESPONSES)
+async def voice(request: Request, phone: PhoneDep) -> Response:
+    """The incoming-call webhook: greet the caller, then stream the call to `/twilio/media`
+    (or, with `TELEPHONY_MODE=gather`, listen turn by turn with `<Gather>`)."""
+    form = await signed_form(request, phone)
+    caller = await _caller(phone, form)
+    settings = phone.settings
+    signatures = phone.signatures()
+    if settings.telephony_mode is TelephonyMode.GATHER:
+        action = signatures.url("/twilio/gather")
+        return _twiml(twiml.gather_turn(settings.phone_greeting, action, _language(phone, caller)))
+    parameters = phone.tickets.issue(
+        call_sid=form.get("CallSid", ""),
+        caller_id=caller.caller_id or ANONYMOUS,
+        user_id=caller.user.id,
+        session_id=caller.session.id,
+    )
+    return _twiml(twiml.stream_call(settings.phone_greeting, signatures.stream_url, parameters))
+
+
+def _language(phone: Phone, caller: Caller) -> str:
+    """The language to listen for: the caller's pinned one, else the server's default."""
+    pinned = Agent.pinned_language(caller.user, caller.session)
+    return pinned or phone.settings.default_language
+
+
+@router.post("/gather", response_class=Response, responses=_TWIML_RESPONSES)
+async def gather(request: Request, phone: PhoneDep, state: StateDep) -> Response:
+    """One turn of a `<Gather>` call: answer what the caller said, then listen again."""
+    form = await signed_form(request, phone)
+    caller = await _caller(phone, form)
+    signatures = phone.signatures()
+    speech = form.get("SpeechResult", "").strip()[:MAX_SPEECH_CHARS]
+    language = _language(phone, caller)
+    if not speech:
+        silent = request.query_params.get("silent", "0")
+        count = int(silent) + 1 if silent.isdigit() else 1
+        if count > MAX_SILENT_PROMPTS:
+            return _twiml(twiml.goodbye(language=language))
+        action = signatures.url("/twilio/gather", f"silent={count}")
+        return _twiml(twiml.gather_turn(STILL_THERE, action, language))
+    try:
+        result = await asyncio.wait_for(
+            state.agent.answer(
+                user=caller.user, text=speech, session_id=caller.session.id, channel=CHANNEL
+            ),
+            timeout=GATHER_ANSWER_TIMEOUT_S,
+        )
+        text, language = result.answer or FAILED, result.language
+    except TimeoutError:
+        logger.warning("Gather turn of session %s took too long; apologising", caller.session.id)
+        text = TOO_SLOW
+    except AgentError as exc:
+        logger.warning("Gather turn of session %s failed: %s", caller.session.id, exc)
+        text = FAILED
+    return _twiml(twiml.gather_turn(text, signatures.url("/twilio/gather"), language))
+
+
+@router.post("/status", status_code=204, responses={403: _TWIML_RESPONSES[403]})
+async def call_status(request: Request, phone: PhoneDep) -> Response:
+    """Twilio's status callback: the call's record gets its new status and duration."""
+    form = await signed_form(request, phone)
+    call_sid, call_status = form.get("CallSid", ""), form.get("CallStatus", "")
+    duration = form.get("CallDuration", "")
+    record = phone.calls.update(
+        call_sid,
+        status=call_status,
+        duration_s=int(duration) if duration.isdigit() else None,
+    )
+    if record is not None and call_status in FINAL_STATUSES:
+        logger.info("Call %s %s after %s s", call_sid, call_status, record.duration_s)
+    return Response(status_code=204)
+
+
+@router.post("/fallback", response_class=Response, responses={200: _TWIML_RESPONSES[200]})
+async def fallback() -> Response:
+    """Twilio's Fallback URL, called when the voice webhook fails: an apology and a hang-up.
+    Static and unsigned on purpose: it must work even when the app's setup is broken."""
+    return _twiml(twiml.fallback())
+
+
+@router.websocket("/media")
+async def media_stream(websocket: WebSocket) -> None:
+    """Twilio Media Streams (bidirectional), for the `<Connect><Stream>` of `/twilio/voice`."""
+    await media.serve(websocket, websocket.app.state.agent_state, phone_of(websocket.app))

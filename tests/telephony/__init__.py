@@ -1,0 +1,1 @@
+"""Tests of the phone channel (Twilio), against a Twilio simulator."""
