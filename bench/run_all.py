@@ -10,7 +10,7 @@ import time
 
 from bench.common import REPO, RESULTS_DIR
 
-BENCHMARKS = ("upload_vs_direct", "first_token", "health_under_load", "rss")
+BENCHMARKS = ("upload_vs_direct", "first_token", "health_under_load", "rss", "latency")
 TIMEOUT_S = 1800.0  # per benchmark
 INTERRUPT_GRACE_S = 60.0
 
