@@ -94,7 +94,8 @@ class Settings(BaseSettings):
     vad_threshold: float = Field(default=0.5, gt=0, lt=1)
     vad_start_ms: int = Field(default=96, ge=32)
     vad_stop_ms: int = Field(default=400, ge=64)
-    speculative_stt_ms: int = Field(default=96, ge=32)
+    vad_stop_finished_ms: int = Field(default=160, ge=32)
+    speculative_stt_ms: int = Field(default=64, ge=32)
     barge_in_ms: int = Field(default=192, ge=32)
     max_utterance_s: float = Field(default=30, gt=1, le=120)
 

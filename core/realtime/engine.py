@@ -29,6 +29,7 @@ from core.history import UserRecord
 from core.realtime import events as ev
 from core.realtime.heard import heard_text
 from core.realtime.resample import Resampler
+from core.realtime.turn_end import sounds_finished
 from core.realtime.vad import WINDOW, WINDOW_MS, SileroVAD
 from core.stt import Transcript
 from core.tts.text import CLAUSE_MIN_CHARS, MAX_PIECE_CHARS, SentenceBuffer, speakable
@@ -67,6 +68,7 @@ class _Speculation:
 
     task: asyncio.Task[tuple[Transcript, float]]
     samples: int
+    finished: bool = False  # its transcript sounds like a complete turn
 
 
 @dataclass
@@ -126,6 +128,7 @@ class Conversation:
         self._threshold = settings.vad_threshold
         self._start_windows = max(1, settings.vad_start_ms // WINDOW_MS)
         self._stop_windows = max(1, settings.vad_stop_ms // WINDOW_MS)
+        self._finished_windows = max(1, settings.vad_stop_finished_ms // WINDOW_MS)
         self._spec_windows = max(1, settings.speculative_stt_ms // WINDOW_MS)
         self._barge_windows = max(1, settings.barge_in_ms // WINDOW_MS)
         self._max_windows = int(settings.max_utterance_s * 1000 // WINDOW_MS)
@@ -235,7 +238,7 @@ class Conversation:
                 self._silence_run += 1
                 if self._silence_run == self._spec_windows:
                     self._speculate()
-                if self._silence_run >= self._stop_windows:
+                if self._silence_run >= self._stop_windows or self._sounds_done():
                     self._end_of_speech()
             if len(self._utterance) >= self._max_windows:
                 self._end_of_speech()
@@ -278,9 +281,22 @@ class Conversation:
             return
         transcript, _ = task.result()
         if transcript.text and self._in_speech:
+            spec.finished = sounds_finished(transcript.text)
             self._emit(
                 ev.TranscriptEvent(transcript.text, final=False, language=transcript.language)
             )
+            if self._sounds_done():
+                self._end_of_speech()
+
+    def _sounds_done(self) -> bool:
+        """The pause is long enough for a turn whose transcript sounds finished."""
+        spec = self._speculation
+        return (
+            spec is not None
+            and spec.finished
+            and self._in_speech
+            and self._silence_run >= self._finished_windows
+        )
 
     def _end_of_speech(self) -> None:
         samples = np.concatenate(self._utterance) if self._utterance else np.zeros(0)

@@ -120,3 +120,29 @@ def test_a_conversation_turn_from_pcm_at_another_rate(
     assert turn.source == "voice" and turn.answer == done.answer
     assert turn.eos_first_audio_ms == done.timings.first_audio_ms is not None
     store.close()
+
+
+@pytest.mark.parametrize(
+    ("text", "finished"),
+    [
+        ("What is the capital of France?", True),
+        ("Quelle heure est-il ?", True),
+        ("¿Qué hora es?", True),
+        ("Tell me a joke.", False),
+        ("I am planning a picnic this weekend.", False),
+        ("Hola!", False),
+        ("And then what?", True),
+        ("Do you think that?", False),
+        ("I would like to know", False),
+        ("I went to the shop and?", False),
+        ("So what do you think...", False),
+        ("Well, I was wondering,", False),
+        ("Je voudrais savoir si et.", False),
+        ("", False),
+        ("42.", False),
+    ],
+)
+def test_a_transcript_sounds_finished_or_not(text: str, finished: bool) -> None:
+    from core.realtime.turn_end import sounds_finished
+
+    assert sounds_finished(text) is finished
