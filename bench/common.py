@@ -416,3 +416,22 @@ def ws_url(server: Server, path: str, **query: str | int) -> str:
 
     base = server.base_url.replace("http://", "ws://", 1)
     return f"{base}{path}?{urlencode(query)}" if query else f"{base}{path}"
+
+
+# The spoken turns of the latency benches (WebSocket and phone), and a warm-up question.
+WARM_UP = "What is the opposite of hot?"
+# One to fifteen words, questions with short answers; no digits or British spellings, which
+# Whisper may write differently from the text. The comma is a pause mid-turn.
+UTTERANCES = (
+    "Hello!",
+    "Good morning.",
+    "Name a primary color.",
+    "What is the capital of France?",
+    "How many days are in a week?",
+    "Which planet is closest to the sun?",
+    "How many legs does a spider have?",
+    "What color is the sky on a clear day?",
+    "What do bees make?",
+    "Can you tell me which ocean is the largest one on our planet?",
+    "I am planning a picnic this weekend, what is one fruit I should bring along?",
+)

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bench.common import (
+    UTTERANCES,
+    WARM_UP,
     Check,
     Result,
     Server,
@@ -48,22 +50,6 @@ RERUN_BUDGET_S = 240.0  # ...and only while the rounds have taken less than this
 LEVELS = (1, 2, 4)
 PER_CONVERSATION = 3
 USER_PASSWORD = "bench-password-123"
-WARM_UP = "What is the opposite of hot?"
-# One to fifteen words, questions with short answers; no digits or British spellings, which
-# Whisper may write differently from the text. The comma is a pause mid-turn.
-UTTERANCES = (
-    "Hello!",
-    "Good morning.",
-    "Name a primary color.",
-    "What is the capital of France?",
-    "How many days are in a week?",
-    "Which planet is closest to the sun?",
-    "How many legs does a spider have?",
-    "What color is the sky on a clear day?",
-    "What do bees make?",
-    "Can you tell me which ocean is the largest one on our planet?",
-    "I am planning a picnic this weekend, what is one fruit I should bring along?",
-)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,16 @@ from typing import Any
 
 import httpx
 
-from bench.common import Check, Result, median, percentile, running_server, write_result
+from bench.common import (
+    UTTERANCES,
+    WARM_UP,
+    Check,
+    Result,
+    median,
+    percentile,
+    running_server,
+    write_result,
+)
 from bench.noise import quiet_rounds, report_machine_load
 
 NAME = "phone_latency"
@@ -36,20 +45,6 @@ ANSWER_TIMEOUT_S = 60.0
 QUIET_AFTER_S = 1.0  # the answer is over when nothing came for this long and it has played
 TARGET_P50_S = 1.0
 TARGET_P95_S = 1.5
-WARM_UP = "What is the opposite of hot?"
-UTTERANCES = (
-    "Hello!",
-    "Good morning.",
-    "Name a primary color.",
-    "What is the capital of France?",
-    "How many days are in a week?",
-    "Which planet is closest to the sun?",
-    "How many legs does a spider have?",
-    "What color is the sky on a clear day?",
-    "What do bees make?",
-    "Can you tell me which ocean is the largest one on our planet?",
-    "I am planning a picnic this weekend, what is one fruit I should bring along?",
-)
 _numbers = itertools.count(1)
 
 
