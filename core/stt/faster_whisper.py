@@ -27,6 +27,7 @@ FULL_WINDOW_FRAMES = 3000
 SHORT_AUDIO_SECONDS = 25.0
 # Whisper's own rule for a silent window: likely no speech and an unlikely transcript.
 NO_SPEECH_PROB = 0.6
+MAX_TOKENS = 448  # Whisper's decoder context
 LOW_LOGPROB = -1.0
 
 
@@ -92,8 +93,9 @@ class FasterWhisperSTT:
             encoded,
             [prompt],
             beam_size=self.beam_size,
-            # About 6 tokens a second of speech at most, so a confused decoder cannot loop on.
-            max_length=int(seconds * 6) + 24,
+            # Speech runs at up to ~5 tokens a second; twice that (Whisper's 448 at most) still
+            # stops a confused decoder that loops on.
+            max_length=min(MAX_TOKENS, int(seconds * 10) + 32),
             suppress_blank=True,
             suppress_tokens=[-1],
             return_scores=True,
