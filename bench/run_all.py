@@ -10,7 +10,14 @@ import time
 
 from bench.common import REPO, RESULTS_DIR
 
-BENCHMARKS = ("upload_vs_direct", "first_token", "health_under_load", "rss", "latency")
+BENCHMARKS = (
+    "upload_vs_direct",
+    "first_token",
+    "health_under_load",
+    "rss",
+    "latency",
+    "phone_latency",
+)
 TIMEOUT_S = 1800.0  # per benchmark
 INTERRUPT_GRACE_S = 60.0
 
