@@ -99,7 +99,7 @@ class MediaStream:
             with contextlib.suppress(Exception):
                 await sender
             await self._close(status.WS_1000_NORMAL_CLOSURE)
-            self.phone.calls.update(self.call_sid, stream_sid=None)
+            await run_blocking(lambda: self.phone.calls.update(self.call_sid, clear_stream=True))
             logger.info("Media stream of call %s ended", self.call_sid)
 
     # Twilio to us --------------------------------------------------------------------
@@ -177,7 +177,11 @@ class MediaStream:
             await self._close(status.WS_1011_INTERNAL_ERROR, "The session cannot be opened")
             return None
         self.engine = engine
-        self.phone.calls.update(self.call_sid, status="in-progress", stream_sid=self.stream_sid)
+        await run_blocking(
+            lambda: self.phone.calls.update(
+                self.call_sid, status="in-progress", stream_sid=self.stream_sid
+            )
+        )
         logger.info("Media stream of call %s started, session %s", self.call_sid, engine.session_id)
         return engine
 

@@ -98,9 +98,11 @@ async def signed_form(request: Request, phone: Phone) -> Form:
 async def _caller(phone: Phone, form: Form) -> Caller:
     caller = await run_blocking(lambda: phone.callers.connect(form.get("From", "")))
     call_sid = form.get("CallSid", "")
-    if call_sid and phone.calls.get(call_sid) is None:
-        phone.calls.begin(
-            call_sid, caller_id=caller.caller_id or ANONYMOUS, session_id=caller.session.id
+    if call_sid:
+        await run_blocking(
+            lambda: phone.calls.begin(
+                call_sid, caller_id=caller.caller_id or ANONYMOUS, session_id=caller.session.id
+            )
         )
     return caller
 
@@ -169,10 +171,12 @@ async def call_status(request: Request, phone: PhoneDep) -> Response:
     form = await signed_form(request, phone)
     call_sid, call_status = form.get("CallSid", ""), form.get("CallStatus", "")
     duration = form.get("CallDuration", "")
-    record = phone.calls.update(
-        call_sid,
-        status=call_status,
-        duration_s=int(duration) if duration.isdigit() else None,
+    record = await run_blocking(
+        lambda: phone.calls.update(
+            call_sid,
+            status=call_status[:16] or None,
+            duration_s=int(duration) if duration.isdigit() else None,
+        )
     )
     if record is not None and call_status in FINAL_STATUSES:
         logger.info("Call %s %s after %s s", call_sid, call_status, record.duration_s)

@@ -6,14 +6,13 @@ import hashlib
 import hmac
 import logging
 import threading
-import time
-from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from fastapi import FastAPI
 
 from core.callers import CallerDirectory
 from core.config import Settings
+from core.history import CallRecord, HistoryStore
 from telephony.signature import TwilioSignatures
 from telephony.tickets import StreamTickets
 from webapp.auth import load_secret
@@ -21,53 +20,39 @@ from webapp.deps import AppState
 
 logger = logging.getLogger(__name__)
 
-MAX_CALLS = 1000  # recent calls kept in memory
 FINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 
 
-@dataclass(frozen=True)
-class CallRecord:
-    """What the app knows of a call: never the number, only its keyed hash."""
-
-    call_sid: str
-    caller_id: str  # keyed hash of the number, or "anonymous"
-    session_id: str
-    status: str = "ringing"
-    duration_s: int | None = None
-    stream_sid: str | None = None
-    updated_at: float = 0.0
-
-
 class CallLog:
-    """Recent calls and their latest status, from webhooks, streams and status callbacks."""
+    """Calls and their latest status, from webhooks, streams and status callbacks, kept in
+    the history database (blocking: call it off the event loop)."""
 
-    def __init__(self, limit: int = MAX_CALLS) -> None:
-        self._calls: OrderedDict[str, CallRecord] = OrderedDict()
-        self._limit = limit
-        self._lock = threading.Lock()
+    def __init__(self, store: HistoryStore) -> None:
+        self.store = store
 
     def get(self, call_sid: str) -> CallRecord | None:
-        with self._lock:
-            return self._calls.get(call_sid)
+        return self.store.get_call(call_sid=call_sid)
 
     def begin(self, call_sid: str, *, caller_id: str, session_id: str) -> CallRecord:
-        record = CallRecord(call_sid, caller_id, session_id, updated_at=time.time())
-        with self._lock:
-            self._calls[call_sid] = record
-            self._calls.move_to_end(call_sid)
-            while len(self._calls) > self._limit:
-                self._calls.popitem(last=False)
-        return record
+        return self.store.begin_call(call_sid=call_sid, caller_id=caller_id, session_id=session_id)
 
-    def update(self, call_sid: str, **changes: object) -> CallRecord | None:
+    def update(
+        self,
+        call_sid: str,
+        *,
+        status: str | None = None,
+        duration_s: int | None = None,
+        stream_sid: str | None = None,
+        clear_stream: bool = False,
+    ) -> CallRecord | None:
         """Change a known call's record; None for a call this server has not seen."""
-        with self._lock:
-            record = self._calls.get(call_sid)
-            if record is None:
-                return None
-            record = replace(record, **changes, updated_at=time.time())  # type: ignore[arg-type]
-            self._calls[call_sid] = record
-            return record
+        return self.store.update_call(
+            call_sid=call_sid,
+            status=status,
+            duration_s=duration_s,
+            stream_sid=stream_sid,
+            clear_stream=clear_stream,
+        )
 
 
 def _derive(secret: bytes, purpose: str) -> bytes:
@@ -110,7 +95,7 @@ def phone_of(app: FastAPI) -> Phone:
                 settings=state.settings,
                 callers=CallerDirectory(state.store, key=_derive(secret, "caller numbers")),
                 tickets=StreamTickets(_derive(secret, "stream tickets")),
-                calls=CallLog(),
+                calls=CallLog(state.store),
             )
             app.state.phone = existing
     return existing

@@ -1,6 +1,6 @@
-"""Conversation history: users, sessions and turns, kept through SQLAlchemy."""
+"""Conversation history: users, sessions, turns and phone calls, kept through SQLAlchemy."""
 
-from core.history.records import SessionRecord, TurnRecord, UserRecord
+from core.history.records import CallRecord, SessionRecord, TurnRecord, UserRecord
 from core.history.store import HistoryStore
 
-__all__ = ["HistoryStore", "SessionRecord", "TurnRecord", "UserRecord"]
+__all__ = ["CallRecord", "HistoryStore", "SessionRecord", "TurnRecord", "UserRecord"]

@@ -107,3 +107,21 @@ class Turn(Base):
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
     session: Mapped[Conversation] = relationship(back_populates="turns")
+
+
+class Call(Base):
+    """A phone call: its caller (a keyed hash of the number, never the number), session and
+    latest status from Twilio."""
+
+    __tablename__ = "calls"
+
+    call_sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    caller_id: Mapped[str] = mapped_column(String(64))
+    session_id: Mapped[str | None] = mapped_column(
+        ForeignKey("sessions.id", ondelete="SET NULL"), index=True, default=None
+    )
+    status: Mapped[str] = mapped_column(String(16), default="ringing")
+    duration_s: Mapped[int | None] = mapped_column(Integer, default=None)
+    stream_sid: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

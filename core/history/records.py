@@ -55,3 +55,17 @@ class TurnRecord:
     eos_transcript_ms: float | None = None
     eos_first_token_ms: float | None = None
     eos_first_audio_ms: float | None = None
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """What the app knows of a phone call: never the number, only its keyed hash."""
+
+    call_sid: str
+    caller_id: str  # keyed hash of the number, or "anonymous"
+    session_id: str | None
+    status: str
+    duration_s: int | None
+    stream_sid: str | None
+    created_at: datetime
+    updated_at: datetime

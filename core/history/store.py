@@ -15,8 +15,8 @@ from sqlalchemy.orm import sessionmaker
 
 from core.errors import ConflictError, NotFoundError
 from core.history.db import make_engine, migrate
-from core.history.models import Conversation, Turn, User, utcnow
-from core.history.records import SessionRecord, TurnRecord, UserRecord
+from core.history.models import Call, Conversation, Turn, User, utcnow
+from core.history.records import CallRecord, SessionRecord, TurnRecord, UserRecord
 
 R = TypeVar("R")
 _UNSET: Any = object()
@@ -297,3 +297,43 @@ class HistoryStore:
             if answered_only:
                 stmt = stmt.where(Turn.status == "answered")
             return [_record(TurnRecord, t) for t in db.scalars(stmt)]
+
+    # Phone calls ---------------------------------------------------------------------------
+
+    def begin_call(self, *, call_sid: str, caller_id: str, session_id: str) -> CallRecord:
+        """Record a new call (or return the one already recorded under `call_sid`)."""
+        with self._tx() as db:
+            call = db.get(Call, call_sid)
+            if call is None:
+                call = Call(call_sid=call_sid, caller_id=caller_id, session_id=session_id)
+                db.add(call)
+                db.flush()
+            return _record(CallRecord, call)
+
+    def get_call(self, *, call_sid: str) -> CallRecord | None:
+        with self._tx() as db:
+            call = db.get(Call, call_sid)
+            return _record(CallRecord, call) if call else None
+
+    def update_call(
+        self,
+        *,
+        call_sid: str,
+        status: str | None = None,
+        duration_s: int | None = None,
+        stream_sid: str | None = None,
+        clear_stream: bool = False,
+    ) -> CallRecord | None:
+        """Change a known call's status, duration or stream; None for an unknown call."""
+        with self._tx() as db:
+            call = db.get(Call, call_sid)
+            if call is None:
+                return None
+            if status is not None:
+                call.status = status
+            if duration_s is not None:
+                call.duration_s = duration_s
+            if stream_sid is not None or clear_stream:
+                call.stream_sid = stream_sid
+            call.updated_at = utcnow()
+            return _record(CallRecord, call)

@@ -27,7 +27,7 @@ def test_every_connection_uses_wal_and_a_busy_timeout(store: HistoryStore) -> No
 
 def test_schema_comes_from_alembic(store: HistoryStore) -> None:
     with store.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
 
 
 def test_upgrade_from_0001_keeps_users_and_adds_their_voice_choice(tmp_path: Path) -> None:

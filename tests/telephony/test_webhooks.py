@@ -124,6 +124,17 @@ def test_status_callbacks_update_the_call_record(phone: PhoneServer) -> None:
     record = calls.get(call_sid)
     assert record is not None and record.status == "completed" and record.duration_s == 42
     assert NUMBER not in repr(record)
+    # The record is in the database: another store on the same file (a restart) sees it.
+    from core.history import HistoryStore
+
+    settings = phone_of(phone.app).settings
+    other = HistoryStore.open(settings.sqlalchemy_url)
+    try:
+        again = other.get_call(call_sid=call_sid)
+        assert again is not None and again.status == "completed" and again.duration_s == 42
+        assert again.session_id is not None and again.caller_id != NUMBER
+    finally:
+        other.close()
 
 
 def test_the_fallback_url_apologises_and_hangs_up(phone_server_factory) -> None:
