@@ -14,7 +14,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
@@ -28,11 +28,12 @@ from core.fallback import transcribe as transcribe_with_fallback
 from core.history import UserRecord
 from core.realtime import events as ev
 from core.realtime.heard import heard_text
+from core.realtime.playback import AnswerSpeaker, Playback
 from core.realtime.resample import Resampler
 from core.realtime.turn_end import sounds_finished
 from core.realtime.vad import WINDOW, WINDOW_MS, SileroVAD
 from core.stt import Transcript
-from core.tts.text import CLAUSE_MIN_CHARS, MAX_PIECE_CHARS, SentenceBuffer, speakable
+from core.tts.text import CLAUSE_MIN_CHARS, MAX_PIECE_CHARS, SentenceBuffer
 
 logger = logging.getLogger(__name__)
 
@@ -46,12 +47,6 @@ TAIL_PADDING = SAMPLE_RATE // 4  # samples of silence after an utterance, for Wh
 # prosody. Later pieces are whole sentences or long clauses.
 FIRST_CLAUSE_CHARS = 16
 FIRST_PIECE_MAX_CHARS = 48
-# Spoken audio leaves in chunks of this length, at most this far ahead of real time.
-AUDIO_CHUNK_S = 0.1
-AUDIO_LEAD_S = 0.5
-# How long past the end of the audio (by the server's clock) a client's playback reports
-# are still believed.
-REPORT_GRACE_MS = 1000.0
 
 
 def _first_piece_buffer() -> SentenceBuffer:
@@ -69,35 +64,6 @@ class _Speculation:
     task: asyncio.Task[tuple[Transcript, float]]
     samples: int
     finished: bool = False  # its transcript sounds like a complete turn
-
-
-@dataclass
-class _Playback:
-    """What the client has been sent of the current answer, to know what it has heard."""
-
-    turn_id: int | None = None
-    pieces: list[tuple[str, float]] = field(default_factory=list)  # (text, seconds)
-    started: float | None = None  # wall clock of the first audio sent
-    sent_seconds: float = 0.0
-    reported_ms: float | None = None  # the client's own `played_ms`, when it reports one
-    stopped: bool = False  # interrupted: not one more chunk of this answer may leave
-
-    def heard_ms(self) -> float:
-        """How much has played: the client's report when it sends them, else the clock."""
-        if self.started is None:
-            return 0.0
-        sent_ms = self.sent_seconds * 1000
-        clock_ms = (time.perf_counter() - self.started) * 1000
-        # A client that stopped reporting (a background tab, a lost message) cannot keep the
-        # agent "speaking" for ever: past the end by the clock plus a grace, the clock wins.
-        if self.reported_ms is not None and clock_ms <= sent_ms + REPORT_GRACE_MS:
-            return min(self.reported_ms, sent_ms)
-        return min(clock_ms, sent_ms)
-
-    def playing(self) -> bool:
-        # Within a VAD window of the end counts as played (clients round their reports).
-        ends = self.sent_seconds * 1000 - WINDOW_MS
-        return self.started is not None and self.heard_ms() < ends
 
 
 class Conversation:
@@ -142,7 +108,7 @@ class Conversation:
         self._last_voice_at = 0.0  # wall clock of the last voiced window
         self._speculation: _Speculation | None = None
         self._answer: asyncio.Task[None] | None = None
-        self._playback = _Playback()
+        self._playback = Playback()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
 
@@ -375,7 +341,7 @@ class Conversation:
         if answer is not None and not answer.done():
             answer.cancel()
         playback.stopped = True
-        self._playback = _Playback()
+        self._playback = Playback()
         if playback.turn_id is None:
             return None
         self._emit(ev.Interrupted(playback.turn_id, heard, int(heard_ms)))
@@ -457,14 +423,15 @@ class Conversation:
         provider = TTSProvider(self.user.tts_provider or self.agent.settings.tts_provider)
         pieces: asyncio.Queue[str | None] = asyncio.Queue()
         buffer = _first_piece_buffer()
-        playback = _Playback(turn_id=turn_id)
+        playback = Playback(turn_id=turn_id)
         self._playback = playback
-        state: dict[str, float | None] = {"first_token": None, "first_audio": None}
+        first_token_ms: float | None = None
         # Cleared while the first piece is synthesised: both models want both cores, and the
         # first audio matters more than the rest of the text, which is ahead of speech anyway.
         hold = threading.Event()
         hold.set()
         language = self.agent.settings.default_language
+        voice: AnswerSpeaker | None = None
         speaker: asyncio.Task[None] | None = None
         answer = ""
         try:
@@ -479,12 +446,20 @@ class Conversation:
                     turn_id = playback.turn_id = event.turn_id
                     language = event.language
                     if tts is not None:
-                        speaker = self._spawn(
-                            self._speak(pieces, language, provider, playback, start, state, hold)
+                        voice = AnswerSpeaker(
+                            tts=tts,
+                            playback=playback,
+                            language=language,
+                            provider=provider,
+                            sample_rate=self.output_sample_rate,
+                            emit=self._emit,
+                            hold=hold,
+                            start=start,
                         )
+                        speaker = self._spawn(voice.run(pieces))
                 elif isinstance(event, AnswerDelta):
-                    if state["first_token"] is None:
-                        state["first_token"] = _ms_since(start)
+                    if first_token_ms is None:
+                        first_token_ms = _ms_since(start)
                     self._emit(ev.AnswerText(event.text))
                     for piece in buffer.feed(event.text):
                         pieces.put_nowait(piece)
@@ -512,8 +487,8 @@ class Conversation:
             return
         timings = ev.TurnTimings(
             transcript_ms=transcript_ms,
-            first_token_ms=state["first_token"],
-            first_audio_ms=state["first_audio"],
+            first_token_ms=first_token_ms,
+            first_audio_ms=voice.first_audio_ms if voice else None,
             stt_ms=stt_ms,
         )
         final_turn_id = turn_id
@@ -539,66 +514,3 @@ class Conversation:
                 timings=timings,
             )
         )
-
-    async def _speak(
-        self,
-        pieces: asyncio.Queue[str | None],
-        language: str,
-        provider: TTSProvider,
-        playback: _Playback,
-        start: float,
-        state: dict[str, float | None],
-        hold: threading.Event,
-    ) -> None:
-        """Synthesise each piece as it arrives and send its audio; one piece ahead at most."""
-        tts = self.agent.providers.tts
-        assert tts is not None
-        started = False
-        while True:
-            piece = await pieces.get()
-            if piece is None:
-                break
-            text = speakable(piece)
-            if not text.strip():
-                continue
-            if not started:
-                hold.clear()
-            try:
-                chunks = await run_blocking(
-                    lambda text=text: list(
-                        tts.synthesize(text, language=language, provider=provider)
-                    )
-                )
-            except AgentError as exc:
-                logger.warning("Speaking a piece of the answer failed: %s", exc)
-                continue
-            finally:
-                hold.set()
-            pcm = b"".join(c.pcm for c in chunks if c.sample_rate == self.output_sample_rate)
-            if not pcm:
-                continue
-            if not started:
-                started = True
-                self._emit(ev.AudioStart(playback.turn_id or 0, self.output_sample_rate))
-                state["first_audio"] = _ms_since(start)
-                playback.started = time.perf_counter()
-            playback.pieces.append((text, len(pcm) / 2 / self.output_sample_rate))
-            await self._send_paced(pcm, playback)
-        if started and not playback.stopped:
-            self._emit(ev.AudioEnd(playback.turn_id or 0))
-
-    async def _send_paced(self, pcm: bytes, playback: _Playback) -> None:
-        """Send audio in short chunks, never more than `AUDIO_LEAD_S` ahead of playback, so
-        an interruption reaches the client at once instead of queueing behind seconds of
-        audio, and the client has little to throw away."""
-        step = int(self.output_sample_rate * AUDIO_CHUNK_S) * 2
-        for i in range(0, len(pcm), step):
-            chunk = pcm[i : i + step]
-            assert playback.started is not None
-            ahead = playback.sent_seconds - (time.perf_counter() - playback.started)
-            if ahead > AUDIO_LEAD_S:
-                await asyncio.sleep(ahead - AUDIO_LEAD_S)
-            if playback.stopped:
-                return
-            self._emit(ev.AudioOut(chunk))
-            playback.sent_seconds += len(chunk) / 2 / self.output_sample_rate

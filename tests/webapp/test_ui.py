@@ -129,20 +129,29 @@ def browser_page(microphone_wav: Path, live_server: str):
 
 
 def run_turn(page, start) -> list[str]:  # type: ignore[no-untyped-def]
-    """Start a turn with `start()`, then watch the answer box until the status says Done."""
-    seen: list[str] = []
+    """Start a turn with `start()`, then wait until the status says Done; returns each value
+    the answer box showed, recorded in the page itself (every 5 ms, so a slow test machine
+    cannot miss the steps of a stream)."""
+    page.evaluate(
+        """() => {
+        window.__seen = [];
+        clearInterval(window.__poll);
+        window.__poll = setInterval(() => {
+            const box = document.querySelector('#answer textarea');
+            const value = box ? box.value : '';
+            if (value && window.__seen[window.__seen.length - 1] !== value) {
+                window.__seen.push(value);
+            }
+        }, 5);
+    }"""
+    )
     start()
     deadline = time.monotonic() + 90
-    while "Done" not in page.locator("#status").inner_text():
-        assert "Error" not in page.locator("#status").inner_text(), page.locator(
-            "#status"
-        ).inner_text()
+    while "Done" not in (status := page.locator("#status").inner_text()):
+        assert "Error" not in status, status
         assert time.monotonic() < deadline, "the turn did not finish"
-        value = page.locator("#answer textarea").input_value()
-        if value and (not seen or seen[-1] != value):
-            seen.append(value)
-        time.sleep(0.02)
-    return seen
+        time.sleep(0.05)
+    return list(page.evaluate("() => { clearInterval(window.__poll); return window.__seen; }"))
 
 
 def check_spoken_answer(page) -> float:  # type: ignore[no-untyped-def]
