@@ -12,7 +12,6 @@ import contextlib
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -29,9 +28,9 @@ from core.history import UserRecord
 from core.realtime import events as ev
 from core.realtime.heard import heard_text
 from core.realtime.playback import AnswerSpeaker, Playback
-from core.realtime.resample import Resampler
 from core.realtime.turn_end import sounds_finished
-from core.realtime.vad import WINDOW, WINDOW_MS, SileroVAD
+from core.realtime.turns import TurnTaker
+from core.realtime.vad import SileroVAD
 from core.stt import Transcript
 from core.tts.text import CLAUSE_MIN_CHARS, MAX_PIECE_CHARS, SentenceBuffer
 
@@ -39,8 +38,6 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# Audio kept from before the VAD's decision, so the first syllable is not clipped.
-PREROLL_MS = 320
 TAIL_PADDING = SAMPLE_RATE // 4  # samples of silence after an utterance, for Whisper
 # The first piece of an answer is cut sooner than later ones (at a clause mark after a few
 # words, or at a space in a long run without punctuation): first audio matters more than
@@ -63,7 +60,6 @@ class _Speculation:
 
     task: asyncio.Task[tuple[Transcript, float]]
     samples: int
-    finished: bool = False  # its transcript sounds like a complete turn
 
 
 class Conversation:
@@ -89,23 +85,7 @@ class Conversation:
         tts = agent.providers.tts
         self.output_sample_rate = int(getattr(getattr(tts, "english", None), "sample_rate", 22050))
         self._events: asyncio.Queue[ev.Event | None] = asyncio.Queue()
-        self._resample = Resampler(sample_rate, SAMPLE_RATE)
-        self._vad = vad.stream()
-        self._threshold = settings.vad_threshold
-        self._start_windows = max(1, settings.vad_start_ms // WINDOW_MS)
-        self._stop_windows = max(1, settings.vad_stop_ms // WINDOW_MS)
-        self._finished_windows = max(1, settings.vad_stop_finished_ms // WINDOW_MS)
-        self._spec_windows = max(1, settings.speculative_stt_ms // WINDOW_MS)
-        self._barge_windows = max(1, settings.barge_in_ms // WINDOW_MS)
-        self._max_windows = int(settings.max_utterance_s * 1000 // WINDOW_MS)
-        self._preroll: deque[np.ndarray] = deque(maxlen=max(1, PREROLL_MS // WINDOW_MS))
-        self._unvadded = np.zeros(0, dtype=np.float32)
-        self._windows = 0  # audio time, in VAD windows
-        self._voiced_run = 0
-        self._silence_run = 0
-        self._in_speech = False
-        self._utterance: list[np.ndarray] = []
-        self._last_voice_at = 0.0  # wall clock of the last voiced window
+        self.turns = TurnTaker(vad=vad, settings=settings, sample_rate=sample_rate, listener=self)
         self._speculation: _Speculation | None = None
         self._answer: asyncio.Task[None] | None = None
         self._playback = Playback()
@@ -134,8 +114,7 @@ class Conversation:
 
     async def finish(self) -> None:
         """The client is done: end the utterance in progress as a turn, wait for its answer."""
-        if self._in_speech:
-            self._end_of_speech()
+        self.turns.end_now()
         answer = self._answer
         if answer is not None:
             with contextlib.suppress(asyncio.CancelledError):
@@ -150,7 +129,7 @@ class Conversation:
         if self._closed:
             return
         # Leaving mid-answer is an interruption: the history keeps the part that was heard.
-        storing = self._interrupt() if self._agent_busy() else None
+        storing = self._interrupt() if self.agent_busy() else None
         self._closed = True
         if self._answer is not None and not self._answer.done():
             self._answer.cancel()
@@ -173,105 +152,46 @@ class Conversation:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    # Audio in ------------------------------------------------------------------------
+    # Audio in and turn-taking (the `TurnListener` side of the engine) -------------------
 
     def feed(self, pcm: bytes) -> None:
         """Audio from the client: PCM16 little-endian mono at `sample_rate`, any length."""
-        if self._closed:
-            return
-        samples = self._resample(pcm).astype(np.float32) / 32768.0
-        self._unvadded = np.concatenate([self._unvadded, samples])
-        usable = len(self._unvadded) - len(self._unvadded) % WINDOW
-        if not usable:
-            return
-        chunk, self._unvadded = self._unvadded[:usable], self._unvadded[usable:]
-        probs = self._vad.process(chunk)
-        for i, prob in enumerate(probs):
-            self._window(chunk[i * WINDOW : (i + 1) * WINDOW], prob)
+        if not self._closed:
+            self.turns.feed(pcm)
 
-    def _window(self, window: np.ndarray, prob: float) -> None:
-        self._windows += 1
-        voiced = prob >= self._threshold
-        if self._in_speech:
-            self._utterance.append(window)
-            if voiced:
-                self._voiced_run += 1
-                self._silence_run = 0
-                self._last_voice_at = time.perf_counter()
-                self._speculation = None  # the user goes on: what was guessed is stale
-            else:
-                self._voiced_run = 0
-                self._silence_run += 1
-                if self._silence_run == self._spec_windows:
-                    self._speculate()
-                if self._silence_run >= self._stop_windows or self._sounds_done():
-                    self._end_of_speech()
-            if len(self._utterance) >= self._max_windows:
-                self._end_of_speech()
-            return
-        self._preroll.append(window)
-        if not voiced:
-            self._voiced_run = 0
-            return
-        self._voiced_run += 1
-        self._last_voice_at = time.perf_counter()
-        needed = self._barge_windows if self._agent_busy() else self._start_windows
-        if self._voiced_run >= needed:
-            if self._agent_busy():
-                self._interrupt()
-            self._in_speech = True
-            self._silence_run = 0
-            self._utterance = list(self._preroll)
-            self._preroll.clear()
-            self._emit(ev.SpeechStarted(at_ms=self._audio_ms()))
-
-    def _audio_ms(self) -> int:
-        return self._windows * WINDOW_MS
-
-    def _agent_busy(self) -> bool:
+    def agent_busy(self) -> bool:
         """The agent is answering: thinking, or its audio is still playing at the client."""
         answering = self._answer is not None and not self._answer.done()
         return answering or self._playback.playing()
 
-    # Turn-taking ---------------------------------------------------------------------
+    def speech_started(self, *, at_ms: int, barge_in: bool) -> None:
+        if barge_in:
+            self._interrupt()
+        self._emit(ev.SpeechStarted(at_ms=at_ms))
 
-    def _speculate(self) -> None:
-        samples = np.concatenate(self._utterance)
+    def paused(self, samples: np.ndarray) -> None:
         task = self._spawn(self._transcribe(samples))
         self._speculation = _Speculation(task=task, samples=len(samples))
         task.add_done_callback(self._announce_speculation)
+
+    def resumed(self) -> None:
+        self._speculation = None  # the user goes on: what was guessed is stale
 
     def _announce_speculation(self, task: asyncio.Task[tuple[Transcript, float]]) -> None:
         spec = self._speculation
         if spec is None or spec.task is not task or task.cancelled() or task.exception():
             return
         transcript, _ = task.result()
-        if transcript.text and self._in_speech:
-            spec.finished = sounds_finished(transcript.text)
+        if transcript.text and self.turns.in_speech:
             self._emit(
                 ev.TranscriptEvent(transcript.text, final=False, language=transcript.language)
             )
-            if self._sounds_done():
-                self._end_of_speech()
+            if sounds_finished(transcript.text):
+                self.turns.transcript_finished()
 
-    def _sounds_done(self) -> bool:
-        """The pause is long enough for a turn whose transcript sounds finished."""
-        spec = self._speculation
-        return (
-            spec is not None
-            and spec.finished
-            and self._in_speech
-            and self._silence_run >= self._finished_windows
-        )
-
-    def _end_of_speech(self) -> None:
-        samples = np.concatenate(self._utterance) if self._utterance else np.zeros(0)
-        speculation = self._speculation
-        self._in_speech = False
-        self._utterance = []
-        self._speculation = None
-        self._voiced_run = self._silence_run = 0
-        self._emit(ev.SpeechStopped(at_ms=self._audio_ms()))
+    def speech_ended(self, samples: np.ndarray, *, at_ms: int, last_voice_at: float) -> None:
+        speculation, self._speculation = self._speculation, None
+        self._emit(ev.SpeechStopped(at_ms=at_ms))
         if speculation is not None:
             pending = speculation.task
         else:
@@ -279,7 +199,7 @@ class Conversation:
             if position:
                 self._emit(ev.Queued(position))
             pending = self._spawn(self._transcribe(samples))
-        self._start_answer(self._spoken_turn(pending, self._last_voice_at))
+        self._start_answer(self._spoken_turn(pending, last_voice_at))
 
     async def _transcribe(self, samples: np.ndarray) -> tuple[Transcript, float]:
         """Transcribe on the worker pool; returns the transcript and Whisper's time in ms."""
@@ -319,13 +239,13 @@ class Conversation:
 
     def text_turn(self, text: str) -> None:
         """A typed message in the conversation: answered like a spoken one."""
-        if self._agent_busy():
+        if self.agent_busy():
             self._interrupt()
         self._start_answer(self._typed_turn(text.strip(), time.perf_counter()))
 
     def interrupt(self) -> None:
         """The client asks the agent to stop talking."""
-        if self._agent_busy():
+        if self.agent_busy():
             self._interrupt()
 
     def played(self, played_ms: float) -> None:

@@ -146,3 +146,49 @@ def test_a_transcript_sounds_finished_or_not(text: str, finished: bool) -> None:
     from core.realtime.turn_end import sounds_finished
 
     assert sounds_finished(text) is finished
+
+
+class _Recorder:
+    """Records what a TurnTaker decides (the listener, not the thing under test)."""
+
+    def __init__(self, busy: bool = False) -> None:
+        self.calls: list[str] = []
+        self.busy = busy
+
+    def agent_busy(self) -> bool:
+        return self.busy
+
+    def speech_started(self, *, at_ms: int, barge_in: bool) -> None:
+        self.calls.append("barge-in" if barge_in else "started")
+
+    def paused(self, samples: np.ndarray) -> None:
+        self.calls.append("paused")
+
+    def resumed(self) -> None:
+        self.calls.append("resumed")
+
+    def speech_ended(self, samples: np.ndarray, *, at_ms: int, last_voice_at: float) -> None:
+        self.calls.append(f"ended:{len(samples) / 16000:.1f}")
+
+
+def test_turn_taking_in_audio_time(settings, vad: SileroVAD, speak) -> None:
+    from core.realtime.turns import TurnTaker
+
+    speech = pcm16(speak(QUESTION))
+    gap = b"\x00\x00" * int(16000 * 0.05)  # with Piper's own edges, under VAD_STOP_MS
+    quiet = b"\x00\x00" * 16000
+    recorder = _Recorder()
+    turns = TurnTaker(vad=vad, settings=settings, sample_rate=16000, listener=recorder)
+    turns.feed(quiet + speech + gap + speech + quiet)
+    assert recorder.calls[0] == "started" and recorder.calls[-1].startswith("ended:")
+    assert recorder.calls.count("started") == 1 and recorder.calls.count("paused") >= 2
+    assert "resumed" in recorder.calls
+    # The utterance holds both sentences and the gap, plus the pre-roll and the stop silence.
+    assert float(recorder.calls[-1].split(":")[1]) > 2 * len(speech) / 32000
+    # While the agent speaks, a short noise is not enough to take the turn: speech is.
+    busy = _Recorder(busy=True)
+    turns = TurnTaker(vad=vad, settings=settings, sample_rate=16000, listener=busy)
+    turns.feed(quiet + speech[: 16000 // 10 * 2] + quiet)
+    assert busy.calls == []
+    turns.feed(speech + quiet)
+    assert busy.calls[0] == "barge-in"
