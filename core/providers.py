@@ -100,6 +100,30 @@ def build_tts(settings: Settings) -> SpeechSynthesizer:
     return SpeechSynthesizer(english=english, other=EspeakTTS(), cloud=cloud)
 
 
+def warm_up(providers: Providers, settings: Settings) -> None:
+    """Run each local model once, so the first user does not pay for first-call allocations;
+    the LLM reads the default system prompt, which llama.cpp then keeps as a cached prefix
+    for the first conversation (about 0.3 s of its first answer otherwise)."""
+    import numpy as np
+
+    from core import personalities
+    from core.audio import SAMPLE_RATE, AudioFormat, DecodedAudio
+    from core.llm import ChatMessage
+
+    llm = providers.llm_fallback or providers.llm
+    stt = providers.stt_fallback or providers.stt
+    system = personalities.system_prompt(
+        settings.default_personality, custom_prompt=None, language=settings.default_language
+    )
+    try:
+        for _ in llm.stream([ChatMessage("system", system)], max_tokens=1):
+            pass
+        silence = np.zeros(SAMPLE_RATE, dtype=np.float32)
+        stt.transcribe(DecodedAudio(silence, AudioFormat.WAV), language="en")
+    except Exception:  # a warm-up is an optimisation: the real calls report real errors
+        logger.warning("Warming up the local models failed", exc_info=True)
+
+
 def build_providers(settings: Settings) -> Providers:
     """Load what settings select; the local models are always loaded, as default or fallback."""
     stt_choice = choose(settings, settings.stt_provider, "stt")
@@ -109,6 +133,7 @@ def build_providers(settings: Settings) -> Providers:
     key = settings.groq_api_key.get_secret_value() if settings.groq_api_key else ""
     providers = Providers(stt=local_stt, llm=local_llm, tts=build_tts(settings))
     providers.voice_activity()
+    warm_up(providers, settings)
     if stt_choice is Provider.GROQ:
         from core.stt.groq import GroqSTT
 
