@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     admin_username: str = "admin"
     admin_password: SecretStr | None = None
     allow_registration: bool = True
+    login_max_failures: int = Field(default=5, ge=1)  # per account, within the window
+    login_max_failures_per_client: int = Field(default=20, ge=1)
+    login_window_s: float = Field(default=300, gt=0)
 
     # Providers
     stt_provider: Provider = Provider.AUTO

@@ -15,6 +15,7 @@ from core.agent import Agent
 from core.config import Settings
 from core.history import HistoryStore
 from core.providers import Providers, build_providers
+from core.throttle import LoginThrottle
 from telephony import routes as telephony_routes
 from webapp import docs, errors
 from webapp.auth import TokenService, load_secret
@@ -48,7 +49,12 @@ def build_state(settings: Settings, providers: Providers | None = None) -> AppSt
     language.warm_up()
     agent = Agent(settings=settings, providers=providers, store=store)
     tokens = TokenService(load_secret(settings), expire_minutes=settings.jwt_expire_minutes)
-    return AppState(settings=settings, store=store, agent=agent, tokens=tokens)
+    logins = LoginThrottle(
+        per_account=settings.login_max_failures,
+        per_client=settings.login_max_failures_per_client,
+        window_s=settings.login_window_s,
+    )
+    return AppState(settings=settings, store=store, agent=agent, tokens=tokens, logins=logins)
 
 
 def create_app(settings: Settings, *, providers: Providers | None = None) -> FastAPI:

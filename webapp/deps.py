@@ -12,6 +12,7 @@ from core.agent import Agent
 from core.concurrency import run_blocking
 from core.config import Settings
 from core.history import HistoryStore, UserRecord
+from core.throttle import LoginThrottle
 from webapp.auth import InvalidToken, TokenService
 
 
@@ -21,6 +22,7 @@ class AppState:
     store: HistoryStore
     agent: Agent
     tokens: TokenService
+    logins: LoginThrottle
 
 
 def get_state(request: Request) -> AppState:

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from core.config import Settings
 from tests.conftest import make_settings
-from tests.helpers import login, register
+from tests.helpers import ADMIN, login, register
 
 
 def b64(data: dict) -> str:
@@ -150,3 +150,63 @@ def test_settings_reads_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
         ["http://a.test", "http://b.test"],
         5 * 1024 * 1024,
     )
+
+
+def test_brute_force_is_throttled_per_account_the_same_whether_it_exists(
+    app_factory,
+) -> None:
+    from fastapi.testclient import TestClient
+
+    with TestClient(app_factory(login_max_failures=3, ui_enabled=True)) as client:
+        client.post("/register", json={"username": "bob_the_user", "password": "bob-password"})
+        for name in ("bob_the_user", "nobody_here"):
+            for _ in range(3):
+                res = client.post("/login", json={"username": name, "password": "wrong-pass"})
+                assert res.status_code == 401
+            # Locked: even the right password waits, and a missing account looks the same.
+            res = client.post("/login", json={"username": name, "password": "bob-password"})
+            assert res.status_code == 429, res.text
+            assert 1 <= int(res.headers["Retry-After"]) <= 300
+        locked = client.post("/login", json={"username": "BOB_the_user", "password": "x" * 9})
+        assert locked.status_code == 429  # names are compared case-insensitively
+        # Other accounts are not locked by bob's failures.
+        assert client.post("/login", json={"username": ADMIN[0], "password": ADMIN[1]}).is_success
+        # The browser sign-in shares the same counters.
+        page = client.post("/signin", data={"username": "bob_the_user", "password": "bob-password"})
+        assert page.status_code == 429 and "Too many failed sign-ins" in page.text
+
+
+def test_one_client_trying_many_accounts_is_throttled(app_factory) -> None:
+    from fastapi.testclient import TestClient
+
+    with TestClient(app_factory(login_max_failures_per_client=4)) as client:
+        for n in range(4):
+            res = client.post("/login", json={"username": f"user{n}x", "password": "wrong-pass"})
+            assert res.status_code == 401
+        res = client.post("/login", json={"username": ADMIN[0], "password": ADMIN[1]})
+        assert res.status_code == 429 and "Retry-After" in res.headers
+
+
+def test_a_right_password_clears_the_account_failures(app_factory) -> None:
+    from fastapi.testclient import TestClient
+
+    with TestClient(app_factory(login_max_failures=3)) as client:
+        for _ in range(2):
+            client.post("/login", json={"username": ADMIN[0], "password": "wrong-pass"})
+        assert client.post("/login", json={"username": ADMIN[0], "password": ADMIN[1]}).is_success
+        for _ in range(2):
+            client.post("/login", json={"username": ADMIN[0], "password": "wrong-pass"})
+        assert client.post("/login", json={"username": ADMIN[0], "password": ADMIN[1]}).is_success
+
+
+def test_the_throttle_window_slides() -> None:
+    from core.throttle import LoginThrottle
+
+    now = [1000.0]
+    throttle = LoginThrottle(per_account=2, per_client=10, window_s=60, clock=lambda: now[0])
+    throttle.failed("ann", "1.2.3.4")
+    now[0] += 30
+    throttle.failed("ann", "1.2.3.4")
+    assert throttle.retry_after("ann", "5.6.7.8") == 30
+    now[0] += 31  # the first failure has left the window
+    assert throttle.retry_after("ann", "5.6.7.8") is None

@@ -2,24 +2,46 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 
 from core import accounts
 from core.concurrency import run_blocking
-from webapp.deps import StateDep
+from core.history import UserRecord
+from webapp.deps import AppState, StateDep
 from webapp.schemas import Credentials, TokenResponse, UserPublic
 
 router = APIRouter(tags=["auth"])
 
 
-@router.post("/login", response_model=TokenResponse)
-async def login(body: Credentials, state: StateDep) -> TokenResponse:
-    """Exchange a username and password for a bearer token (JWT)."""
-    user = await run_blocking(
-        lambda: accounts.authenticate(state.store, body.username, body.password)
-    )
+TOO_MANY = "Too many failed sign-ins: wait a few minutes, then try again."
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def check_password(state: AppState, username: str, password: str, client: str) -> UserRecord:
+    """The user whose password this is; 429 while throttled, 401 for a wrong password (the
+    same answers whether or not the account exists)."""
+    wait = state.logins.retry_after(username, client)
+    if wait is not None:
+        raise HTTPException(429, TOO_MANY, headers={"Retry-After": str(wait)})
+    user = await run_blocking(lambda: accounts.authenticate(state.store, username, password))
     if user is None:
+        state.logins.failed(username, client)
         raise HTTPException(401, "Wrong username or password.")
+    state.logins.succeeded(username)
+    return user
+
+
+@router.post(
+    "/login",
+    response_model=TokenResponse,
+    responses={401: {"description": "Wrong username or password"}, 429: {"description": TOO_MANY}},
+)
+async def login(body: Credentials, state: StateDep, request: Request) -> TokenResponse:
+    """Exchange a username and password for a bearer token (JWT)."""
+    user = await check_password(state, body.username, body.password, client_address(request))
     token = state.tokens.issue(user_id=user.id, username=user.username)
     return TokenResponse(token=token, expires_in=state.tokens.expires_in)
 

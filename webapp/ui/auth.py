@@ -5,15 +5,14 @@ from __future__ import annotations
 import html
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from core import accounts
-from core.concurrency import run_blocking
 from core.history import UserRecord
 from webapp.auth import InvalidToken
 from webapp.deps import AppState
+from webapp.routes.auth import check_password, client_address
 
 COOKIE = "voice_agent_token"
 SIGNIN_PATH = "/signin"
@@ -93,9 +92,12 @@ async def signin(
     password: Annotated[str, Form(max_length=1024)],
 ) -> Response:
     state: AppState = request.app.state.agent_state
-    user = await run_blocking(lambda: accounts.authenticate(state.store, username, password))
-    if user is None:
-        return signin_page("Wrong username or password.", status_code=401)
+    try:
+        user = await check_password(state, username, password, client_address(request))
+    except HTTPException as exc:
+        page = signin_page(str(exc.detail), status_code=exc.status_code)
+        page.headers.update(exc.headers or {})
+        return page
     token = state.tokens.issue(user_id=user.id, username=user.username)
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(
