@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
+from core.realtime.events import TurnTimings
+
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 _BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0)
@@ -36,16 +38,19 @@ INTERRUPTIONS = Counter(
 )
 
 
-def observe_turn(channel: str, timings: object, *, interrupted: bool) -> None:
-    """Record a finished turn's `TurnTimings` (milliseconds; None for a stage not reached)."""
+def observe_turn(channel: str, timings: TurnTimings) -> None:
+    """Record a finished turn's timings (milliseconds; None for a stage not reached)."""
     TURNS.labels(channel).inc()
-    for stage in ("transcript", "first_token", "first_audio"):
-        value = getattr(timings, f"{stage}_ms", None)
+    stages = {
+        "transcript": timings.transcript_ms,
+        "first_token": timings.first_token_ms,
+        "first_audio": timings.first_audio_ms,
+    }
+    for stage, value in stages.items():
         if value is not None:
             STAGE_SECONDS.labels(channel, stage).observe(value / 1000)
-    stt = getattr(timings, "stt_ms", None)
-    if stt is not None:
-        STT_SECONDS.labels(channel).observe(stt / 1000)
+    if timings.stt_ms is not None:
+        STT_SECONDS.labels(channel).observe(timings.stt_ms / 1000)
 
 
 def observe_interruption(channel: str) -> None:

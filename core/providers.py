@@ -30,8 +30,6 @@ class Providers:
     def voice_activity(self) -> SileroVAD:
         """The shared Silero VAD model, loaded the first time a conversation needs it."""
         if self.vad is None:
-            from core.realtime.vad import SileroVAD
-
             self.vad = SileroVAD()
         return self.vad
 

@@ -11,6 +11,10 @@ from collections.abc import Callable
 MAX_KEYS = 10_000
 
 
+def _account(username: str) -> str:
+    return f"user:{username.strip().lower()[:64]}"
+
+
 class LoginThrottle:
     """Refuse sign-in attempts for a while after too many recent failures.
 
@@ -34,17 +38,16 @@ class LoginThrottle:
         self._failures: OrderedDict[str, deque[float]] = OrderedDict()
         self._lock = threading.Lock()
 
-    @staticmethod
-    def keys(username: str, client: str) -> dict[str, int]:
-        return {f"user:{username.strip().lower()[:64]}": 0, f"client:{client}": 1}
+    def _limits(self, username: str, client: str) -> list[tuple[str, int]]:
+        """The attempt's keys, each with its failure limit."""
+        return [(_account(username), self.per_account), (f"client:{client}", self.per_client)]
 
     def retry_after(self, username: str, client: str) -> int | None:
         """Seconds to wait before trying again, or None when the attempt may go ahead."""
         now = self._clock()
         wait = 0.0
         with self._lock:
-            for key, kind in self.keys(username, client).items():
-                limit = self.per_account if kind == 0 else self.per_client
+            for key, limit in self._limits(username, client):
                 times = self._recent(key, now)
                 if times is not None and len(times) >= limit:
                     wait = max(wait, times[0] + self.window_s - now)
@@ -53,7 +56,7 @@ class LoginThrottle:
     def failed(self, username: str, client: str) -> None:
         now = self._clock()
         with self._lock:
-            for key in self.keys(username, client):
+            for key, _ in self._limits(username, client):
                 times = self._recent(key, now)
                 if times is None:
                     times = self._failures[key] = deque()
@@ -65,7 +68,7 @@ class LoginThrottle:
     def succeeded(self, username: str) -> None:
         """A right password clears the account's failures (not the client's)."""
         with self._lock:
-            self._failures.pop(f"user:{username.strip().lower()[:64]}", None)
+            self._failures.pop(_account(username), None)
 
     def _recent(self, key: str, now: float) -> deque[float] | None:
         times = self._failures.get(key)

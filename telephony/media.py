@@ -99,7 +99,9 @@ class MediaStream:
             with contextlib.suppress(Exception):
                 await sender
             await self._close(status.WS_1000_NORMAL_CLOSURE)
-            await run_blocking(lambda: self.phone.calls.update(self.call_sid, clear_stream=True))
+            await run_blocking(
+                lambda: self.phone.calls.update_call(call_sid=self.call_sid, clear_stream=True)
+            )
             logger.info("Media stream of call %s ended", self.call_sid)
 
     # Twilio to us --------------------------------------------------------------------
@@ -178,8 +180,8 @@ class MediaStream:
             return None
         self.engine = engine
         await run_blocking(
-            lambda: self.phone.calls.update(
-                self.call_sid, status="in-progress", stream_sid=self.stream_sid
+            lambda: self.phone.calls.update_call(
+                call_sid=self.call_sid, status="in-progress", stream_sid=self.stream_sid
             )
         )
         logger.info("Media stream of call %s started, session %s", self.call_sid, engine.session_id)

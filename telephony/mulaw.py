@@ -5,6 +5,8 @@ from __future__ import annotations
 import av
 import numpy as np
 
+from core.realtime.resample import Resampler
+
 RATE = 8000  # Twilio Media Streams: always 8 kHz mono mu-law
 FRAME_MS = 20
 FRAME_BYTES = RATE * FRAME_MS // 1000  # one byte per sample
@@ -40,10 +42,7 @@ class MulawEncoder:
     """
 
     def __init__(self, source_rate: int) -> None:
-        self.source_rate = source_rate
-        self._resampler: av.AudioResampler | None = None
-        if source_rate != RATE:
-            self._resampler = av.AudioResampler(format="s16", layout="mono", rate=RATE)
+        self._resample = Resampler(source_rate, RATE)
         self._codec = av.CodecContext.create("pcm_mulaw", "w")
         self._codec.sample_rate = RATE
         self._codec.layout = "mono"
@@ -53,21 +52,12 @@ class MulawEncoder:
 
     def feed(self, pcm: bytes) -> list[bytes]:
         """Encode a piece of PCM16; returns the frames completed so far (maybe none)."""
-        samples = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype="<i2")
-        if not len(samples):
-            return []
-        if self._resampler is None:
-            self._encode(samples)
-        else:
-            for frame in self._resampler.resample(_pcm_frame(samples, self.source_rate)):
-                self._encode(frame.to_ndarray().reshape(-1))
+        self._encode(self._resample(pcm))
         return self._frames()
 
     def flush(self) -> list[bytes]:
         """The rest of the stream: the resampler's tail, the last frame padded with silence."""
-        if self._resampler is not None:
-            for frame in self._resampler.resample(None):
-                self._encode(frame.to_ndarray().reshape(-1))
+        self._encode(self._resample.flush())
         if len(self._pending) % FRAME_BYTES:
             self._pending += SILENCE * (FRAME_BYTES - len(self._pending) % FRAME_BYTES)
         return self._frames()

@@ -100,8 +100,10 @@ async def _caller(phone: Phone, form: Form) -> Caller:
     call_sid = form.get("CallSid", "")
     if call_sid:
         await run_blocking(
-            lambda: phone.calls.begin(
-                call_sid, caller_id=caller.caller_id or ANONYMOUS, session_id=caller.session.id
+            lambda: phone.calls.begin_call(
+                call_sid=call_sid,
+                caller_id=caller.caller_id or ANONYMOUS,
+                session_id=caller.session.id,
             )
         )
     return caller
@@ -172,8 +174,8 @@ async def call_status(request: Request, phone: PhoneDep) -> Response:
     call_sid, call_status = form.get("CallSid", ""), form.get("CallStatus", "")
     duration = form.get("CallDuration", "")
     record = await run_blocking(
-        lambda: phone.calls.update(
-            call_sid,
+        lambda: phone.calls.update_call(
+            call_sid=call_sid,
             status=call_status[:16] or None,
             duration_s=int(duration) if duration.isdigit() else None,
         )

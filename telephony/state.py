@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from core.callers import CallerDirectory
 from core.config import Settings
-from core.history import CallRecord, HistoryStore
+from core.history import HistoryStore
 from telephony.signature import TwilioSignatures
 from telephony.tickets import StreamTickets
 from webapp.auth import load_secret
@@ -21,38 +21,6 @@ from webapp.deps import AppState
 logger = logging.getLogger(__name__)
 
 FINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
-
-
-class CallLog:
-    """Calls and their latest status, from webhooks, streams and status callbacks, kept in
-    the history database (blocking: call it off the event loop)."""
-
-    def __init__(self, store: HistoryStore) -> None:
-        self.store = store
-
-    def get(self, call_sid: str) -> CallRecord | None:
-        return self.store.get_call(call_sid=call_sid)
-
-    def begin(self, call_sid: str, *, caller_id: str, session_id: str) -> CallRecord:
-        return self.store.begin_call(call_sid=call_sid, caller_id=caller_id, session_id=session_id)
-
-    def update(
-        self,
-        call_sid: str,
-        *,
-        status: str | None = None,
-        duration_s: int | None = None,
-        stream_sid: str | None = None,
-        clear_stream: bool = False,
-    ) -> CallRecord | None:
-        """Change a known call's record; None for a call this server has not seen."""
-        return self.store.update_call(
-            call_sid=call_sid,
-            status=status,
-            duration_s=duration_s,
-            stream_sid=stream_sid,
-            clear_stream=clear_stream,
-        )
 
 
 def _derive(secret: bytes, purpose: str) -> bytes:
@@ -67,7 +35,7 @@ class Phone:
     settings: Settings
     callers: CallerDirectory
     tickets: StreamTickets
-    calls: CallLog
+    calls: HistoryStore  # the calls table (blocking: call it off the event loop)
 
     def signatures(self) -> TwilioSignatures:
         """The signature checker; raises `NotConfigured` naming a missing setting."""
@@ -95,7 +63,7 @@ def phone_of(app: FastAPI) -> Phone:
                 settings=state.settings,
                 callers=CallerDirectory(state.store, key=_derive(secret, "caller numbers")),
                 tickets=StreamTickets(_derive(secret, "stream tickets")),
-                calls=CallLog(state.store),
+                calls=state.store,
             )
             app.state.phone = existing
     return existing

@@ -24,6 +24,10 @@ ALGORITHM = "HS256"
 MAX_TOKEN_LENGTH = 4096  # a real token is ~200 bytes; anything huge is refused unparsed
 
 
+# The browser UI carries the same JWT in this HttpOnly cookie (webapp.ui.auth sets it).
+COOKIE = "voice_agent_token"
+
+
 class InvalidToken(Exception):
     """The token is missing, malformed, forged or expired."""
 

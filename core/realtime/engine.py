@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Coroutine
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
 
+from core import metrics
 from core.agent import Agent, AnswerDelta, AnswerRestart, TurnDone, TurnStarted
 from core.audio import SAMPLE_RATE, AudioFormat, DecodedAudio
 from core.concurrency import FairLock, run_blocking
@@ -54,14 +55,6 @@ def _ms_since(start: float) -> float:
     return round((time.perf_counter() - start) * 1000, 1)
 
 
-@dataclass
-class _Speculation:
-    """A transcription started during the pause, valid while the user stays silent."""
-
-    task: asyncio.Task[tuple[Transcript, float]]
-    samples: int
-
-
 class Conversation:
     """A live conversation of one user in one session over a full-duplex audio stream."""
 
@@ -86,7 +79,9 @@ class Conversation:
         self.output_sample_rate = int(getattr(getattr(tts, "english", None), "sample_rate", 22050))
         self._events: asyncio.Queue[ev.Event | None] = asyncio.Queue()
         self.turns = TurnTaker(vad=vad, settings=settings, sample_rate=sample_rate, listener=self)
-        self._speculation: _Speculation | None = None
+        # A transcription started during the pause, valid while the user stays silent.
+        self._speculation: asyncio.Task[tuple[Transcript, float]] | None = None
+        self._pinned: str | None = None  # the language the session or user pinned
         self._answer: asyncio.Task[None] | None = None
         self._playback = Playback()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -101,6 +96,7 @@ class Conversation:
         """
         session = await self.agent.open_session(self.user, self.requested_session, self.channel)
         self.session_id = session.id
+        self._pinned = self.agent.pinned_language(self.user, session)
         self._emit(ev.Ready(session.id, self.sample_rate, self.output_sample_rate))
         return session.id
 
@@ -171,15 +167,14 @@ class Conversation:
 
     def paused(self, samples: np.ndarray) -> None:
         task = self._spawn(self._transcribe(samples))
-        self._speculation = _Speculation(task=task, samples=len(samples))
+        self._speculation = task
         task.add_done_callback(self._announce_speculation)
 
     def resumed(self) -> None:
         self._speculation = None  # the user goes on: what was guessed is stale
 
     def _announce_speculation(self, task: asyncio.Task[tuple[Transcript, float]]) -> None:
-        spec = self._speculation
-        if spec is None or spec.task is not task or task.cancelled() or task.exception():
+        if self._speculation is not task or task.cancelled() or task.exception():
             return
         transcript, _ = task.result()
         if transcript.text and self.turns.in_speech:
@@ -193,7 +188,7 @@ class Conversation:
         speculation, self._speculation = self._speculation, None
         self._emit(ev.SpeechStopped(at_ms=at_ms))
         if speculation is not None:
-            pending = speculation.task
+            pending = speculation
         else:
             position = self._queue_position(self.agent.providers.stt)
             if position:
@@ -204,7 +199,7 @@ class Conversation:
     async def _transcribe(self, samples: np.ndarray) -> tuple[Transcript, float]:
         """Transcribe on the worker pool; returns the transcript and Whisper's time in ms."""
         providers = self.agent.providers
-        pinned = await self._pinned_language()
+        pinned = self._pinned
         # Whisper hears the last word better with a little silence after it (the speculative
         # transcription starts only ~0.1 s after the voice stopped).
         padded = np.concatenate([samples.astype(np.float32), np.zeros(TAIL_PADDING, np.float32)])
@@ -216,20 +211,8 @@ class Conversation:
             )
         )
         if pinned:
-            transcript = Transcript(
-                transcript.text,
-                pinned,
-                transcript.duration,
-                transcript.provider,
-                transcript.fallback,
-            )
+            transcript = dataclasses.replace(transcript, language=pinned)
         return transcript, _ms_since(start)
-
-    async def _pinned_language(self) -> str | None:
-        if self.session_id is None:
-            return None
-        session = await self.agent.open_session(self.user, self.session_id, self.channel)
-        return self.agent.pinned_language(self.user, session)
 
     def _start_answer(self, coro: Coroutine[Any, Any, None]) -> None:
         previous = self._answer
@@ -274,8 +257,6 @@ class Conversation:
             # The cancelled answer stores what it generated first; the heard part replaces it.
             with contextlib.suppress(BaseException):
                 await asyncio.wait_for(asyncio.shield(answer), timeout=5)
-        from core import metrics
-
         metrics.observe_interruption(self.channel)
         await run_blocking(
             lambda: self.agent.store.record_realtime(
@@ -420,9 +401,7 @@ class Conversation:
                 first_audio_ms=timings.first_audio_ms,
             )
         )
-        from core import metrics
-
-        metrics.observe_turn(self.channel, timings, interrupted=False)
+        metrics.observe_turn(self.channel, timings)
         self._emit(
             ev.TurnComplete(
                 turn_id=turn_id,

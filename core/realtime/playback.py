@@ -14,7 +14,7 @@ from core.config import TTSProvider
 from core.errors import AgentError
 from core.realtime import events as ev
 from core.realtime.vad import WINDOW_MS
-from core.tts.router import SpeechSynthesizer
+from core.tts.router import SpeechSynthesizer, resample_pcm
 from core.tts.text import speakable
 
 logger = logging.getLogger(__name__)
@@ -104,7 +104,12 @@ class AnswerSpeaker:
             return b""
         finally:
             self.hold.set()
-        return b"".join(c.pcm for c in chunks if c.sample_rate == self.sample_rate)
+        return b"".join(
+            c.pcm
+            if c.sample_rate == self.sample_rate
+            else resample_pcm(c.pcm, c.sample_rate, self.sample_rate)
+            for c in chunks
+        )
 
     async def _send_paced(self, pcm: bytes) -> None:
         """Send audio in short chunks, never more than `AUDIO_LEAD_S` ahead of playback, so

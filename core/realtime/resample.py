@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 
@@ -27,5 +29,15 @@ class Resampler:
 
         frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate = self.source_rate
-        out = [f.to_ndarray().reshape(-1) for f in self._resampler.resample(frame)]
+        return self._collect(self._resampler.resample(frame))
+
+    def flush(self) -> np.ndarray:
+        """The end of the stream: the samples still inside the resampler's filter."""
+        if self._resampler is None:
+            return np.zeros(0, dtype=np.int16)
+        return self._collect(self._resampler.resample(None))
+
+    @staticmethod
+    def _collect(frames: list[Any]) -> np.ndarray:
+        out = [f.to_ndarray().reshape(-1) for f in frames]
         return np.concatenate(out) if out else np.zeros(0, dtype=np.int16)

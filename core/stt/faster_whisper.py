@@ -27,8 +27,8 @@ FULL_WINDOW_FRAMES = 3000
 SHORT_AUDIO_SECONDS = 25.0
 # Whisper's own rule for a silent window: likely no speech and an unlikely transcript.
 NO_SPEECH_PROB = 0.6
-MAX_TOKENS = 448  # Whisper's decoder context
 LOW_LOGPROB = -1.0
+MAX_TOKENS = 448  # Whisper's decoder context
 
 
 class FasterWhisperSTT:

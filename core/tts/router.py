@@ -69,8 +69,8 @@ def plan_voice(
     return VoicePlan(cloud, local, None)
 
 
-def _resample(pcm: bytes, source: int, target: int) -> bytes:
-    """Linear resampling; only needed if voices ever disagree on their rate."""
+def resample_pcm(pcm: bytes, source: int, target: int) -> bytes:
+    """Linear resampling of PCM16; only needed if voices ever disagree on their rate."""
     samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32)
     count = int(round(len(samples) * target / source))
     positions = np.linspace(0, len(samples) - 1, num=count) if count else np.zeros(0)
@@ -155,7 +155,7 @@ def to_wav(chunks: list[SpeechChunk]) -> Speech:
     pcm = b"".join(
         c.audio.pcm
         if c.audio.sample_rate == rate
-        else _resample(c.audio.pcm, c.audio.sample_rate, rate)
+        else resample_pcm(c.audio.pcm, c.audio.sample_rate, rate)
         for c in chunks
     )
     return Speech(pcm16_wav(pcm, rate), chunks[-1].provider, chunks[-1].fallback)

@@ -18,7 +18,7 @@ from core.errors import AgentError
 from core.history import UserRecord
 from core.realtime import events as ev
 from core.realtime.engine import Conversation
-from webapp.auth import InvalidToken
+from webapp.auth import COOKIE, InvalidToken
 from webapp.deps import AppState
 
 logger = logging.getLogger(__name__)
@@ -27,7 +27,6 @@ router = APIRouter(tags=["real-time"])
 
 MAX_MESSAGE_BYTES = 1024 * 1024
 MIN_RATE, MAX_RATE = 8000, 48000
-UI_COOKIE = "voice_agent_token"  # the browser UI's sign-in cookie (webapp.ui.auth)
 
 _NAMES: dict[type, str] = {
     ev.Ready: "ready",
@@ -50,7 +49,7 @@ def event_message(event: ev.Event) -> dict[str, object]:
 
 
 async def _user(state: AppState, websocket: WebSocket) -> UserRecord | None:
-    token = websocket.query_params.get("token") or websocket.cookies.get(UI_COOKIE)
+    token = websocket.query_params.get("token") or websocket.cookies.get(COOKIE)
     if not token:
         return None
     try:

@@ -10,11 +10,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from core.history import UserRecord
-from webapp.auth import InvalidToken
+from webapp.auth import COOKIE, InvalidToken
 from webapp.deps import AppState
 from webapp.routes.auth import check_password, client_address
 
-COOKIE = "voice_agent_token"
 SIGNIN_PATH = "/signin"
 
 router = APIRouter(include_in_schema=False)
