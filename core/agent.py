@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 
 from core import fallback, language, personalities
+from core.admission import ConversationLimit, Gate
 from core.audio import decode
-from core.concurrency import iterate_blocking, run_blocking
+from core.concurrency import iterate_blocking, run_blocking, waiting_on
 from core.config import Settings
 from core.errors import NothingToAnswerError, ProviderError
 from core.history import HistoryStore, SessionRecord, TurnRecord, UserRecord
@@ -107,6 +108,20 @@ class Agent:
         self.settings = settings
         self.providers = providers
         self.store = store
+        wait = settings.max_queue_wait_s
+        self.speech_gate = Gate(
+            "speech recogniser",
+            max_wait_s=wait,
+            service_s=0.5,
+            queued=lambda: waiting_on(providers.stt),
+        )
+        self.answer_gate = Gate(
+            "language model",
+            max_wait_s=wait,
+            service_s=1.5,
+            queued=lambda: waiting_on(providers.llm),
+        )
+        self.conversations = ConversationLimit(settings.max_conversations)
 
     # Sessions --------------------------------------------------------------------------
 
@@ -157,18 +172,19 @@ class Agent:
         """Decode and transcribe a recording; store it as the session's next user turn."""
         if personality:
             personalities.validate(personality, user.custom_prompt or "-")
-        session = await self._session(user, session_id, channel)
-        decoded = await run_blocking(
-            lambda: decode(audio, max_seconds=self.settings.max_audio_seconds)
-        )
-        pinned = self.pinned_language(user, session)
-        start = time.perf_counter()
-        transcript = await run_blocking(
-            lambda: fallback.transcribe(
-                self.providers.stt, self.providers.stt_fallback, decoded, language=pinned
+        with self.speech_gate.slot():
+            session = await self._session(user, session_id, channel)
+            decoded = await run_blocking(
+                lambda: decode(audio, max_seconds=self.settings.max_audio_seconds)
             )
-        )
-        stt_ms = _ms(start)
+            pinned = self.pinned_language(user, session)
+            start = time.perf_counter()
+            transcript = await run_blocking(
+                lambda: fallback.transcribe(
+                    self.providers.stt, self.providers.stt_fallback, decoded, language=pinned
+                )
+            )
+            stt_ms = _ms(start)
         lang = pinned or transcript.language or self.settings.default_language
         turn_id = None
         if transcript.text:
@@ -236,6 +252,7 @@ class Agent:
         personality: str | None = None,
         channel: str = "api",
         hold: threading.Event | None = None,
+        refuse_when_busy: bool = True,
     ) -> AsyncIterator[AgentEvent]:
         """Answer `text`, or the session's pending transcription when `text` is empty.
 
@@ -243,8 +260,11 @@ class Agent:
         fails mid-answer), then `TurnDone` once the turn is stored. While `hold` is given and
         cleared, generation pauses between tokens (the real-time engine frees the CPU for the
         first sentence's speech that way).
+
+        When the language model is too busy to start within MAX_QUEUE_WAIT_S, raises
+        `OverloadedError` before anything is stored, unless `refuse_when_busy` is off (live
+        conversations, admitted as a whole, wait their turn).
         """
-        start = time.perf_counter()
         if personality:
             personalities.validate(personality, user.custom_prompt or "-")
         text = (text or "").strip()
@@ -252,6 +272,26 @@ class Agent:
             raise NothingToAnswerError(
                 "No text given and no session_id with a transcription to answer."
             )
+        with self.answer_gate.slot(refuse=refuse_when_busy):
+            events = self._respond(user, text, session_id, personality, channel, hold)
+            try:
+                async for event in events:
+                    yield event
+            finally:
+                # A consumer that stops early closes this generator; the inner one must be
+                # closed now too, so the partial answer is stored before the slot is freed.
+                await events.aclose()
+
+    async def _respond(
+        self,
+        user: UserRecord,
+        text: str,
+        session_id: str | None,
+        personality: str | None,
+        channel: str,
+        hold: threading.Event | None,
+    ) -> AsyncGenerator[AgentEvent, None]:
+        start = time.perf_counter()
         session = await self._session(user, session_id, channel)
         # One hop to a worker for all the preparation: store reads and writes, language
         # detection and token counting, so the model starts as early as possible.

@@ -52,6 +52,12 @@ class FairLock:
             self._cond.notify_all()
 
 
+def waiting_on(model: object) -> int:
+    """How many callers hold or wait for a local model's lock (0 for models without one)."""
+    lock = getattr(model, "lock", None)
+    return lock.ahead if isinstance(lock, FairLock) else 0
+
+
 async def run_blocking(fn: Callable[..., T], *args: object) -> T:
     """Run `fn(*args)` on the shared worker pool without blocking the event loop."""
     loop = asyncio.get_running_loop()

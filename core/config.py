@@ -111,6 +111,10 @@ class Settings(BaseSettings):
     # Limits
     max_upload_mb: float = Field(default=25, gt=0)
     max_audio_seconds: float = Field(default=600, gt=0)
+    # Admission: a request that would wait longer than this for a model is refused at once
+    # (503 with Retry-After); live conversations (WebSocket and phone) beyond the limit too.
+    max_queue_wait_s: float = Field(default=10, gt=0)
+    max_conversations: int = Field(default=4, ge=1)
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -45,3 +45,11 @@ class ConflictError(AgentError):
 
 class InvalidInputError(AgentError):
     """A value given by the user is not acceptable (unknown personality, language, ...)."""
+
+
+class OverloadedError(AgentError):
+    """The server is at capacity; `retry_after` says in how many seconds to try again."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

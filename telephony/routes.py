@@ -110,12 +110,18 @@ async def _caller(phone: Phone, form: Form) -> Caller:
 
 
 @router.post("/voice", response_class=Response, responses=_TWIML_RESPONSES)
-async def voice(request: Request, phone: PhoneDep) -> Response:
+async def voice(request: Request, phone: PhoneDep, state: StateDep) -> Response:
     """The incoming-call webhook: greet the caller, then stream the call to `/twilio/media`
-    (or, with `TELEPHONY_MODE=gather`, listen turn by turn with `<Gather>`)."""
+    (or, with `TELEPHONY_MODE=gather`, listen turn by turn with `<Gather>`). When the server
+    already holds MAX_CONVERSATIONS live conversations, the caller hears so and is let go."""
     form = await signed_form(request, phone)
-    caller = await _caller(phone, form)
     settings = phone.settings
+    if settings.telephony_mode is TelephonyMode.STREAM and state.agent.conversations.full:
+        logger.warning(
+            "Turned a call away: all %s conversations in use", settings.max_conversations
+        )
+        return _twiml(twiml.goodbye(twiml.BUSY))
+    caller = await _caller(phone, form)
     signatures = phone.signatures()
     if settings.telephony_mode is TelephonyMode.GATHER:
         action = signatures.url("/twilio/gather")

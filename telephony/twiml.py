@@ -8,6 +8,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 FALLBACK_APOLOGY = "Sorry, the assistant cannot take your call right now. Please try again later."
 GOODBYE = "I did not hear anything. Goodbye!"
+BUSY = "Sorry, all my lines are busy right now. Please call again in a minute. Goodbye!"
 
 # Language codes of <Say> and of <Gather>'s speech recognition, by the agent's language code.
 _LOCALES: dict[str, str] = {

@@ -22,6 +22,7 @@ STATUS: dict[type[errors.AgentError], int] = {
     errors.TranscriptionError: 500,
     errors.ProviderError: 503,
     errors.ModelMissingError: 503,
+    errors.OverloadedError: 503,
 }
 
 
@@ -36,12 +37,19 @@ def install(app: FastAPI) -> None:
     async def agent_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, errors.AgentError)
         status = status_for(exc)
-        if status >= 500:
+        if isinstance(exc, errors.OverloadedError):
+            logger.info("Refused, over capacity: %s", exc)
+        elif status >= 500:
             logger.error("%s: %s", type(exc).__name__, exc)
         detail = str(exc)
         if isinstance(exc, errors.TranscriptionError):
             detail = f"Transcription failed: {exc}"
-        return JSONResponse({"detail": detail, "error": type(exc).__name__}, status_code=status)
+        headers = None
+        if isinstance(exc, errors.OverloadedError):
+            headers = {"Retry-After": str(exc.retry_after)}
+        return JSONResponse(
+            {"detail": detail, "error": type(exc).__name__}, status_code=status, headers=headers
+        )
 
     async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
         logger.exception("Unhandled error", exc_info=exc)

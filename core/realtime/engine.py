@@ -21,7 +21,7 @@ import numpy as np
 from core import metrics
 from core.agent import Agent, AnswerDelta, AnswerRestart, TurnDone, TurnStarted
 from core.audio import SAMPLE_RATE, AudioFormat, DecodedAudio
-from core.concurrency import FairLock, run_blocking
+from core.concurrency import run_blocking, waiting_on
 from core.config import TTSProvider
 from core.errors import AgentError
 from core.fallback import transcribe as transcribe_with_fallback
@@ -86,15 +86,23 @@ class Conversation:
         self._playback = Playback()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
+        self._admitted = False  # holds one of the server's MAX_CONVERSATIONS places
 
     # Lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> str:
         """Open (or create) the session and announce readiness; returns the session id.
 
-        Raises `NotFoundError` for a session that is not the user's.
+        Raises `NotFoundError` for a session that is not the user's, and `OverloadedError`
+        when the server already holds MAX_CONVERSATIONS conversations.
         """
-        session = await self.agent.open_session(self.user, self.requested_session, self.channel)
+        self.agent.conversations.enter()
+        self._admitted = True
+        try:
+            session = await self.agent.open_session(self.user, self.requested_session, self.channel)
+        except BaseException:
+            self._release()
+            raise
         self.session_id = session.id
         self._pinned = self.agent.pinned_language(self.user, session)
         self._emit(ev.Ready(session.id, self.sample_rate, self.output_sample_rate))
@@ -137,6 +145,12 @@ class Conversation:
         for task in list(self._tasks):
             task.cancel()
         self._events.put_nowait(None)
+        self._release()
+
+    def _release(self) -> None:
+        if self._admitted:
+            self._admitted = False
+            self.agent.conversations.leave()
 
     def _emit(self, event: ev.Event) -> None:
         if not self._closed:
@@ -190,7 +204,7 @@ class Conversation:
         if speculation is not None:
             pending = speculation
         else:
-            position = self._queue_position(self.agent.providers.stt)
+            position = waiting_on(self.agent.providers.stt)
             if position:
                 self._emit(ev.Queued(position))
             pending = self._spawn(self._transcribe(samples))
@@ -270,11 +284,6 @@ class Conversation:
 
     # Answers -------------------------------------------------------------------------
 
-    def _queue_position(self, model: object) -> int:
-        """How many requests are ahead of a new one on a local model (0 for cloud ones)."""
-        lock = getattr(model, "lock", None)
-        return lock.ahead if isinstance(lock, FairLock) else 0
-
     async def _spoken_turn(
         self, pending: asyncio.Task[tuple[Transcript, float]], voice_end: float
     ) -> None:
@@ -317,7 +326,7 @@ class Conversation:
         stt_ms: float | None,
     ) -> None:
         """Stream the answer's text, speak it piece by piece as it comes, store the timings."""
-        position = self._queue_position(self.agent.providers.llm)
+        position = waiting_on(self.agent.providers.llm)
         if position:
             self._emit(ev.Queued(position))
         tts = self.agent.providers.tts
@@ -342,6 +351,7 @@ class Conversation:
                 session_id=self.session_id,
                 channel=self.channel,
                 hold=hold,
+                refuse_when_busy=False,
             ):
                 if isinstance(event, TurnStarted):
                     turn_id = playback.turn_id = event.turn_id

@@ -14,7 +14,7 @@ from starlette.websockets import WebSocketState
 
 from core import metrics
 from core.concurrency import run_blocking
-from core.errors import AgentError
+from core.errors import AgentError, OverloadedError
 from core.history import UserRecord
 from core.realtime import events as ev
 from core.realtime.engine import Conversation
@@ -86,6 +86,9 @@ async def conversation(websocket: WebSocket) -> None:
     )
     try:
         await engine.start()
+    except OverloadedError as exc:
+        await _refuse(websocket, str(exc), code=status.WS_1013_TRY_AGAIN_LATER)
+        return
     except AgentError as exc:
         await _refuse(websocket, str(exc))
         return
@@ -101,9 +104,11 @@ async def conversation(websocket: WebSocket) -> None:
                 await websocket.close()
 
 
-async def _refuse(websocket: WebSocket, message: str) -> None:
+async def _refuse(
+    websocket: WebSocket, message: str, code: int = status.WS_1008_POLICY_VIOLATION
+) -> None:
     await websocket.send_json({"type": "error", "message": message, "fatal": True})
-    await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason=message[:120])
+    await websocket.close(code=code, reason=message[:120])
 
 
 async def _receive(websocket: WebSocket, engine: Conversation) -> None:

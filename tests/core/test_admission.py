@@ -1,0 +1,74 @@
+"""Admission gates: refuse work facing a long wait, learn how long work takes, never leak."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from core.admission import ConversationLimit, Gate
+from core.errors import OverloadedError
+
+
+def test_a_gate_admits_work_until_the_expected_wait_passes_the_bound() -> None:
+    gate = Gate("model", max_wait_s=2.5, service_s=1.0)
+    with gate.slot(), gate.slot(), gate.slot():  # waits of 0, 1 and 2 s: admitted
+        assert gate.in_flight == 3
+        with pytest.raises(OverloadedError) as refused, gate.slot():
+            pass
+        assert refused.value.retry_after == 1  # 3 s expected, 0.5 s over: come back in 1 s
+        assert "3 s of work" in str(refused.value)
+        with gate.slot(refuse=False):  # work admitted elsewhere still queues
+            assert gate.in_flight == 4
+    assert gate.in_flight == 0
+
+
+def test_a_gate_counts_work_queued_on_the_model_itself() -> None:
+    waiting = [0]
+    gate = Gate("model", max_wait_s=1.0, service_s=0.6, queued=lambda: waiting[0])
+    waiting[0] = 2  # two live conversations hold the model: 1.2 s ahead
+    with pytest.raises(OverloadedError), gate.slot():
+        pass
+
+
+def test_a_gate_learns_the_service_time_and_frees_its_slot_on_errors() -> None:
+    gate = Gate("model", max_wait_s=10, service_s=5.0)
+    for _ in range(20):
+        with pytest.raises(RuntimeError), gate.slot():
+            time.sleep(0.01)
+            raise RuntimeError("model failed")
+    assert gate.in_flight == 0
+    assert gate.service_s < 0.1  # from the 5 s first guess to what the work really takes
+
+
+def test_work_in_parallel_is_not_mistaken_for_a_queue() -> None:
+    """A cloud model serves many at once: its waits must not look like a queue's."""
+    gate = Gate("cloud", max_wait_s=10, service_s=0.05)
+    start = threading.Barrier(8)
+
+    def work() -> None:
+        start.wait()
+        with gate.slot():
+            time.sleep(0.1)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert gate.in_flight == 0
+    assert gate.service_s < 0.1  # about 0.1 s per piece, however many ran at once
+
+
+def test_the_conversation_limit_holds_and_frees_places() -> None:
+    limit = ConversationLimit(2)
+    limit.enter()
+    limit.enter()
+    assert limit.full
+    with pytest.raises(OverloadedError) as refused:
+        limit.enter()
+    assert refused.value.retry_after > 0
+    limit.leave()
+    limit.enter()
+    assert limit.open == 2
