@@ -188,7 +188,7 @@ class Server:
             return "(no server log)"
 
 
-def _server_env(data_dir: Path, port: int) -> dict[str, str]:
+def _server_env(data_dir: Path, port: int, extra: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _CLEARED_ENV}
     env.update(
         HOST="127.0.0.1",
@@ -201,6 +201,7 @@ def _server_env(data_dir: Path, port: int) -> dict[str, str]:
         LOG_LEVEL="WARNING",
         PYTHONUNBUFFERED="1",
     )
+    env.update(extra)
     return env
 
 
@@ -253,9 +254,12 @@ def login(base_url: str, username: str = ADMIN[0], password: str = ADMIN[1]) -> 
 
 
 @contextlib.contextmanager
-def running_server(startup_timeout: float = STARTUP_TIMEOUT_S) -> Iterator[Server]:
+def running_server(
+    startup_timeout: float = STARTUP_TIMEOUT_S, env: dict[str, str] | None = None
+) -> Iterator[Server]:
     """Start `python app.py` on a temporary data folder and a free loopback port, wait for
-    `/health`, sign in, and stop it (and anything it started) when the block ends.
+    `/health`, sign in, and stop it (and anything it started) when the block ends. `env`
+    adds to or overrides the server's environment (settings).
 
     The server also gets SIGTERM if the bench process dies, and a SIGTERM to the bench
     unwinds through this block, so no server outlives its benchmark.
@@ -272,7 +276,7 @@ def running_server(startup_timeout: float = STARTUP_TIMEOUT_S) -> Iterator[Serve
                 process = subprocess.Popen(
                     [sys.executable, "app.py"],
                     cwd=REPO,
-                    env=_server_env(data_dir, port),
+                    env=_server_env(data_dir, port, env or {}),
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,

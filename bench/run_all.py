@@ -17,6 +17,9 @@ BENCHMARKS = (
     "rss",
     "latency",
     "phone_latency",
+    "load",
+    "writers",
+    "conversations",
 )
 TIMEOUT_S = 1800.0  # per benchmark
 INTERRUPT_GRACE_S = 60.0

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from core import fallback, language, personalities
 from core.admission import ConversationLimit, Gate
 from core.audio import decode
-from core.concurrency import iterate_blocking, run_blocking, waiting_on
+from core.concurrency import iterate_blocking, run_blocking, run_model, waiting_on
 from core.config import Settings
 from core.errors import NothingToAnswerError, ProviderError
 from core.history import HistoryStore, SessionRecord, TurnRecord, UserRecord
@@ -179,7 +179,7 @@ class Agent:
             )
             pinned = self.pinned_language(user, session)
             start = time.perf_counter()
-            transcript = await run_blocking(
+            transcript = await run_model(
                 lambda: fallback.transcribe(
                     self.providers.stt, self.providers.stt_fallback, decoded, language=pinned
                 )

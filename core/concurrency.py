@@ -11,9 +11,13 @@ from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
-# Model calls wait on their own fair locks, so this pool only bounds how many requests can be
-# in flight at once; it is sized well above the number of cores on purpose.
-_executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="agent-work")
+# Two pools, so that quick work never queues behind slow work. Model calls wait on their
+# models' fair locks, often for seconds (bounded by admission control, core/admission.py):
+# they get a pool of their own, sized well above the number of cores on purpose. Everything
+# else (database, decoding, speech synthesis) takes milliseconds and runs on the other, so a
+# queue at the models cannot delay a sign-in, a token check or an overload refusal.
+_executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="agent-work")
+_model_executor = ThreadPoolExecutor(max_workers=64, thread_name_prefix="model-work")
 
 
 class FairLock:
@@ -59,16 +63,22 @@ def waiting_on(model: object) -> int:
 
 
 async def run_blocking(fn: Callable[..., T], *args: object) -> T:
-    """Run `fn(*args)` on the shared worker pool without blocking the event loop."""
+    """Run quick blocking work `fn(*args)` on a worker thread, off the event loop."""
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(_executor, fn, *args)
+
+
+async def run_model(fn: Callable[..., T], *args: object) -> T:
+    """Run a model call `fn(*args)`, which may wait its turn for the model, off the event loop."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_model_executor, fn, *args)
 
 
 _DONE = object()
 
 
 class BlockingStream(Generic[T]):
-    """Items of a blocking iterator running on the worker pool, as an async iterator."""
+    """Items of a blocking iterator running on the model pool, as an async iterator."""
 
     def __init__(
         self, make_iter: Callable[[], Iterator[T]], *, hold: threading.Event | None = None
@@ -77,7 +87,7 @@ class BlockingStream(Generic[T]):
         self._queue: asyncio.Queue[object] = asyncio.Queue()
         self._stop = threading.Event()
         self._hold = hold
-        self._future = self._loop.run_in_executor(_executor, self._work, make_iter)
+        self._future = self._loop.run_in_executor(_model_executor, self._work, make_iter)
         self._finished = False
 
     def _put(self, item: object) -> None:
@@ -130,7 +140,7 @@ class BlockingStream(Generic[T]):
 def iterate_blocking(
     make_iter: Callable[[], Iterator[T]], *, hold: threading.Event | None = None
 ) -> BlockingStream[T]:
-    """Start a blocking iterator on the worker pool now; iterate its items asynchronously.
+    """Start a blocking model iterator on the model pool now; iterate its items asynchronously.
 
     The work starts at the call, not at the first `await`, so a model can begin while the
     caller is still sending headers. `aclose()` (or a consumer that stops early because a

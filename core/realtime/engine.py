@@ -21,7 +21,7 @@ import numpy as np
 from core import metrics
 from core.agent import Agent, AnswerDelta, AnswerRestart, TurnDone, TurnStarted
 from core.audio import SAMPLE_RATE, AudioFormat, DecodedAudio
-from core.concurrency import run_blocking, waiting_on
+from core.concurrency import run_blocking, run_model, waiting_on
 from core.config import TTSProvider
 from core.errors import AgentError
 from core.fallback import transcribe as transcribe_with_fallback
@@ -219,7 +219,7 @@ class Conversation:
         padded = np.concatenate([samples.astype(np.float32), np.zeros(TAIL_PADDING, np.float32)])
         audio = DecodedAudio(samples=padded, format=AudioFormat.WAV)
         start = time.perf_counter()
-        transcript = await run_blocking(
+        transcript = await run_model(
             lambda: transcribe_with_fallback(
                 providers.stt, providers.stt_fallback, audio, language=pinned
             )
