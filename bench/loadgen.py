@@ -67,9 +67,12 @@ class Run:
             } | {"max_s": round(max(values), 3) if values else float("nan")}
 
         answered, refused = self.of(200), self.of(503)
+        # Answers go on arriving after the last request is sent: count them over the time
+        # until the last reply, not over the sending time.
+        span = max([self.duration_s, *(r.offset + r.seconds for r in self.replies)])
         return {
             "sent_per_s": round(len(self.replies) / self.duration_s, 2),
-            "answered_per_s": round(len(answered) / self.duration_s, 2),
+            "answered_per_s": round(len(answered) / span, 2),
             "statuses": self.statuses(),
             "answered_latency": latency(answered),
             "refused_latency": latency(refused),
