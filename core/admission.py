@@ -26,11 +26,12 @@ _SMOOTHING = 0.2
 class Gate:
     """Counts the work in flight on one model and refuses newcomers facing a long wait.
 
-    `queued` reports how many callers already wait on the model's own lock (work that did not
-    come through this gate, such as live conversations, still makes the queue longer). The
-    service time is learned as each piece of work ends: its duration divided by the number
-    of pieces it found ahead plus one, which is right for a model serving one at a time and
-    for a cloud model serving many at once (where waits do not grow with the queue).
+    A model serves `parallel` pieces of work at once: 1 for a local model behind its lock, many
+    for a cloud model. `queued` reports how many callers already hold or wait for the model's
+    own lock (work that did not come through this gate, such as live conversations, still
+    makes the queue longer). The expected wait is the number of full rounds of work ahead
+    times the service time of one round, which is learned as each piece of work ends: its
+    duration divided by the rounds it found ahead plus one.
     """
 
     def __init__(
@@ -39,11 +40,13 @@ class Gate:
         *,
         max_wait_s: float,
         service_s: float,
+        parallel: int = 1,
         queued: Callable[[], int] = lambda: 0,
     ) -> None:
         self.name = name
         self.max_wait_s = max_wait_s
         self.service_s = service_s
+        self.parallel = parallel
         self._queued = queued
         self._in_flight = 0
         self._lock = threading.Lock()
@@ -52,16 +55,19 @@ class Gate:
     def in_flight(self) -> int:
         return self._in_flight
 
+    def _rounds_ahead(self) -> int:
+        return max(self._in_flight, self._queued()) // self.parallel
+
     def expected_wait(self) -> float:
         """Seconds a newcomer would wait before its own work starts, as far as known now."""
-        return max(self._in_flight, self._queued()) * self.service_s
+        return self._rounds_ahead() * self.service_s
 
     @contextmanager
     def slot(self, *, refuse: bool = True) -> Iterator[None]:
         """Hold a place for one piece of work; with `refuse`, raise `OverloadedError` instead
         when the expected wait is over `max_wait_s` (nothing has been done or stored yet)."""
         with self._lock:
-            ahead = max(self._in_flight, self._queued())
+            ahead = self._rounds_ahead()
             wait = ahead * self.service_s
             if refuse and wait > self.max_wait_s:
                 retry = max(1, math.ceil(wait - self.max_wait_s))

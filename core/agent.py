@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from core import fallback, language, personalities
 from core.admission import ConversationLimit, Gate
 from core.audio import decode
-from core.concurrency import iterate_blocking, run_blocking, run_model, waiting_on
+from core.concurrency import iterate_blocking, parallelism, run_blocking, run_model, waiting_on
 from core.config import Settings
 from core.errors import NothingToAnswerError, ProviderError
 from core.history import HistoryStore, SessionRecord, TurnRecord, UserRecord
@@ -113,12 +113,14 @@ class Agent:
             "speech recogniser",
             max_wait_s=wait,
             service_s=0.5,
+            parallel=parallelism(providers.stt),
             queued=lambda: waiting_on(providers.stt),
         )
         self.answer_gate = Gate(
             "language model",
             max_wait_s=wait,
             service_s=1.5,
+            parallel=parallelism(providers.llm),
             queued=lambda: waiting_on(providers.llm),
         )
         self.conversations = ConversationLimit(settings.max_conversations)

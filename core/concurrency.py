@@ -17,7 +17,8 @@ T = TypeVar("T")
 # else (database, decoding, speech synthesis) takes milliseconds and runs on the other, so a
 # queue at the models cannot delay a sign-in, a token check or an overload refusal.
 _executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="agent-work")
-_model_executor = ThreadPoolExecutor(max_workers=64, thread_name_prefix="model-work")
+MODEL_WORKERS = 64
+_model_executor = ThreadPoolExecutor(max_workers=MODEL_WORKERS, thread_name_prefix="model-work")
 
 
 class FairLock:
@@ -54,6 +55,12 @@ class FairLock:
         with self._cond:
             self._held = False
             self._cond.notify_all()
+
+
+def parallelism(model: object) -> int:
+    """How many calls a model serves at once: one behind a lock (a local model), as many as
+    the model pool runs for the rest (cloud models, served by someone else's machines)."""
+    return 1 if isinstance(getattr(model, "lock", None), FairLock) else MODEL_WORKERS
 
 
 def waiting_on(model: object) -> int:
