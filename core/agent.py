@@ -159,7 +159,11 @@ class Agent:
             personalities.validate(personality, user.custom_prompt or "-")
         session = await self._session(user, session_id, channel)
         decoded = await run_blocking(
-            lambda: decode(audio, max_seconds=self.settings.max_audio_seconds)
+            lambda: decode(
+                audio,
+                max_seconds=self.settings.max_audio_seconds,
+                deadline_s=self.settings.max_decode_seconds,
+            )
         )
         pinned = self.pinned_language(user, session)
         start = time.perf_counter()

@@ -111,6 +111,7 @@ class Settings(BaseSettings):
     # Limits
     max_upload_mb: float = Field(default=25, gt=0)
     max_audio_seconds: float = Field(default=600, gt=0)
+    max_decode_seconds: float = Field(default=10, gt=0)  # wall clock to decode one upload
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -14,6 +14,7 @@ logger = logging.getLogger(__name__)
 STATUS: dict[type[errors.AgentError], int] = {
     errors.UnsupportedAudioError: 400,
     errors.UndecodableAudioError: 400,
+    errors.DecodeTimeoutError: 400,  # a subclass of the above, named for clarity
     errors.NothingToAnswerError: 400,
     errors.AudioTooLongError: 413,
     errors.InvalidInputError: 422,
