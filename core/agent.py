@@ -157,7 +157,9 @@ class Agent:
         """Decode and transcribe a recording; store it as the session's next user turn."""
         if personality:
             personalities.validate(personality, user.custom_prompt or "-")
-        session = await self._session(user, session_id, channel)
+        # An unknown session is refused before decoding, but a new one is only created once
+        # the audio decodes: a bad upload leaves nothing behind.
+        existing = await self._session(user, session_id, channel) if session_id else None
         decoded = await run_blocking(
             lambda: decode(
                 audio,
@@ -165,6 +167,7 @@ class Agent:
                 deadline_s=self.settings.max_decode_seconds,
             )
         )
+        session = existing or await self._session(user, None, channel)
         pinned = self.pinned_language(user, session)
         start = time.perf_counter()
         transcript = await run_blocking(

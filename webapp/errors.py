@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from core import errors
@@ -33,7 +37,24 @@ def status_for(exc: errors.AgentError) -> int:
     return 500
 
 
+MAX_ECHO = 200  # characters of a refused value sent back in a validation error
+
+
+def _echo(error: dict[str, Any]) -> dict[str, Any]:
+    """A validation error whose `input` is cut short: a 25 MB form field must not come back."""
+    value = error.get("input")
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    if len(text) <= MAX_ECHO:
+        return error
+    return {**error, "input": text[:MAX_ECHO] + "..."}
+
+
 def install(app: FastAPI) -> None:
+    async def invalid(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        details = [_echo(e) for e in jsonable_encoder(exc.errors())]
+        return JSONResponse({"detail": details}, status_code=422)
+
     async def agent_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, errors.AgentError)
         status = status_for(exc)
@@ -51,5 +72,6 @@ def install(app: FastAPI) -> None:
             status_code=500,
         )
 
+    app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(errors.AgentError, agent_error)
     app.add_exception_handler(Exception, unexpected)
