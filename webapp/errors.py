@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from core import errors
+from webapp.schemas import ErrorResponse, InvalidRequest
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +29,32 @@ STATUS: dict[type[errors.AgentError], int] = {
     errors.ProviderError: 503,
     errors.ModelMissingError: 503,
 }
+
+
+_MEANING = {
+    400: "Bad input: a body that cannot be parsed, audio that cannot be decoded, "
+    "or nothing to answer",
+    401: "Not signed in: missing, invalid or expired token, or wrong credentials",
+    403: "Not allowed on this server",
+    404: "Not found among your own sessions and turns",
+    409: "Already exists",
+    413: "Upload too large, or audio too long",
+    422: "Invalid request",
+    429: "Too many failed sign-ins; see Retry-After",
+    500: "Transcription failed",
+    503: "No provider could serve the request",
+}
+
+
+def documented(*codes: int) -> dict[int | str, dict[str, object]]:
+    """The `responses` of a route that can answer with these error codes, for OpenAPI."""
+    return {
+        code: {
+            "model": InvalidRequest if code == 422 else ErrorResponse,
+            "description": _MEANING[code],
+        }
+        for code in codes
+    }
 
 
 def status_for(exc: errors.AgentError) -> int:
