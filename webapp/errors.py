@@ -38,7 +38,7 @@ _MEANING = {
     403: "Not allowed on this server",
     404: "Not found among your own sessions and turns",
     409: "Already exists",
-    413: "Upload too large, or audio too long",
+    413: "Request body or upload too large, or audio too long",
     422: "Invalid request",
     429: "Too many failed sign-ins; see Retry-After",
     500: "Transcription failed",

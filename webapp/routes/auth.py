@@ -35,7 +35,7 @@ async def check_password(state: AppState, username: str, password: str, client: 
     return user
 
 
-@router.post("/login", response_model=TokenResponse, responses=documented(400, 401, 422, 429))
+@router.post("/login", response_model=TokenResponse, responses=documented(400, 401, 413, 422, 429))
 async def login(body: Credentials, state: StateDep, request: Request) -> TokenResponse:
     """Exchange a username and password for a bearer token (JWT)."""
     user = await check_password(state, body.username, body.password, client_address(request))
@@ -47,7 +47,7 @@ async def login(body: Credentials, state: StateDep, request: Request) -> TokenRe
     "/register",
     response_model=UserPublic,
     status_code=201,
-    responses=documented(400, 403, 409, 422),
+    responses=documented(400, 403, 409, 413, 422),
 )
 async def register(body: Credentials, state: StateDep) -> UserPublic:
     """Create an account; then sign in with POST /login."""

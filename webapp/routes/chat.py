@@ -150,7 +150,7 @@ async def _event_stream(
 @router.post(
     "/response",
     response_model=ResponseResponse,
-    responses={**_SSE_DOC, **documented(400, 401, 404, 422, 503)},
+    responses={**_SSE_DOC, **documented(400, 401, 404, 413, 422, 503)},
 )
 async def response(
     body: ResponseRequest, user: CurrentUser, state: StateDep, request: Request

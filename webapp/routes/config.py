@@ -51,7 +51,7 @@ async def get_settings(user: CurrentUser, state: StateDep) -> UserSettings:
     return user_settings(user, state.settings)
 
 
-@router.put("/settings", response_model=UserSettings, responses=documented(400, 401, 422))
+@router.put("/settings", response_model=UserSettings, responses=documented(400, 401, 413, 422))
 async def put_settings(body: UserSettings, user: CurrentUser, state: StateDep) -> UserSettings:
     """Set my personality (formal, casual, humorous or custom), language (auto or pinned) and
     voice (local or gtts; left out: unchanged)."""

@@ -99,7 +99,7 @@ async def get_session(session_id: str, user: CurrentUser, state: StateDep) -> Se
 
 
 @router.patch(
-    "/{session_id}", response_model=SessionPublic, responses=documented(400, 401, 404, 422)
+    "/{session_id}", response_model=SessionPublic, responses=documented(400, 401, 404, 413, 422)
 )
 async def update_session(
     session_id: str, body: SessionUpdate, user: CurrentUser, state: StateDep

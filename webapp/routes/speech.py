@@ -69,7 +69,7 @@ async def turn_speech(state: AppState, user: UserRecord, turn_id: int) -> Speech
 @router.post(
     "/speak",
     response_class=Response,
-    responses={**_WAV_DOC, **documented(400, 401, 422, 503)},
+    responses={**_WAV_DOC, **documented(400, 401, 413, 422, 503)},
 )
 async def speak(body: SpeakRequest, user: CurrentUser, state: StateDep) -> Response:
     """Speak `text` in `language` (detected when left out) with my chosen voice."""
