@@ -13,7 +13,7 @@ from core.admission import ConversationLimit, Gate
 from core.audio import decode
 from core.concurrency import iterate_blocking, parallelism, run_blocking, run_model, waiting_on
 from core.config import Settings
-from core.errors import NothingToAnswerError, ProviderError
+from core.errors import InvalidInputError, NothingToAnswerError, ProviderError
 from core.history import HistoryStore, SessionRecord, TurnRecord, UserRecord
 from core.llm import ChatMessage
 from core.providers import Providers
@@ -175,10 +175,17 @@ class Agent:
         if personality:
             personalities.validate(personality, user.custom_prompt or "-")
         with self.speech_gate.slot():
-            session = await self._session(user, session_id, channel)
+            # An unknown session is refused before decoding, but a new one is only created
+            # once the audio decodes: a bad upload leaves nothing behind.
+            existing = await self._session(user, session_id, channel) if session_id else None
             decoded = await run_blocking(
-                lambda: decode(audio, max_seconds=self.settings.max_audio_seconds)
+                lambda: decode(
+                    audio,
+                    max_seconds=self.settings.max_audio_seconds,
+                    deadline_s=self.settings.max_decode_seconds,
+                )
             )
+            session = existing or await self._session(user, None, channel)
             pinned = self.pinned_language(user, session)
             start = time.perf_counter()
             transcript = await run_model(
@@ -367,25 +374,28 @@ class Agent:
     ) -> tuple[TurnRecord, str, list[ChatMessage]]:
         """Store the user's turn (or find the pending transcription) and build the prompt."""
         turns = self.store.list_turns(user_id=user.id, session_id=session.id)
+        history = [t for t in turns if t.status == "answered"]
         if text:
             pinned = self.pinned_language(user, session)
             prior = turns[-1].language if turns else self.settings.default_language
-            turn = self.store.add_turn(
-                user_id=user.id,
-                session_id=session.id,
-                source="text",
-                user_text=text,
-                language=pinned or language.detect(text, fallback=prior),
+            lang = pinned or language.detect(text, fallback=prior)
+            name, custom = self._personality(user, session, personality)
+            # Built before the turn is stored, so a message too long for the model is refused
+            # without leaving a turn behind.
+            messages = self.build_messages(
+                history, text, language=lang, personality=name, custom=custom
             )
-        else:
-            pending = [t for t in turns if t.status == "pending"]
-            if not pending:
-                raise NothingToAnswerError(
-                    "No text given and the session has no transcription waiting for an answer."
-                )
-            turn = pending[-1]
+            turn = self.store.add_turn(
+                user_id=user.id, session_id=session.id, source="text", user_text=text, language=lang
+            )
+            return turn, name, messages
+        pending = [t for t in turns if t.status == "pending"]
+        if not pending:
+            raise NothingToAnswerError(
+                "No text given and the session has no transcription waiting for an answer."
+            )
+        turn = pending[-1]
         name, custom = self._personality(user, session, personality, turn.personality)
-        history = [t for t in turns if t.status == "answered"]
         messages = self.build_messages(
             history, turn.user_text, language=turn.language, personality=name, custom=custom
         )
@@ -408,6 +418,11 @@ class Agent:
             budget = min(budget, self.providers.llm_fallback.context_tokens)
         budget -= self.settings.llm_max_tokens + _TEMPLATE_MARGIN
         budget -= self._tokens(system) + self._tokens(user_text)
+        if budget < 0:
+            raise InvalidInputError(
+                "The message (with the personality's prompt) is too long for the language "
+                f"model by about {-budget} tokens; send a shorter one."
+            )
         earlier: list[ChatMessage] = []
         for turn in reversed(history):
             if not turn.answer:

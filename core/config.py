@@ -115,6 +115,7 @@ class Settings(BaseSettings):
     # (503 with Retry-After); live conversations (WebSocket and phone) beyond the limit too.
     max_queue_wait_s: float = Field(default=10, gt=0)
     max_conversations: int = Field(default=4, ge=1)
+    max_decode_seconds: float = Field(default=10, gt=0)  # wall clock to decode one upload
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -23,6 +23,10 @@ class UndecodableAudioError(AgentError):
     """The bytes look like a supported format but cannot be decoded."""
 
 
+class DecodeTimeoutError(UndecodableAudioError):
+    """Decoding the bytes took longer than the wall-clock limit (a pathological file)."""
+
+
 class AudioTooLongError(AgentError):
     """The decoded audio is longer than the configured limit."""
 

@@ -80,7 +80,17 @@ def serve(app: object) -> Iterator[str]:
     """Serve `app` with uvicorn on a free loopback port; yields its base URL, stops it after."""
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))  # type: ignore[arg-type]
+    from app import MAX_HEADER_BYTES
+
+    config = uvicorn.Config(
+        app,  # type: ignore[arg-type]
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        http="h11",  # as app.py runs it
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+    )
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -104,3 +114,33 @@ def pcm16(path: object, rate: int = 16_000) -> bytes:
     with wave.open(str(path)) as wav:
         source, frames = wav.getframerate(), wav.readframes(wav.getnframes())
     return Resampler(source, rate)(frames).tobytes()
+
+
+def silence_flac(seconds: int, rate: int = 8000) -> bytes:
+    """A FLAC file of `seconds` of silence: a few hundred bytes a minute that decode to hours."""
+    import av
+    import numpy as np
+
+    buf = io.BytesIO()
+    out = av.open(buf, "w", format="flac")
+    stream = out.add_stream("flac", rate=rate)
+    stream.layout = "mono"
+    block = np.zeros((1, rate * 10), dtype=np.int16)
+    for _ in range(seconds // 10):
+        frame = av.AudioFrame.from_ndarray(block, format="s16", layout="mono")
+        frame.sample_rate = rate
+        for packet in stream.encode(frame):
+            out.mux(packet)
+    for packet in stream.encode(None):
+        out.mux(packet)
+    out.close()
+    return buf.getvalue()
+
+
+def report(config: object, line: str) -> None:
+    """Write `line` to the pytest terminal, shown even when output is captured."""
+    plugins = config.pluginmanager  # type: ignore[attr-defined]
+    reporter, capture = plugins.get_plugin("terminalreporter"), plugins.get_plugin("capturemanager")
+    if reporter is not None and capture is not None:
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(line)

@@ -27,6 +27,9 @@ logger = logging.getLogger(__name__)
 
 # Multipart framing (boundaries, part headers, form fields) on top of the file itself.
 _MULTIPART_OVERHEAD = 64 * 1024
+# The JSON routes take at most a few KB (8000 characters of text); 1 MB is generous.
+_JSON_LIMIT_MB = 1
+_JSON_PATHS = ("/login", "/register", "/response", "/speak", "/sessions", "/settings")
 
 DESCRIPTION = """
 A voice agent: upload speech or send text, get an answer in your language, with the
@@ -88,6 +91,13 @@ def create_app(settings: Settings, *, providers: Providers | None = None) -> Fas
         limit=settings.max_upload_bytes + _MULTIPART_OVERHEAD,
         paths=("/upload",),
         limit_mb=settings.max_upload_mb,
+    )
+    app.add_middleware(
+        BodySizeLimit,
+        limit=_JSON_LIMIT_MB * 1024 * 1024,
+        paths=_JSON_PATHS,
+        limit_mb=_JSON_LIMIT_MB,
+        what="request body",
     )
     for module in (auth, chat, sessions, config, speech, realtime):
         app.include_router(module.router)

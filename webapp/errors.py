@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from core import errors
+from webapp.schemas import ErrorResponse, InvalidRequest
 
 logger = logging.getLogger(__name__)
 
 STATUS: dict[type[errors.AgentError], int] = {
     errors.UnsupportedAudioError: 400,
     errors.UndecodableAudioError: 400,
+    errors.DecodeTimeoutError: 400,  # a subclass of the above, named for clarity
     errors.NothingToAnswerError: 400,
     errors.AudioTooLongError: 413,
     errors.InvalidInputError: 422,
@@ -26,6 +32,32 @@ STATUS: dict[type[errors.AgentError], int] = {
 }
 
 
+_MEANING = {
+    400: "Bad input: a body that cannot be parsed, audio that cannot be decoded, "
+    "or nothing to answer",
+    401: "Not signed in: missing, invalid or expired token, or wrong credentials",
+    403: "Not allowed on this server",
+    404: "Not found among your own sessions and turns",
+    409: "Already exists",
+    413: "Request body or upload too large, or audio too long",
+    422: "Invalid request",
+    429: "Too many failed sign-ins; see Retry-After",
+    500: "Transcription failed",
+    503: "No provider could serve the request",
+}
+
+
+def documented(*codes: int) -> dict[int | str, dict[str, object]]:
+    """The `responses` of a route that can answer with these error codes, for OpenAPI."""
+    return {
+        code: {
+            "model": InvalidRequest if code == 422 else ErrorResponse,
+            "description": _MEANING[code],
+        }
+        for code in codes
+    }
+
+
 def status_for(exc: errors.AgentError) -> int:
     for cls in type(exc).__mro__:
         if cls in STATUS:
@@ -33,7 +65,24 @@ def status_for(exc: errors.AgentError) -> int:
     return 500
 
 
+MAX_ECHO = 200  # characters of a refused value sent back in a validation error
+
+
+def _echo(error: dict[str, Any]) -> dict[str, Any]:
+    """A validation error whose `input` is cut short: a 25 MB form field must not come back."""
+    value = error.get("input")
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    if len(text) <= MAX_ECHO:
+        return error
+    return {**error, "input": text[:MAX_ECHO] + "..."}
+
+
 def install(app: FastAPI) -> None:
+    async def invalid(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        details = [_echo(e) for e in jsonable_encoder(exc.errors())]
+        return JSONResponse({"detail": details}, status_code=422)
+
     async def agent_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, errors.AgentError)
         status = status_for(exc)
@@ -58,5 +107,6 @@ def install(app: FastAPI) -> None:
             status_code=500,
         )
 
+    app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(errors.AgentError, agent_error)
     app.add_exception_handler(Exception, unexpected)

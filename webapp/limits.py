@@ -15,12 +15,19 @@ class BodySizeLimit:
     """ASGI middleware: 413 as soon as a body passes `limit` bytes (declared or counted)."""
 
     def __init__(
-        self, app: ASGIApp, *, limit: int, paths: tuple[str, ...], limit_mb: float
+        self,
+        app: ASGIApp,
+        *,
+        limit: int,
+        paths: tuple[str, ...],
+        limit_mb: float,
+        what: str = "upload",
     ) -> None:
         self.app = app
         self.limit = limit
         self.paths = paths
         self.limit_mb = limit_mb  # the configured limit, for the message
+        self.what = what
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(self.paths):
@@ -69,7 +76,7 @@ class BodySizeLimit:
 
     async def _refuse(self, send: Send) -> None:
         body = json.dumps(
-            {"detail": f"The upload is larger than the limit of {self.limit_mb:g} MB."}
+            {"detail": f"The {self.what} is larger than the limit of {self.limit_mb:g} MB."}
         )
         await send(
             {

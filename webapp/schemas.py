@@ -5,9 +5,34 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from core.config import TTSProvider
+
+
+class ErrorResponse(BaseModel):
+    """An error in words; `error` names its kind when the agent itself refused."""
+
+    detail: str
+    error: str | None = None
+
+
+class FieldError(BaseModel):
+    """One reason a request failed validation, in FastAPI's format."""
+
+    model_config = ConfigDict(extra="allow")
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class InvalidRequest(BaseModel):
+    """422: the fields that failed validation, or in words a value the agent does not accept
+    (an unknown personality or language, a malformed username...)."""
+
+    detail: list[FieldError] | str
+    error: str | None = None
 
 
 class Credentials(BaseModel):

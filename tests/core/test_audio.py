@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from core.audio import AudioFormat, decode, sniff_format
-from core.errors import AudioTooLongError, UndecodableAudioError, UnsupportedAudioError
-from tests.helpers import FORMATS, encode_audio
+from core.errors import (
+    AudioTooLongError,
+    DecodeTimeoutError,
+    UndecodableAudioError,
+    UnsupportedAudioError,
+)
+from tests.helpers import FORMATS, encode_audio, silence_flac
 
 SENTENCE = "The quick brown fox jumps over the lazy dog."
 
@@ -61,3 +68,12 @@ def test_header_only_mp3_is_undecodable(wav: bytes) -> None:
 def test_duration_limit_stops_decoding(wav: bytes) -> None:
     with pytest.raises(AudioTooLongError, match="1 seconds"):
         decode(wav, max_seconds=1)
+
+
+def test_decoding_stops_at_the_wall_clock_deadline() -> None:
+    flac = silence_flac(600)  # 100 KB that take a few tenths of a second to decode
+    start = time.monotonic()
+    with pytest.raises(DecodeTimeoutError, match="longer than 0.02 seconds to decode"):
+        decode(flac, max_seconds=700, deadline_s=0.02)
+    assert time.monotonic() - start < 1.0
+    assert decode(flac, max_seconds=700).duration == pytest.approx(600)  # default: enough

@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import json
-import time
-
 import pytest
 from fastapi.testclient import TestClient
-from joserfc import jwt
-from joserfc.jwk import OctKey
 from pydantic import ValidationError
 
 from core.config import Settings
 from tests.conftest import make_settings
-from tests.helpers import ADMIN, login, register
-
-
-def b64(data: dict) -> str:
-    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
-
-
-def secret_of(client: TestClient) -> bytes:
-    return (client.app.state.agent_state.settings.data_dir / "jwt_secret").read_bytes()
+from tests.helpers import ADMIN, login
 
 
 def test_login_returns_a_jwt_that_opens_the_api(client: TestClient) -> None:
@@ -78,41 +64,6 @@ def test_protected_routes_need_a_token(client: TestClient) -> None:
         res = getattr(client, method)(path)
         assert res.status_code == 401, path
         assert res.headers["www-authenticate"] == "Bearer"
-
-
-def test_forged_and_expired_tokens_are_refused(client: TestClient) -> None:
-    now = int(time.time())
-    good_claims = {"sub": "1", "exp": now + 600}
-    key = OctKey.import_key(secret_of(client))
-    tokens = {
-        "alg none": f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(good_claims)}.",
-        "wrong key": jwt.encode({"alg": "HS256"}, good_claims, OctKey.import_key(b"k" * 48)),
-        "expired": jwt.encode({"alg": "HS256"}, {"sub": "1", "exp": now - 60}, key),
-        "no exp": jwt.encode({"alg": "HS256"}, {"sub": "1"}, key),
-        "HS512": jwt.encode({"alg": "HS512"}, good_claims, key, algorithms=["HS512"]),
-        "garbage": "not.a.jwt",
-        "huge": "a" * 100_000,
-    }
-    for name, token in tokens.items():
-        res = client.get("/sessions", headers={"Authorization": f"Bearer {token}"})
-        assert res.status_code == 401, name
-    valid = jwt.encode({"alg": "HS256"}, good_claims, key)
-    assert client.get("/sessions", headers={"Authorization": f"Bearer {valid}"}).status_code == 200
-
-
-def test_another_users_session_is_404(client: TestClient) -> None:
-    admin = login(client)
-    sid = client.post(
-        "/response", headers=admin, json={"text": "Hello there, how are you?"}
-    ).json()["session_id"]
-    other = register(client, "intruder")
-    for method in ("get", "delete"):
-        assert getattr(client, method)(f"/sessions/{sid}", headers=other).status_code == 404
-    assert client.patch(f"/sessions/{sid}", headers=other, json={"title": "x"}).status_code == 404
-    res = client.post("/response", headers=other, json={"text": "hi", "session_id": sid})
-    assert res.status_code == 404
-    assert client.get("/sessions", headers=other).json() == []
-    assert client.get(f"/sessions/{sid}", headers=admin).status_code == 200
 
 
 def test_weak_jwt_secret_is_refused(tmp_path) -> None:

@@ -150,3 +150,15 @@ def test_unknown_personality_is_422(client: TestClient, headers: dict) -> None:
     res = client.post("/response", headers=headers, json={"text": "hi", "personality": "pirate"})
     assert res.status_code == 422
     assert "formal, casual, humorous, custom" in res.json()["detail"]
+
+
+def test_a_message_too_long_for_the_model_is_422_and_not_stored(
+    client: TestClient, headers: dict
+) -> None:
+    # 8000 characters are allowed, but 8000 distinct CJK characters are far over 4096 tokens.
+    text = "".join(chr(0x4E00 + (i * 7919) % 20000) for i in range(8000))
+    res = client.post("/response", headers=headers, json={"text": text})
+    assert res.status_code == 422, res.text
+    assert "too long for the language model" in res.json()["detail"]
+    sessions = client.get("/sessions", headers=headers).json()
+    assert [s["turn_count"] for s in sessions] in ([], [0])

@@ -229,3 +229,8 @@ def test_turn_audio_is_only_for_its_owner(api, headers) -> None:
     assert api.get(f"/turns/{body['turn_id'] + 1}/audio", headers=headers).status_code == 404
     state = api.app.state.agent_state
     assert not (state.settings.data_dir / "audio").exists()
+
+
+@pytest.mark.parametrize("turn_id", ["0", "-1", str(2**63), "1" * 30, "abc"])
+def test_turn_ids_out_of_range_are_422(api, headers, turn_id: str) -> None:
+    assert api.get(f"/turns/{turn_id}/audio", headers=headers).status_code == 422

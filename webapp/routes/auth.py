@@ -8,6 +8,7 @@ from core import accounts
 from core.concurrency import run_blocking
 from core.history import UserRecord
 from webapp.deps import AppState, StateDep
+from webapp.errors import documented
 from webapp.schemas import Credentials, TokenResponse, UserPublic
 
 router = APIRouter(tags=["auth"])
@@ -34,11 +35,7 @@ async def check_password(state: AppState, username: str, password: str, client: 
     return user
 
 
-@router.post(
-    "/login",
-    response_model=TokenResponse,
-    responses={401: {"description": "Wrong username or password"}, 429: {"description": TOO_MANY}},
-)
+@router.post("/login", response_model=TokenResponse, responses=documented(400, 401, 413, 422, 429))
 async def login(body: Credentials, state: StateDep, request: Request) -> TokenResponse:
     """Exchange a username and password for a bearer token (JWT)."""
     user = await check_password(state, body.username, body.password, client_address(request))
@@ -46,7 +43,12 @@ async def login(body: Credentials, state: StateDep, request: Request) -> TokenRe
     return TokenResponse(token=token, expires_in=state.tokens.expires_in)
 
 
-@router.post("/register", response_model=UserPublic, status_code=201)
+@router.post(
+    "/register",
+    response_model=UserPublic,
+    status_code=201,
+    responses=documented(400, 403, 409, 413, 422),
+)
 async def register(body: Credentials, state: StateDep) -> UserPublic:
     """Create an account; then sign in with POST /login."""
     if not state.settings.allow_registration:

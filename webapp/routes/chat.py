@@ -15,7 +15,7 @@ from core.agent import AgentEvent, AnswerDelta, AnswerRestart, TurnDone, TurnRes
 from core.errors import AgentError, ProviderError
 from core.history import UserRecord
 from webapp.deps import AppState, CurrentUser, StateDep
-from webapp.errors import status_for
+from webapp.errors import documented, status_for
 from webapp.routes.speech import turn_speech
 from webapp.schemas import (
     AudioMode,
@@ -39,7 +39,11 @@ _SSE_DOC = {
 }
 
 
-@router.post("/upload", response_model=TranscriptionResponse)
+@router.post(
+    "/upload",
+    response_model=TranscriptionResponse,
+    responses=documented(400, 401, 404, 413, 422, 500, 503),
+)
 async def upload(
     user: CurrentUser,
     state: StateDep,
@@ -143,7 +147,11 @@ async def _event_stream(
         yield _sse("error", {"detail": str(exc), "status": status_for(exc)})
 
 
-@router.post("/response", response_model=ResponseResponse, responses=_SSE_DOC)
+@router.post(
+    "/response",
+    response_model=ResponseResponse,
+    responses={**_SSE_DOC, **documented(400, 401, 404, 413, 422, 503)},
+)
 async def response(
     body: ResponseRequest, user: CurrentUser, state: StateDep, request: Request
 ) -> ResponseResponse | StreamingResponse:

@@ -9,6 +9,7 @@ from core.concurrency import run_blocking
 from core.config import Settings, TTSProvider
 from core.history import UserRecord
 from webapp.deps import CurrentUser, StateDep
+from webapp.errors import documented
 from webapp.routes.sessions import check_language
 from webapp.schemas import Health, PersonalityPublic, ProviderHealth, UserSettings
 
@@ -44,13 +45,13 @@ def user_settings(user: UserRecord, settings: Settings) -> UserSettings:
     )
 
 
-@router.get("/settings", response_model=UserSettings)
+@router.get("/settings", response_model=UserSettings, responses=documented(401))
 async def get_settings(user: CurrentUser, state: StateDep) -> UserSettings:
     """My personality, language (\"auto\" detects it on every turn) and voice."""
     return user_settings(user, state.settings)
 
 
-@router.put("/settings", response_model=UserSettings)
+@router.put("/settings", response_model=UserSettings, responses=documented(400, 401, 413, 422))
 async def put_settings(body: UserSettings, user: CurrentUser, state: StateDep) -> UserSettings:
     """Set my personality (formal, casual, humorous or custom), language (auto or pinned) and
     voice (local or gtts; left out: unchanged)."""

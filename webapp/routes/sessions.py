@@ -9,6 +9,7 @@ from core.concurrency import run_blocking
 from core.errors import InvalidInputError
 from core.history import SessionRecord, TurnRecord
 from webapp.deps import CurrentUser, StateDep
+from webapp.errors import documented
 from webapp.schemas import (
     RealtimeTimings,
     SessionDetail,
@@ -74,14 +75,14 @@ def check_language(value: str | None) -> str | None:
     )
 
 
-@router.get("", response_model=list[SessionPublic])
+@router.get("", response_model=list[SessionPublic], responses=documented(401))
 async def list_sessions(user: CurrentUser, state: StateDep) -> list[SessionPublic]:
     """My sessions, most recent first."""
     records = await run_blocking(lambda: state.store.list_sessions(user_id=user.id))
     return [session_public(r) for r in records]
 
 
-@router.get("/{session_id}", response_model=SessionDetail)
+@router.get("/{session_id}", response_model=SessionDetail, responses=documented(401, 404))
 async def get_session(session_id: str, user: CurrentUser, state: StateDep) -> SessionDetail:
     """One of my sessions with all its turns (404 for anyone else's)."""
     record = await run_blocking(
@@ -97,7 +98,9 @@ async def get_session(session_id: str, user: CurrentUser, state: StateDep) -> Se
     )
 
 
-@router.patch("/{session_id}", response_model=SessionPublic)
+@router.patch(
+    "/{session_id}", response_model=SessionPublic, responses=documented(400, 401, 404, 413, 422)
+)
 async def update_session(
     session_id: str, body: SessionUpdate, user: CurrentUser, state: StateDep
 ) -> SessionPublic:
@@ -119,7 +122,7 @@ async def update_session(
     return session_public(record)
 
 
-@router.delete("/{session_id}", status_code=204)
+@router.delete("/{session_id}", status_code=204, responses=documented(401, 404))
 async def delete_session(session_id: str, user: CurrentUser, state: StateDep) -> Response:
     """Delete one of my sessions and its turns."""
     await run_blocking(lambda: state.store.delete_session(user_id=user.id, session_id=session_id))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response
 
 from core import language
 from core.concurrency import run_blocking
@@ -11,6 +13,7 @@ from core.history import UserRecord
 from core.tts.router import Speech, SpeechSynthesizer
 from core.tts.turns import speak_turn
 from webapp.deps import AppState, CurrentUser, StateDep
+from webapp.errors import documented
 from webapp.routes.config import tts_provider
 from webapp.routes.sessions import check_language
 from webapp.schemas import SpeakRequest
@@ -63,7 +66,11 @@ async def turn_speech(state: AppState, user: UserRecord, turn_id: int) -> Speech
     )
 
 
-@router.post("/speak", response_class=Response, responses=_WAV_DOC)
+@router.post(
+    "/speak",
+    response_class=Response,
+    responses={**_WAV_DOC, **documented(400, 401, 413, 422, 503)},
+)
 async def speak(body: SpeakRequest, user: CurrentUser, state: StateDep) -> Response:
     """Speak `text` in `language` (detected when left out) with my chosen voice."""
     text = body.text.strip()
@@ -83,7 +90,15 @@ async def speak(body: SpeakRequest, user: CurrentUser, state: StateDep) -> Respo
     return wav_response(speech, lang)
 
 
-@router.get("/turns/{turn_id}/audio", response_class=Response, responses=_WAV_DOC)
-async def turn_audio(turn_id: int, user: CurrentUser, state: StateDep) -> Response:
+@router.get(
+    "/turns/{turn_id}/audio",
+    response_class=Response,
+    responses={**_WAV_DOC, **documented(401, 404, 422, 503)},
+)
+async def turn_audio(
+    turn_id: Annotated[int, Path(ge=1, le=2**63 - 1)],  # SQLite's INTEGER; larger ones: 422
+    user: CurrentUser,
+    state: StateDep,
+) -> Response:
     """The answer of one of my turns, spoken in its language (404 for anyone else's turn)."""
     return wav_response(await turn_speech(state, user, turn_id))
