@@ -43,7 +43,7 @@ _MEANING = {
     422: "Invalid request",
     429: "Too many failed sign-ins; see Retry-After",
     500: "Transcription failed",
-    503: "No provider could serve the request",
+    503: "No provider could serve the request, or the server is too busy (see Retry-After)",
 }
 
 
