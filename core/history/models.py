@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 from sqlalchemy.types import TypeDecorator
 
 
@@ -107,6 +107,13 @@ class Turn(Base):
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
     session: Mapped[Conversation] = relationship(back_populates="turns")
+
+    @validates("stt_provider", "llm_provider")
+    def _fit_provider(self, key: str, value: str | None) -> str | None:
+        # Provider names embed model names from settings, which can be long: SQLite would keep
+        # an over-long one, PostgreSQL would refuse the whole turn. The start is what matters.
+        length: int = self.__table__.c[key].type.length  # type: ignore[attr-defined]
+        return value[:length] if value else value
 
 
 class Call(Base):

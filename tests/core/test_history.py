@@ -210,3 +210,31 @@ def test_app_processes_starting_together_share_one_database(database_url: str) -
             assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
     finally:
         store.close()
+
+
+def test_a_long_provider_name_is_cut_to_fit_not_refused(store: HistoryStore) -> None:
+    """Model names come from settings; PostgreSQL refuses a value longer than its column."""
+    user = store.create_user(username="frank", password_hash="x")
+    session = store.create_session(user_id=user.id)
+    stt, llm = "groq:" + "s" * 100, "openai:org/" + "m" * 100
+    turn = store.add_turn(
+        user_id=user.id,
+        session_id=session.id,
+        source="audio",
+        user_text="hi",
+        language="en",
+        stt_provider=stt,
+    )
+    done = store.complete_turn(
+        turn_id=turn.id,
+        answer="Hello.",
+        language="en",
+        personality="casual",
+        llm_provider=llm,
+        fallback=None,
+        llm_first_token_ms=1.0,
+        total_ms=2.0,
+    )
+    (stored,) = store.list_turns(user_id=user.id, session_id=session.id)
+    assert (stored.stt_provider, stored.llm_provider) == (stt[:64], llm[:64])
+    assert done.llm_provider == llm[:64]
