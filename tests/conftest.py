@@ -26,6 +26,9 @@ POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
 sqlite_only = pytest.mark.skipif(
     POSTGRES_URL is not None, reason="checks SQLite itself; this run uses PostgreSQL"
 )
+postgres_only = pytest.mark.skipif(
+    POSTGRES_URL is None, reason="checks PostgreSQL itself; TEST_POSTGRES_URL is not set"
+)
 
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:

@@ -15,7 +15,8 @@ def utcnow() -> datetime:
 
 
 class UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC datetimes on every database (SQLite stores them without the zone)."""
+    """Timezone-aware UTC datetimes on every database (SQLite stores them without the zone,
+    PostgreSQL returns them in its session's zone)."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
@@ -26,8 +27,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
+        # PostgreSQL answers in its session's time zone (the server's, by default): UTC here too.
+        if value is not None:
+            value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
         return value
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from sqlalchemy import text
 
 from core.errors import ConflictError, NotFoundError
 from core.history import HistoryStore
-from tests.conftest import POSTGRES_URL, sqlite_only
+from tests.conftest import POSTGRES_URL, postgres_only, sqlite_only
 
 
 @pytest.fixture
@@ -238,3 +239,18 @@ def test_a_long_provider_name_is_cut_to_fit_not_refused(store: HistoryStore) -> 
     (stored,) = store.list_turns(user_id=user.id, session_id=session.id)
     assert (stored.stt_provider, stored.llm_provider) == (stt[:64], llm[:64])
     assert done.llm_provider == llm[:64]
+
+
+@postgres_only
+def test_times_come_back_in_utc_whatever_the_server_zone(database_url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    kolkata = make_url(database_url).update_query_dict({"options": "-c timezone=Asia/Kolkata"})
+    store = HistoryStore.open(kolkata.render_as_string(hide_password=False))
+    try:
+        made = store.create_user(username="grace", password_hash="x")
+        read = store.get_user(user_id=made.id)
+    finally:
+        store.close()
+    assert read is not None and read.created_at == made.created_at
+    assert read.created_at.utcoffset() == timedelta(0)
