@@ -42,6 +42,9 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
         "llm_max_tokens": 64,
         "llm_temperature": 0.0,
         "ui_enabled": False,  # the UI tests turn it on
+        # SQLite in DATA_DIR, or the test's PostgreSQL database (see `database_url`); never
+        # a DATABASE_URL of the developer's environment.
+        "database_url": os.environ.get("DATABASE_URL") if POSTGRES_URL else None,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -77,7 +80,6 @@ def database_url(
     it is a fresh PostgreSQL database, exported as DATABASE_URL so every app of the test uses
     it, and dropped afterwards (connections still open are closed by force)."""
     if POSTGRES_URL is None:
-        monkeypatch.delenv("DATABASE_URL", raising=False)  # never a developer's real database
         yield f"sqlite:///{tmp_path / 'test.db'}"
         return
     from sqlalchemy import text
