@@ -9,3 +9,5 @@ scripts/install.sh dev
 .venv/bin/ruff format --check .
 .venv/bin/mypy
 .venv/bin/python -m pytest "$@"
+# Once more on a throwaway PostgreSQL server: the tests that use a database, browser tests aside.
+scripts/with-postgres.sh .venv/bin/python -m pytest --ignore-glob='tests/webapp/test_ui*.py' "$@"

@@ -10,7 +10,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from core.config import Settings
-from core.errors import InvalidInputError
+from core.errors import ConflictError, InvalidInputError
 from core.history import HistoryStore, UserRecord
 
 logger = logging.getLogger(__name__)
@@ -70,6 +70,9 @@ def ensure_admin(store: HistoryStore, settings: Settings) -> str | None:
         password = settings.admin_password.get_secret_value()
     else:
         password = generated = secrets.token_urlsafe(12)
-    store.create_user(username=settings.admin_username, password_hash=hash_password(password))
+    try:
+        store.create_user(username=settings.admin_username, password_hash=hash_password(password))
+    except ConflictError:  # another app process, starting at the same time, made it first
+        return None
     logger.info("Created the first account '%s'", settings.admin_username)
     return generated

@@ -14,11 +14,13 @@ MIN_JWT_SECRET_BYTES = 32
 
 
 class Provider(StrEnum):
-    """Which backend serves a capability; `auto` means Groq when a key is set, else local."""
+    """Which backend serves a capability; `auto` means Groq when a key is set, else local.
+    `openai` is any OpenAI-compatible chat server (vLLM, llama.cpp's, OpenAI): answers only."""
 
     AUTO = "auto"
     LOCAL = "local"
     GROQ = "groq"
+    OPENAI = "openai"
 
 
 class TTSProvider(StrEnum):
@@ -73,6 +75,11 @@ class Settings(BaseSettings):
     groq_llm_model: str = "llama-3.3-70b-versatile"
     groq_stt_model: str = "whisper-large-v3-turbo"
     groq_timeout_s: float = Field(default=8.0, gt=0)
+    # An OpenAI-compatible chat server (LLM_PROVIDER=openai); no base URL means OpenAI's own API
+    openai_base_url: str | None = None  # e.g. http://llm.internal:8000/v1
+    openai_api_key: SecretStr | None = None  # optional for a self-hosted server
+    openai_model: str | None = None  # the name the server serves the model under
+    openai_timeout_s: float = Field(default=8.0, gt=0)
 
     # Text-to-speech: the default voice of users who have not chosen one, and the gTTS switch
     tts_provider: TTSProvider = TTSProvider.LOCAL

@@ -1,4 +1,5 @@
-"""Build the speech and language providers that settings ask for, local or Groq with fallback."""
+"""Build the speech and language providers that settings ask for: local, or Groq or an
+OpenAI-compatible server with the local models as fallback."""
 
 from __future__ import annotations
 
@@ -46,10 +47,22 @@ class Providers:
 
 
 def choose(settings: Settings, requested: Provider, capability: str) -> Provider:
-    """Pure selection: `auto` is Groq with a key, local without; Groq without a key is an error."""
+    """Pure selection: `auto` is Groq with a key, local without; Groq without a key is an error,
+    and so is `openai` for speech or without a model (or without a server or key to reach)."""
     resolved = settings.resolved(requested)
+    setting = f"{capability.upper()}_PROVIDER"
     if resolved is Provider.GROQ and not settings.groq_enabled:
-        raise ValueError(f"{capability.upper()}_PROVIDER=groq needs GROQ_API_KEY")
+        raise ValueError(f"{setting}=groq needs GROQ_API_KEY")
+    if resolved is Provider.OPENAI:
+        if capability != "llm":
+            raise ValueError(f"{setting}=openai is not supported: choose local or groq")
+        if not settings.openai_model:
+            raise ValueError(f"{setting}=openai needs OPENAI_MODEL (the model the server serves)")
+        if not settings.openai_base_url and settings.openai_api_key is None:
+            raise ValueError(
+                f"{setting}=openai needs OPENAI_BASE_URL (your server) "
+                "or OPENAI_API_KEY (OpenAI's own API)"
+            )
     return resolved
 
 
@@ -77,6 +90,22 @@ def build_local_llm(settings: Settings) -> LLM:
         threads=settings.llm_threads,
         temperature=settings.llm_temperature,
         name=name,
+    )
+
+
+def build_openai_llm(settings: Settings) -> LLM:
+    """The OpenAI-compatible chat server of the OPENAI_* settings."""
+    from core.llm.openai import OpenAILLM
+
+    choose(settings, Provider.OPENAI, "llm")  # names the missing setting, if any
+    assert settings.openai_model  # for mypy: `choose` refused a missing one
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+    return OpenAILLM(
+        model=settings.openai_model,
+        base_url=settings.openai_base_url,
+        api_key=key,
+        timeout=settings.openai_timeout_s,
+        temperature=settings.llm_temperature,
     )
 
 
@@ -152,6 +181,9 @@ def build_providers(settings: Settings) -> Providers:
             timeout=settings.groq_timeout_s,
             temperature=settings.llm_temperature,
         )
+        providers.llm_fallback = local_llm
+    if llm_choice is Provider.OPENAI:
+        providers.llm = build_openai_llm(settings)
         providers.llm_fallback = local_llm
     logger.info("Providers: %s", providers.describe())
     return providers

@@ -1,8 +1,11 @@
 """Shared fixtures: the real bundled models (loaded once), settings on a temporary data folder,
-a real SQLite file per test, and Piper speech to feed the agent."""
+a real database per test (a SQLite file, or a fresh PostgreSQL database when TEST_POSTGRES_URL
+is set), and Piper speech to feed the agent."""
 
 from __future__ import annotations
 
+import os
+import uuid
 import wave
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -10,12 +13,22 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
 from core.config import Settings
 from core.providers import Providers, build_local_llm, build_local_stt, build_tts
 from core.tts.router import SpeechSynthesizer
 from tests.helpers import ADMIN
 from webapp.api import create_app
+
+# An admin URL of a PostgreSQL server (scripts/with-postgres.sh starts one and sets it).
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
+sqlite_only = pytest.mark.skipif(
+    POSTGRES_URL is not None, reason="checks SQLite itself; this run uses PostgreSQL"
+)
+postgres_only = pytest.mark.skipif(
+    POSTGRES_URL is None, reason="checks PostgreSQL itself; TEST_POSTGRES_URL is not set"
+)
 
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
@@ -29,9 +42,58 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
         "llm_max_tokens": 64,
         "llm_temperature": 0.0,
         "ui_enabled": False,  # the UI tests turn it on
+        # SQLite in DATA_DIR, or the test's PostgreSQL database (see `database_url`); never
+        # a DATABASE_URL of the developer's environment.
+        "database_url": os.environ.get("DATABASE_URL") if POSTGRES_URL else None,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> Iterator[Engine]:
+    """An autocommit engine on the PostgreSQL server's admin database (CREATE DATABASE cannot
+    run in a transaction)."""
+    from sqlalchemy import create_engine
+
+    assert POSTGRES_URL is not None
+    engine = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    yield engine
+    engine.dispose()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On PostgreSQL, run only the tests that use a database: the others ran on SQLite."""
+    if POSTGRES_URL is None:
+        return
+    keep = [item for item in items if "database_url" in getattr(item, "fixturenames", ())]
+    config.hook.pytest_deselected(items=[item for item in items if item not in keep])
+    items[:] = keep
+
+
+@pytest.fixture
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """This test's own database. By default each app keeps its SQLite file in its DATA_DIR and
+    this is a spare SQLite file for tests that open a store themselves. With TEST_POSTGRES_URL,
+    it is a fresh PostgreSQL database, exported as DATABASE_URL so every app of the test uses
+    it, and dropped afterwards (connections still open are closed by force)."""
+    if POSTGRES_URL is None:
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    admin = request.getfixturevalue("postgres_admin")
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    monkeypatch.setenv("DATABASE_URL", url)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")
@@ -56,12 +118,14 @@ def local_providers(local_stt, local_llm, local_tts) -> Providers:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path, database_url: str) -> Settings:
     return make_settings(tmp_path / "data")
 
 
 @pytest.fixture
-def app_factory(tmp_path: Path, local_providers: Providers) -> Callable[..., FastAPI]:
+def app_factory(
+    tmp_path: Path, database_url: str, local_providers: Providers
+) -> Callable[..., FastAPI]:
     """Build an app on this test's data folder; keyword arguments override settings."""
 
     def build(providers: Providers | None = None, **overrides: object) -> FastAPI:

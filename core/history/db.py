@@ -1,4 +1,5 @@
-"""Database engine with SQLite tuned for a server (WAL, busy timeout) and Alembic migrations."""
+"""Database engine (SQLite tuned for a server: WAL, busy timeout; or PostgreSQL) and Alembic
+migrations that app processes starting together can all run."""
 
 from __future__ import annotations
 
@@ -6,13 +7,14 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 logger = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 10_000
 MIGRATIONS = Path(__file__).with_name("migrations")
+_MIGRATION_LOCK = 0x766F6963  # any constant: the key of PostgreSQL's advisory lock ("voic")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -41,6 +43,17 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def _one_migrator_at_a_time(connection: Connection) -> None:
+    # Several app processes starting together (behind a load balancer, or restarted at once)
+    # would each find the schema old and create the same tables. The first to take this lock
+    # migrates; the others wait for its commit, then find the schema up to date. Both locks
+    # end with the transaction.
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+    elif connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock, before reading
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest Alembic revision."""
     from alembic import command
@@ -49,5 +62,6 @@ def migrate(engine: Engine) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
+        _one_migrator_at_a_time(connection)
         config.attributes["connection"] = connection
         command.upgrade(config, "head")

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 from sqlalchemy.types import TypeDecorator
 
 
@@ -15,7 +15,8 @@ def utcnow() -> datetime:
 
 
 class UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC datetimes on every database (SQLite stores them without the zone)."""
+    """Timezone-aware UTC datetimes on every database (SQLite stores them without the zone,
+    PostgreSQL returns them in its session's zone)."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
@@ -26,8 +27,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
+        # PostgreSQL answers in its session's time zone (the server's, by default): UTC here too.
+        if value is not None:
+            value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
         return value
 
 
@@ -107,6 +109,13 @@ class Turn(Base):
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
     session: Mapped[Conversation] = relationship(back_populates="turns")
+
+    @validates("stt_provider", "llm_provider")
+    def _fit_provider(self, key: str, value: str | None) -> str | None:
+        # Provider names embed model names from settings, which can be long: SQLite would keep
+        # an over-long one, PostgreSQL would refuse the whole turn. The start is what matters.
+        length: int = self.__table__.c[key].type.length  # type: ignore[attr-defined]
+        return value[:length] if value else value
 
 
 class Call(Base):

@@ -36,9 +36,11 @@ def turn(i: int, words: int) -> TurnRecord:
     )
 
 
-def test_history_is_trimmed_to_the_context_keeping_the_newest(tmp_path, local_providers) -> None:
+def test_history_is_trimmed_to_the_context_keeping_the_newest(
+    tmp_path, database_url, local_providers
+) -> None:
     settings = make_settings(tmp_path, llm_context_tokens=600, llm_max_tokens=100)
-    store = HistoryStore.open(f"sqlite:///{tmp_path / 'a.db'}")
+    store = HistoryStore.open(database_url)
     agent = Agent(settings=settings, providers=local_providers, store=store)
     history = [turn(i, 40) for i in range(1, 21)]
     messages = agent.build_messages(
@@ -84,13 +86,13 @@ def test_concurrent_turns_all_get_answered(app_factory) -> None:
 
 
 def test_a_client_leaving_mid_answer_keeps_the_partial_answer_and_frees_the_model(
-    tmp_path, local_providers
+    tmp_path, database_url, local_providers
 ) -> None:
     from core import accounts
     from core.agent import AnswerDelta, TurnStarted
 
     settings = make_settings(tmp_path, llm_max_tokens=200)
-    store = HistoryStore.open(f"sqlite:///{tmp_path / 'c.db'}")
+    store = HistoryStore.open(database_url)
     agent = Agent(settings=settings, providers=local_providers, store=store)
     user = accounts.register(store, "leaver", "password-123")
 

@@ -1,7 +1,10 @@
-"""The SQLite history: schema by migration, WAL and busy timeout, owner-scoped access."""
+"""The history: schema by migration, SQLite's WAL and busy timeout, owner-scoped access."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -9,15 +12,25 @@ from sqlalchemy import text
 
 from core.errors import ConflictError, NotFoundError
 from core.history import HistoryStore
+from tests.conftest import POSTGRES_URL, postgres_only, sqlite_only
 
 
 @pytest.fixture
-def store(tmp_path: Path):
-    s = HistoryStore.open(f"sqlite:///{tmp_path / 'h.db'}")
+def store(database_url: str):
+    s = HistoryStore.open(database_url)
     yield s
     s.close()
 
 
+def test_the_app_and_the_store_use_the_database_of_this_run(
+    store: HistoryStore, app_factory
+) -> None:
+    expected = "sqlite" if POSTGRES_URL is None else "postgresql"
+    assert store.engine.dialect.name == expected
+    assert app_factory().state.agent_state.store.engine.dialect.name == expected
+
+
+@sqlite_only
 def test_every_connection_uses_wal_and_a_busy_timeout(store: HistoryStore) -> None:
     with store.engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
@@ -30,13 +43,13 @@ def test_schema_comes_from_alembic(store: HistoryStore) -> None:
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
 
 
-def test_upgrade_from_0001_keeps_users_and_adds_their_voice_choice(tmp_path: Path) -> None:
+def test_upgrade_from_0001_keeps_users_and_adds_their_voice_choice(database_url: str) -> None:
     from alembic import command
     from alembic.config import Config
 
     from core.history.db import MIGRATIONS, make_engine
 
-    url = f"sqlite:///{tmp_path / 'old.db'}"
+    url = database_url
     engine = make_engine(url)
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
@@ -150,3 +163,94 @@ def test_deleting_a_session_deletes_its_turns(store: HistoryStore) -> None:
     store.delete_session(user_id=user.id, session_id=session.id)
     with store.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM turns")).scalar() == 0
+
+
+# Each process starts the way an app process does: migrate, then create the first account.
+_START = """
+import sys
+from core import accounts
+from core.config import Settings
+from core.history import HistoryStore
+
+settings = Settings(_env_file=None, database_url=sys.argv[1], admin_password="adminpass123")
+print("ready", flush=True)
+sys.stdin.readline()
+store = HistoryStore.open(settings.sqlalchemy_url)
+accounts.ensure_admin(store, settings)
+store.close()
+"""
+
+
+def test_app_processes_starting_together_share_one_database(database_url: str) -> None:
+    """Alembic keeps its state in module globals, so the racers are processes, not threads."""
+    root = Path(__file__).resolve().parents[2]
+    racers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _START, database_url],
+            cwd=root,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    for racer in racers:
+        assert racer.stdout is not None and racer.stdout.readline() == "ready\n"
+    for racer in racers:  # all at once: every one finds an empty database
+        assert racer.stdin is not None
+        racer.stdin.write("go\n")
+        racer.stdin.flush()
+    errors = [racer.communicate(timeout=60)[1] for racer in racers]
+
+    assert [racer.returncode for racer in racers] == [0] * 4, errors
+    store = HistoryStore.open(database_url)
+    try:
+        assert store.count_users() == 1
+        with store.engine.connect() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
+    finally:
+        store.close()
+
+
+def test_a_long_provider_name_is_cut_to_fit_not_refused(store: HistoryStore) -> None:
+    """Model names come from settings; PostgreSQL refuses a value longer than its column."""
+    user = store.create_user(username="frank", password_hash="x")
+    session = store.create_session(user_id=user.id)
+    stt, llm = "groq:" + "s" * 100, "openai:org/" + "m" * 100
+    turn = store.add_turn(
+        user_id=user.id,
+        session_id=session.id,
+        source="audio",
+        user_text="hi",
+        language="en",
+        stt_provider=stt,
+    )
+    done = store.complete_turn(
+        turn_id=turn.id,
+        answer="Hello.",
+        language="en",
+        personality="casual",
+        llm_provider=llm,
+        fallback=None,
+        llm_first_token_ms=1.0,
+        total_ms=2.0,
+    )
+    (stored,) = store.list_turns(user_id=user.id, session_id=session.id)
+    assert (stored.stt_provider, stored.llm_provider) == (stt[:64], llm[:64])
+    assert done.llm_provider == llm[:64]
+
+
+@postgres_only
+def test_times_come_back_in_utc_whatever_the_server_zone(database_url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    kolkata = make_url(database_url).update_query_dict({"options": "-c timezone=Asia/Kolkata"})
+    store = HistoryStore.open(kolkata.render_as_string(hide_password=False))
+    try:
+        made = store.create_user(username="grace", password_hash="x")
+        read = store.get_user(user_id=made.id)
+    finally:
+        store.close()
+    assert read is not None and read.created_at == made.created_at
+    assert read.created_at.utcoffset() == timedelta(0)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import pytest
 
@@ -19,8 +18,8 @@ ANSWER = "La capitale de la France est Paris."
 
 
 @pytest.fixture
-def store(tmp_path: Path):
-    s = HistoryStore.open(f"sqlite:///{tmp_path / 'h.db'}")
+def store(database_url: str):
+    s = HistoryStore.open(database_url)
     yield s
     s.close()
 

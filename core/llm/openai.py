@@ -1,0 +1,78 @@
+"""Answers from a shared inference server that speaks OpenAI's chat API (vLLM, llama.cpp's
+server, OpenAI itself), through the official `openai` SDK."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from core.errors import ProviderError
+from core.llm import ChatMessage
+
+logger = logging.getLogger(__name__)
+
+OPENAI_API = "https://api.openai.com/v1"
+# Self-hosted servers usually run without a key, but the SDK refuses to start without one.
+_NO_KEY = "no-key"
+
+
+class OpenAILLM:
+    """Any OpenAI-compatible `/chat/completions`, streamed token by token."""
+
+    is_local = False
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        timeout: float = 8.0,
+        temperature: float = 0.7,
+        context_tokens: int = 8192,
+    ) -> None:
+        try:
+            import openai
+        except ImportError as exc:  # pragma: no cover - dependency hint
+            raise ImportError("Install the OpenAI SDK: pip install openai") from exc
+        self.name = f"openai:{model}"
+        self.model = model
+        self.temperature = temperature
+        self.context_tokens = context_tokens
+        # No SDK retries: a failed call falls back to the local model at once (see groq_client).
+        self.client = openai.OpenAI(
+            api_key=api_key or _NO_KEY,
+            base_url=base_url or OPENAI_API,
+            timeout=timeout,
+            max_retries=0,
+        )
+
+    def count_tokens(self, text: str) -> int:
+        # The server's tokenizer is unknown here; about four characters a token on prose.
+        return max(1, len(text) // 4)
+
+    def stream(self, messages: list[ChatMessage], *, max_tokens: int) -> Iterator[str]:
+        import openai
+
+        try:
+            payload: Any = [{"role": m.role, "content": m.content} for m in messages]
+            stream = self.client.chat.completions.create(
+                model=self.model,
+                messages=payload,
+                max_tokens=max_tokens,
+                temperature=self.temperature,
+                stream=True,
+            )
+            with stream:
+                for chunk in stream:
+                    if chunk.choices and chunk.choices[0].delta.content:
+                        yield chunk.choices[0].delta.content
+        except openai.OpenAIError as exc:
+            raise ProviderError(
+                f"OpenAI-compatible chat failed: {type(exc).__name__}: {exc}"
+            ) from exc
+        except Exception as exc:  # a broken stream surfaces as an HTTP client error
+            raise ProviderError(
+                f"OpenAI-compatible stream broke: {type(exc).__name__}: {exc}"
+            ) from exc
