@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import email.policy
 import io
 import json
@@ -267,9 +268,10 @@ class Server(ThreadingHTTPServer):
             self.fake.errors.append(error)
 
 
-@pytest.fixture(name="groq_server")
-def groq_server_fixture() -> Iterator[FakeGroq]:
-    """A fake Groq on a free loopback port, answering `ok` until a test sets a fault."""
+@contextlib.contextmanager
+def running_fake_groq() -> Iterator[FakeGroq]:
+    """A fake Groq on a free loopback port (for tests and benches alike), stopped on exit,
+    where it also checks that no request made it fail."""
     fake = FakeGroq()
     server = Server(fake)
     fake.url = f"http://127.0.0.1:{server.server_port}"
@@ -283,3 +285,10 @@ def groq_server_fixture() -> Iterator[FakeGroq]:
         server.server_close()
         thread.join()
     assert not fake.errors, f"the fake Groq server failed: {fake.errors!r}"
+
+
+@pytest.fixture(name="groq_server")
+def groq_server_fixture() -> Iterator[FakeGroq]:
+    """A fake Groq on a free loopback port, answering `ok` until a test sets a fault."""
+    with running_fake_groq() as fake:
+        yield fake
