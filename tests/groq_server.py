@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 import wave
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,6 +24,8 @@ import pytest
 API_KEY = "test-key"
 TRANSCRIPTIONS = "/openai/v1/audio/transcriptions"
 CHAT = "/openai/v1/chat/completions"
+STT_MODEL = "whisper-large-v3-turbo"
+LLM_MODEL = "llama-3.3-70b-versatile"
 
 Fault = Literal["ok", "429", "500", "hang", "break"]
 
@@ -96,7 +98,10 @@ class Handler(BaseHTTPRequestHandler):
         fake = self.server.fake
         self.close_connection = True
         start = time.monotonic()
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        length = int(self.headers.get("Content-Length", 0))
+        body = self.rfile.read(length)
+        if len(body) < length:
+            return  # the client died mid-request (a killed server): nothing to answer
         if self.path not in fake.faults:
             self.send_json(404, {"error": {"message": f"Unknown path {self.path}"}})
             return
@@ -292,3 +297,28 @@ def groq_server_fixture() -> Iterator[FakeGroq]:
     """A fake Groq on a free loopback port, answering `ok` until a test sets a fault."""
     with running_fake_groq() as fake:
         yield fake
+
+
+@pytest.fixture(name="groq_providers")
+def groq_providers_fixture(
+    groq_server: FakeGroq, local_stt: Any, local_llm: Any, local_tts: Any
+) -> Iterator[Callable[..., Any]]:
+    """Build `Providers` with the loopback Groq first and the bundled models behind it, the
+    way `build_providers` sets them up with a key; `timeout` is GROQ_TIMEOUT_S."""
+    from core.llm.groq import GroqLLM
+    from core.providers import Providers
+    from core.stt.groq import GroqSTT
+
+    made: list[Any] = []
+
+    def build(timeout: float = 1.0) -> Providers:
+        stt = GroqSTT(api_key=API_KEY, model=STT_MODEL, base_url=groq_server.url, timeout=timeout)
+        llm = GroqLLM(api_key=API_KEY, model=LLM_MODEL, base_url=groq_server.url, timeout=timeout)
+        made.extend((stt, llm))
+        return Providers(
+            stt=stt, llm=llm, stt_fallback=local_stt, llm_fallback=local_llm, tts=local_tts
+        )
+
+    yield build
+    for provider in made:
+        provider.client.close()
