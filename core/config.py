@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     groq_llm_model: str = "llama-3.3-70b-versatile"
     groq_stt_model: str = "whisper-large-v3-turbo"
     groq_timeout_s: float = Field(default=8.0, gt=0)
+    groq_cooldown_s: float = Field(default=30.0, ge=0)  # Groq skipped this long after a failure
 
     # Text-to-speech: the default voice of users who have not chosen one, and the gTTS switch
     tts_provider: TTSProvider = TTSProvider.LOCAL

@@ -148,6 +148,9 @@ def build_providers(settings: Settings) -> Providers:
     providers = Providers(stt=local_stt, llm=local_llm, tts=build_tts(settings))
     providers.voice_activity()
     warm_up(providers, settings)
+    from core.groq_client import GroqBreaker
+
+    breaker = GroqBreaker(cooldown_s=settings.groq_cooldown_s)
     if stt_choice is Provider.GROQ:
         from core.stt.groq import GroqSTT
 
@@ -156,6 +159,7 @@ def build_providers(settings: Settings) -> Providers:
             model=settings.groq_stt_model,
             base_url=settings.groq_base_url,
             timeout=settings.groq_timeout_s,
+            breaker=breaker,
         )
         providers.stt_fallback = local_stt
     if llm_choice is Provider.GROQ:
@@ -167,6 +171,7 @@ def build_providers(settings: Settings) -> Providers:
             base_url=settings.groq_base_url,
             timeout=settings.groq_timeout_s,
             temperature=settings.llm_temperature,
+            breaker=breaker,
         )
         providers.llm_fallback = local_llm
     logger.info("Providers: %s", providers.describe())

@@ -304,16 +304,22 @@ def groq_providers_fixture(
     groq_server: FakeGroq, local_stt: Any, local_llm: Any, local_tts: Any
 ) -> Iterator[Callable[..., Any]]:
     """Build `Providers` with the loopback Groq first and the bundled models behind it, the
-    way `build_providers` sets them up with a key; `timeout` is GROQ_TIMEOUT_S."""
+    way `build_providers` sets them up with a key: `timeout` is GROQ_TIMEOUT_S, and both Groq
+    backends share one breaker with the default GROQ_COOLDOWN_S."""
+    from core.config import Settings
+    from core.groq_client import GroqBreaker
     from core.llm.groq import GroqLLM
     from core.providers import Providers
     from core.stt.groq import GroqSTT
 
     made: list[Any] = []
+    cooldown = Settings.model_fields["groq_cooldown_s"].default
 
     def build(timeout: float = 1.0) -> Providers:
-        stt = GroqSTT(api_key=API_KEY, model=STT_MODEL, base_url=groq_server.url, timeout=timeout)
-        llm = GroqLLM(api_key=API_KEY, model=LLM_MODEL, base_url=groq_server.url, timeout=timeout)
+        common = {"api_key": API_KEY, "base_url": groq_server.url, "timeout": timeout}
+        breaker = GroqBreaker(cooldown_s=cooldown)
+        stt = GroqSTT(model=STT_MODEL, breaker=breaker, **common)
+        llm = GroqLLM(model=LLM_MODEL, breaker=breaker, **common)
         made.extend((stt, llm))
         return Providers(
             stt=stt, llm=llm, stt_fallback=local_stt, llm_fallback=local_llm, tts=local_tts
