@@ -9,6 +9,7 @@ from typing import Any
 from core.assets import QWEN_05B, WHISPER_BASE, ensure_model, verify_file
 from core.config import Provider, Settings
 from core.errors import ModelMissingError
+from core.groq_client import GroqBreaker
 from core.llm import LLM
 from core.realtime.vad import SileroVAD
 from core.stt import STT
@@ -148,9 +149,7 @@ def build_providers(settings: Settings) -> Providers:
     providers = Providers(stt=local_stt, llm=local_llm, tts=build_tts(settings))
     providers.voice_activity()
     warm_up(providers, settings)
-    from core.groq_client import GroqBreaker
-
-    breaker = GroqBreaker(cooldown_s=settings.groq_cooldown_s)
+    breaker = GroqBreaker(cooldown_s=settings.groq_cooldown_s)  # shared by both Groq backends
     if stt_choice is Provider.GROQ:
         from core.stt.groq import GroqSTT
 
