@@ -1,5 +1,6 @@
 """SIGKILL the real server while turns are written: every acknowledged turn survives, and the
-SQLite file stays sound (`bench/durability.py` runs the same for fifty cycles)."""
+SQLite file stays sound. Five cycles here (about 8 s each, mostly the server's start);
+`bench/durability.py` runs fifty, and `DURABILITY_CYCLES=50` makes this test do the same."""
 
 from __future__ import annotations
 
