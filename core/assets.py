@@ -149,7 +149,10 @@ def ensure_model(model: BundledModel, cache_dir: Path) -> Path:
 def verify_file(path: Path, expected_sha256: str | None = None) -> Path:
     """Check that a user-supplied model file exists (and matches a hash when one is given)."""
     if not path.is_file():
-        raise ModelMissingError(f"Model file {path} does not exist (check LOCAL_LLM_PATH)")
+        raise ModelMissingError(
+            f"The model file {path} does not exist. Point LOCAL_LLM_PATH at a GGUF model, "
+            "or unset it to use the bundled one."
+        )
     if expected_sha256 and _sha256(path) != expected_sha256:
         raise ModelMissingError(f"Model file {path} does not match sha256 {expected_sha256}")
     return path

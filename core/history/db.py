@@ -18,13 +18,19 @@ _MIGRATION_LOCK = 0x766F6963  # any constant: the key of PostgreSQL's advisory l
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets readers run beside the writer; synchronous=NORMAL in WAL mode never corrupts
-    # the file and keeps every committed transaction across a process crash (only an OS crash
-    # or power loss can drop the last commits). busy_timeout makes writers wait, not fail.
+    """WAL lets readers run beside the writer; busy_timeout makes writers wait, not fail.
+
+    synchronous=FULL: the API acknowledges a turn only after its commit, so a commit must
+    outlive anything that can happen next. A killed process loses nothing under NORMAL either
+    (the committed pages are in the OS's cache; `tests/core/test_durability.py` SIGKILLs the
+    server under load and finds every acknowledged turn), but after an OS crash or a power cut
+    NORMAL can drop the last commits, acknowledged ones included. FULL syncs the WAL at each
+    commit: about 0.25 ms per commit on the development machine, against seconds per answer.
+    """
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from core.errors import ProviderError
-from core.groq_client import make_client
+from core.groq_client import GroqBreaker, make_client
 from core.llm import ChatMessage
 
 logger = logging.getLogger(__name__)
@@ -27,9 +27,11 @@ class GroqLLM:
         timeout: float = 8.0,
         temperature: float = 0.7,
         context_tokens: int = 32_768,
+        breaker: GroqBreaker | None = None,
     ) -> None:
         self.name = f"groq:{model}"
         self.model = model
+        self.breaker = breaker
         self.temperature = temperature
         self.context_tokens = context_tokens
         self.client = make_client(api_key=api_key, base_url=base_url, timeout=timeout)
@@ -41,6 +43,11 @@ class GroqLLM:
     def stream(self, messages: list[ChatMessage], *, max_tokens: int) -> Iterator[str]:
         import groq
 
+        if self.breaker is not None:
+            try:
+                self.breaker.check(self.name)
+            except ProviderError as exc:
+                raise ProviderError(f"Groq chat {exc}") from exc
         try:
             payload: Any = [{"role": m.role, "content": m.content} for m in messages]
             stream = self.client.chat.completions.create(
@@ -55,6 +62,12 @@ class GroqLLM:
                     if chunk.choices and chunk.choices[0].delta.content:
                         yield chunk.choices[0].delta.content
         except groq.GroqError as exc:
+            self._failed(exc)
             raise ProviderError(f"Groq chat failed: {type(exc).__name__}: {exc}") from exc
         except Exception as exc:  # a broken stream surfaces as an httpx error
+            self._failed(exc)
             raise ProviderError(f"Groq stream broke: {type(exc).__name__}: {exc}") from exc
+
+    def _failed(self, exc: BaseException) -> None:
+        if self.breaker is not None:
+            self.breaker.failed(self.name, exc)

@@ -81,6 +81,7 @@ class Conversation:
         self.turns = TurnTaker(vad=vad, settings=settings, sample_rate=sample_rate, listener=self)
         # A transcription started during the pause, valid while the user stays silent.
         self._speculation: asyncio.Task[tuple[Transcript, float]] | None = None
+        self._stale = threading.Event()  # set when the current speculation is not wanted
         self._pinned: str | None = None  # the language the session or user pinned
         self._answer: asyncio.Task[None] | None = None
         self._playback = Playback()
@@ -180,15 +181,18 @@ class Conversation:
         self._emit(ev.SpeechStarted(at_ms=at_ms))
 
     def paused(self, samples: np.ndarray) -> None:
-        task = self._spawn(self._transcribe(samples))
+        self._stale = threading.Event()
+        task = self._spawn(self._transcribe(samples, unwanted=self._stale))
         self._speculation = task
         task.add_done_callback(self._announce_speculation)
 
     def resumed(self) -> None:
         self._speculation = None  # the user goes on: what was guessed is stale
+        self._stale.set()
 
     def _announce_speculation(self, task: asyncio.Task[tuple[Transcript, float]]) -> None:
-        if self._speculation is not task or task.cancelled() or task.exception():
+        # The exception is read first, so a failed stale speculation is not reported as lost.
+        if task.cancelled() or task.exception() or self._speculation is not task:
             return
         transcript, _ = task.result()
         if transcript.text and self.turns.in_speech:
@@ -210,7 +214,9 @@ class Conversation:
             pending = self._spawn(self._transcribe(samples))
         self._start_answer(self._spoken_turn(pending, last_voice_at))
 
-    async def _transcribe(self, samples: np.ndarray) -> tuple[Transcript, float]:
+    async def _transcribe(
+        self, samples: np.ndarray, *, unwanted: threading.Event | None = None
+    ) -> tuple[Transcript, float]:
         """Transcribe on the worker pool; returns the transcript and Whisper's time in ms."""
         providers = self.agent.providers
         pinned = self._pinned
@@ -221,7 +227,7 @@ class Conversation:
         start = time.perf_counter()
         transcript = await run_model(
             lambda: transcribe_with_fallback(
-                providers.stt, providers.stt_fallback, audio, language=pinned
+                providers.stt, providers.stt_fallback, audio, language=pinned, unwanted=unwanted
             )
         )
         if pinned:
@@ -377,6 +383,9 @@ class Conversation:
                         buffer.set_limits(clause_min=CLAUSE_MIN_CHARS, max_chars=MAX_PIECE_CHARS)
                 elif isinstance(event, AnswerRestart):
                     buffer = _first_piece_buffer()
+                    while not pieces.empty():  # the broken answer's unspoken pieces
+                        pieces.get_nowait()
+                    self._emit(ev.AnswerRestart(event.reason))
                 elif isinstance(event, TurnDone):
                     answer = event.result.answer
             for piece in buffer.flush():

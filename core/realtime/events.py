@@ -42,6 +42,14 @@ class AnswerText:
 
 
 @dataclass(frozen=True)
+class AnswerRestart:
+    """The cloud model broke off mid-answer and the local one starts over: drop the answer's
+    text so far (audio already sent has been heard; no more of the broken answer follows)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class AudioStart:
     turn_id: int
     sample_rate: int
@@ -100,6 +108,7 @@ Event = (
     | TranscriptEvent
     | Queued
     | AnswerText
+    | AnswerRestart
     | AudioStart
     | AudioOut
     | AudioEnd

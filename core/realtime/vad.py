@@ -12,6 +12,7 @@ from core.errors import ModelMissingError
 WINDOW = 512  # samples at 16 kHz: 32 ms, the window Silero VAD v6 is trained on
 _CONTEXT = 64  # samples of the previous window the model sees before each window
 WINDOW_MS = WINDOW * 1000 // 16_000
+VAD_PACKAGE = "faster-whisper==1.2.1"  # ships the model
 
 
 def bundled_vad_path() -> Path:
@@ -22,7 +23,7 @@ def bundled_vad_path() -> Path:
     if not path.is_file():
         raise ModelMissingError(
             f"Silero VAD is missing at {path}. Reinstall: pip install --force-reinstall "
-            "faster-whisper==1.2.1"
+            f"{VAD_PACKAGE}"
         )
     return path
 
@@ -37,11 +38,16 @@ class SileroVAD:
         options.inter_op_num_threads = 1
         options.intra_op_num_threads = 1
         options.log_severity_level = 4
-        self.session = onnxruntime.InferenceSession(
-            str(path or bundled_vad_path()),
-            providers=["CPUExecutionProvider"],
-            sess_options=options,
-        )
+        path = path or bundled_vad_path()
+        try:
+            self.session = onnxruntime.InferenceSession(
+                str(path), providers=["CPUExecutionProvider"], sess_options=options
+            )
+        except Exception as exc:  # onnxruntime's errors on a bad file have no common base
+            raise ModelMissingError(
+                f"Silero VAD at {path} could not be loaded ({type(exc).__name__}). "
+                f"Reinstall: pip install --force-reinstall {VAD_PACKAGE}"
+            ) from exc
         self._lock = threading.Lock()
 
     def stream(self) -> VADStream:

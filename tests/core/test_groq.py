@@ -13,6 +13,8 @@ from fastapi.testclient import TestClient
 
 from core.audio import AudioFormat, DecodedAudio
 from core.config import Settings
+from core.errors import ProviderError
+from core.groq_client import GroqBreaker
 from core.llm import ChatMessage
 from core.llm.groq import GroqLLM
 from core.providers import Providers
@@ -252,3 +254,79 @@ def test_local_whisper_transcribes_when_groq_fails(
     turn = stored_turn(api, headers, body["session_id"])
     assert turn["stt_provider"] == local_stt.name
     assert turn["fallback"] == body["fallback"]
+
+
+# The breaker: Groq skipped for a while after it fails -------------------------------------
+
+
+@pytest.fixture
+def breaker_pair(groq_settings: Settings) -> Iterator[tuple[GroqSTT, GroqLLM, list[float]]]:
+    """Groq speech and chat sharing one breaker (as `build_providers` makes them) on a clock
+    the test moves by hand."""
+    now = [1000.0]
+    breaker = GroqBreaker(cooldown_s=30.0, clock=lambda: now[0])
+    common = {
+        "api_key": API_KEY,
+        "base_url": groq_settings.groq_base_url,
+        "timeout": groq_settings.groq_timeout_s,
+        "breaker": breaker,
+    }
+    stt = GroqSTT(model=groq_settings.groq_stt_model, **common)
+    llm = GroqLLM(model=groq_settings.groq_llm_model, **common)
+    yield stt, llm, now
+    stt.client.close()
+    llm.client.close()
+
+
+SILENCE = DecodedAudio(np.zeros(16_000, dtype=np.float32), AudioFormat.WAV)
+MESSAGES = [ChatMessage("user", QUESTION)]
+
+
+def test_a_hanging_groq_is_skipped_by_both_backends_for_the_cooldown(groq_server, breaker_pair):
+    stt, llm, now = breaker_pair
+    groq_server.faults[TRANSCRIPTIONS] = "hang"
+    with pytest.raises(ProviderError, match="APITimeoutError"):
+        stt.transcribe(SILENCE, language=None)
+
+    # Chat is not asked (it would hang too): it fails at once, saying why.
+    start = time.perf_counter()
+    with pytest.raises(ProviderError, match=r"skipped for 30 s more after APITimeoutError"):
+        list(llm.stream(MESSAGES, max_tokens=16))
+    assert time.perf_counter() - start < 0.1
+    assert groq_server.seen(CHAT) == []
+
+    now[0] += 31  # the cooldown is over: Groq is asked again, and answers
+    groq_server.faults[TRANSCRIPTIONS] = "ok"
+    assert "".join(llm.stream(MESSAGES, max_tokens=16)) == groq_server.answer
+    assert stt.transcribe(SILENCE, language=None).text == groq_server.transcript
+
+
+def test_a_429_skips_that_backend_for_retry_after(groq_server, breaker_pair):
+    stt, llm, now = breaker_pair
+    groq_server.faults[CHAT] = "429"
+    groq_server.retry_after = 12
+    with pytest.raises(ProviderError, match="RateLimitError"):
+        list(llm.stream(MESSAGES, max_tokens=16))
+
+    with pytest.raises(ProviderError, match=r"skipped for 12 s more after RateLimitError"):
+        list(llm.stream(MESSAGES, max_tokens=16))
+    assert len(groq_server.seen(CHAT)) == 1
+    # Speech has its own limits: it still goes to Groq.
+    assert stt.transcribe(SILENCE, language=None).text == groq_server.transcript
+
+    now[0] += 13
+    groq_server.faults[CHAT] = "ok"
+    assert "".join(llm.stream(MESSAGES, max_tokens=16)) == groq_server.answer
+
+
+@pytest.mark.parametrize("fault", ["500", "break"])
+def test_a_server_error_skips_only_the_backend_that_got_it(groq_server, breaker_pair, fault):
+    stt, llm, _ = breaker_pair
+    groq_server.faults[CHAT] = fault
+    with pytest.raises(ProviderError, match=FAULTS[fault]):
+        list(llm.stream(MESSAGES, max_tokens=16))
+
+    with pytest.raises(ProviderError, match="skipped"):
+        list(llm.stream(MESSAGES, max_tokens=16))
+    assert len(groq_server.seen(CHAT)) == 1
+    assert stt.transcribe(SILENCE, language=None).text == groq_server.transcript

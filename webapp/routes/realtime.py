@@ -35,6 +35,7 @@ _NAMES: dict[type, str] = {
     ev.TranscriptEvent: "transcript",
     ev.Queued: "queued",
     ev.AnswerText: "answer",
+    ev.AnswerRestart: "answer_restart",
     ev.AudioStart: "audio_start",
     ev.AudioEnd: "audio_end",
     ev.Interrupted: "interrupted",

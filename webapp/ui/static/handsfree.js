@@ -170,6 +170,9 @@ function setupHandsfree(root) {
           this.agentLine.textContent += event.delta;
           log.scrollTop = log.scrollHeight;
           break;
+        case "answer_restart":
+          if (this.agentLine) this.agentLine.textContent = "";
+          break;
         case "audio_start":
           this.receiving = true;
           this.numberAnswer(event.turn_id);
