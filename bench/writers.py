@@ -11,32 +11,27 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bench.common import Check, Result, running_server, write_result
 from bench.loadgen import Run, hey, require_hey
-from tests.groq_server import API_KEY, FakeGroq
-from tests.groq_server import Server as GroqServer
+from tests.groq_server import API_KEY, FakeGroq, running_fake_groq
 
 NAME = "writers"
 SECONDS = 120
 WRITERS = {"/response": 35, "/settings": 10, "/sessions/{id}": 5}  # 50 in all
 
 
-def fake_groq() -> tuple[FakeGroq, GroqServer, threading.Thread]:
-    fake = FakeGroq(answer="Four.")
-    server = GroqServer(fake)
-    fake.url = f"http://127.0.0.1:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    return fake, server, thread
-
-
 def run() -> Result:
     require_hey()
-    fake, groq, thread = fake_groq()
+    with running_fake_groq() as fake:
+        fake.answer = "Four."
+        runs, log, stored, integrity = write_load(fake)
+    return report(runs, log, stored, integrity)
+
+
+def write_load(fake: FakeGroq) -> tuple[dict[str, Run], str, int, str]:
     env = {
         "GROQ_API_KEY": API_KEY,
         "GROQ_BASE_URL": fake.url,
@@ -44,42 +39,37 @@ def run() -> Result:
         "STT_PROVIDER": "local",
         "UI_ENABLED": "false",
     }
-    try:
-        with running_server(env=env) as server:
-            with server.client() as client:
-                session = client.post("/response", json={"text": "Hello"}).json()["session_id"]
-            jobs = {
-                "/response": ("POST", "/response", {"text": "What is two plus two?"}),
-                "/settings": ("PUT", "/settings", {"personality": "formal"}),
-                "/sessions/{id}": ("PATCH", f"/sessions/{session}", {"title": "Load test"}),
-            }
+    with running_server(env=env) as server:
+        with server.client() as client:
+            session = client.post("/response", json={"text": "Hello"}).json()["session_id"]
+        jobs = {
+            "/response": ("POST", "/response", {"text": "What is two plus two?"}),
+            "/settings": ("PUT", "/settings", {"personality": "formal"}),
+            "/sessions/{id}": ("PATCH", f"/sessions/{session}", {"title": "Load test"}),
+        }
 
-            def write(kind: str) -> Run:
-                method, path, body = jobs[kind]
-                return hey(
-                    server.base_url + path,
-                    seconds=SECONDS,
-                    workers=WRITERS[kind],
-                    method=method,
-                    headers=server.auth,
-                    body=json.dumps(body).encode(),
-                )
+        def write(kind: str) -> Run:
+            method, path, body = jobs[kind]
+            return hey(
+                server.base_url + path,
+                seconds=SECONDS,
+                workers=WRITERS[kind],
+                method=method,
+                headers=server.auth,
+                body=json.dumps(body).encode(),
+            )
 
-            print(f"{sum(WRITERS.values())} writers for {SECONDS} s: {WRITERS}")
-            with ThreadPoolExecutor(len(jobs)) as pool:
-                runs = dict(zip(jobs, pool.map(write, jobs), strict=True))
-            log = server.log_path.read_text(errors="replace")
-            db = server.data_dir / "agent.db"
-            with sqlite3.connect(db) as conn:
-                stored = conn.execute(
-                    "SELECT count(*) FROM turns WHERE status = 'answered'"
-                ).fetchone()[0]
-                integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
-    finally:
-        groq.shutdown()
-        groq.server_close()
-        thread.join()
-    return report(runs, log, stored, integrity)
+        print(f"{sum(WRITERS.values())} writers for {SECONDS} s: {WRITERS}")
+        with ThreadPoolExecutor(len(jobs)) as pool:
+            runs = dict(zip(jobs, pool.map(write, jobs), strict=True))
+        log = server.log_path.read_text(errors="replace")
+        db = server.data_dir / "agent.db"
+        with sqlite3.connect(db) as conn:
+            stored = conn.execute(
+                "SELECT count(*) FROM turns WHERE status = 'answered'"
+            ).fetchone()[0]
+            integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
+    return runs, log, stored, integrity
 
 
 def report(runs: dict[str, Run], log: str, stored: int, integrity: str) -> Result:
