@@ -454,7 +454,8 @@ def run() -> Result:
     pipeline = SequentialPipeline()
     print(f"Sequential pipeline: end of speech = last voiced sample + {pipeline.stop_s:.3f} s")
 
-    with running_server() as server:
+    # Up to 4 conversations at once below: above the 3 this machine holds by default.
+    with running_server(env={"MAX_CONVERSATIONS": str(max(LEVELS))}) as server:
         url = ws_url(server, "/ws/conversation", token=server.token, sample_rate=RATE)
         pids = [os.getpid(), server.pid]
         first = asyncio.run(talk(url, [warm_up]))[0]

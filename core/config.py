@@ -122,7 +122,7 @@ class Settings(BaseSettings):
     # Admission: a request that would wait longer than this for a model is refused at once
     # (503 with Retry-After); live conversations (WebSocket and phone) beyond the limit too.
     max_queue_wait_s: float = Field(default=10, gt=0)
-    max_conversations: int = Field(default=4, ge=1)
+    max_conversations: int = Field(default=3, ge=1)  # bench/conversations.py on 2 cores
     max_decode_seconds: float = Field(default=10, gt=0)  # wall clock to decode one upload
 
     @field_validator("cors_origins", mode="before")

@@ -164,6 +164,11 @@ class MediaStream:
         if user is None:
             await self._close(status.WS_1008_POLICY_VIOLATION, "Unknown caller")
             return None
+        await run_blocking(
+            lambda: self.phone.calls.update_call(
+                call_sid=self.call_sid, status="in-progress", stream_sid=self.stream_sid
+            )
+        )
         engine = Conversation(
             agent=self.state.agent,
             vad=self.state.agent.providers.voice_activity(),
@@ -172,6 +177,8 @@ class MediaStream:
             session_id=identity.session_id,
             channel=CHANNEL,
         )
+        # From a successful start on, nothing may fail before `run` owns the engine (and
+        # closes it): a started engine holds one of the MAX_CONVERSATIONS places.
         try:
             await engine.start()
         except AgentError as exc:
@@ -179,11 +186,6 @@ class MediaStream:
             await self._close(status.WS_1011_INTERNAL_ERROR, "The session cannot be opened")
             return None
         self.engine = engine
-        await run_blocking(
-            lambda: self.phone.calls.update_call(
-                call_sid=self.call_sid, status="in-progress", stream_sid=self.stream_sid
-            )
-        )
         logger.info("Media stream of call %s started, session %s", self.call_sid, engine.session_id)
         return engine
 
