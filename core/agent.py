@@ -304,9 +304,16 @@ class Agent:
         session = await self._session(user, session_id, channel)
         # One hop to a worker for all the preparation: store reads and writes, language
         # detection and token counting, so the model starts as early as possible.
-        turn, name, messages = await run_blocking(
-            lambda: self._prepare_turn(user, session, text, personality)
-        )
+        try:
+            turn, name, messages = await run_blocking(
+                lambda: self._prepare_turn(user, session, text, personality)
+            )
+        except InvalidInputError:
+            if session_id is None:  # refused before any turn: the new session goes too
+                await run_blocking(
+                    lambda: self.store.delete_session(user_id=user.id, session_id=session.id)
+                )
+            raise
         parts: list[str] = []
         provider = self.providers.llm.name
         reason: str | None = None

@@ -160,5 +160,12 @@ def test_a_message_too_long_for_the_model_is_422_and_not_stored(
     res = client.post("/response", headers=headers, json={"text": text})
     assert res.status_code == 422, res.text
     assert "too long for the language model" in res.json()["detail"]
-    sessions = client.get("/sessions", headers=headers).json()
-    assert [s["turn_count"] for s in sessions] in ([], [0])
+    assert client.get("/sessions", headers=headers).json() == []  # no empty session left
+    # In an existing session, the session and its earlier turns stay.
+    first = client.post("/response", headers=headers, json={"text": "Hello!"}).json()
+    res = client.post(
+        "/response", headers=headers, json={"text": text, "session_id": first["session_id"]}
+    )
+    assert res.status_code == 422, res.text
+    (session,) = client.get("/sessions", headers=headers).json()
+    assert session["id"] == first["session_id"] and session["turn_count"] == 1
