@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import math
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,17 +21,18 @@ from typing import Any
 
 import httpx
 
-from tests.helpers import wer  # noqa: F401 - re-exported for the benchmarks
+from tests.helpers import (
+    REPO,
+    app_env,
+    die_with_parent,
+    free_port,
+    wer,  # noqa: F401 - re-exported for the benchmarks
+)
 
-REPO = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPO / "bench" / "results"
 ADMIN = ("bench-admin", "bench-password-123")
 STARTUP_TIMEOUT_S = 300.0
 STOP_TIMEOUT_S = 20.0
-_PR_SET_PDEATHSIG = 1
-
-# Environment variables of the server that the bench sets itself or must not inherit.
-_CLEARED_ENV = ("GROQ_API_KEY", "GROQ_BASE_URL", "DATABASE_URL", "JWT_SECRET", "LOCAL_LLM_PATH")
 
 
 # Statistics --------------------------------------------------------------------------------
@@ -152,13 +151,6 @@ def speech_bytes(text: str) -> tuple[float, bytes]:
 # Server ------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    """A TCP port on the loopback interface that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class Server:
     """A running `python app.py` on the loopback interface, signed in as the bench admin."""
@@ -188,23 +180,6 @@ class Server:
             return "(no server log)"
 
 
-def _server_env(data_dir: Path, port: int, extra: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _CLEARED_ENV}
-    env.update(
-        HOST="127.0.0.1",
-        PORT=str(port),
-        DATA_DIR=str(data_dir),
-        ADMIN_USERNAME=ADMIN[0],
-        ADMIN_PASSWORD=ADMIN[1],
-        STT_PROVIDER="local",
-        LLM_PROVIDER="local",
-        LOG_LEVEL="WARNING",
-        PYTHONUNBUFFERED="1",
-    )
-    env.update(extra)
-    return env
-
-
 def _wait_healthy(server: Server, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     with httpx.Client(base_url=server.base_url, timeout=5.0) as client:
@@ -218,13 +193,6 @@ def _wait_healthy(server: Server, timeout: float) -> None:
                     return
             time.sleep(0.25)
     raise RuntimeError(f"The server was not healthy after {timeout:.0f} s.")
-
-
-def _die_with_parent() -> None:
-    """In the server child: get SIGTERM if the bench process dies, even when it is killed."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:
@@ -276,12 +244,22 @@ def running_server(
                 process = subprocess.Popen(
                     [sys.executable, "app.py"],
                     cwd=REPO,
-                    env=_server_env(data_dir, port, env or {}),
+                    env=app_env(
+                        port=port,
+                        data_dir=data_dir,
+                        admin=ADMIN,
+                        **{
+                            "STT_PROVIDER": "local",
+                            "LLM_PROVIDER": "local",
+                            "LOG_LEVEL": "WARNING",
+                            **(env or {}),
+                        },
+                    ),
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
-                    preexec_fn=_die_with_parent,  # only calls prctl(2)
+                    preexec_fn=die_with_parent(signal.SIGTERM),
                 )
             server = Server(process, f"http://127.0.0.1:{port}", data_dir, log_path)
             try:

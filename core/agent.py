@@ -108,22 +108,19 @@ class Agent:
         self.settings = settings
         self.providers = providers
         self.store = store
-        wait = settings.max_queue_wait_s
-        self.speech_gate = Gate(
-            "speech recogniser",
-            max_wait_s=wait,
-            service_s=0.5,
-            parallel=parallelism(providers.stt),
-            queued=lambda: waiting_on(providers.stt),
-        )
-        self.answer_gate = Gate(
-            "language model",
-            max_wait_s=wait,
-            service_s=1.5,
-            parallel=parallelism(providers.llm),
-            queued=lambda: waiting_on(providers.llm),
-        )
+        # First guesses of one piece of work's seconds; each gate learns the real figure.
+        self.speech_gate = self._gate("speech recogniser", providers.stt, service_s=0.5)
+        self.answer_gate = self._gate("language model", providers.llm, service_s=1.5)
         self.conversations = ConversationLimit(settings.max_conversations)
+
+    def _gate(self, name: str, model: object, *, service_s: float) -> Gate:
+        return Gate(
+            name,
+            max_wait_s=self.settings.max_queue_wait_s,
+            service_s=service_s,
+            parallel=parallelism(model),
+            queued=lambda: waiting_on(model),
+        )
 
     # Sessions --------------------------------------------------------------------------
 

@@ -10,34 +10,27 @@ cycle costs about one server start. The test runs a few cycles, `bench/durabilit
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import io
 import json
-import os
 import random
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
-import wave
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
+from core.audio import pcm16_wav
 from tests.groq_server import API_KEY, FakeGroq
-from tests.helpers import ADMIN
+from tests.helpers import ADMIN, REPO, app_env, die_with_parent, free_port
 
-REPO = Path(__file__).resolve().parent.parent
 WRITERS = 4
 KILL_AFTER_S = (0.2, 2.5)  # the kill comes at a random moment in this range of the load
 STARTUP_TIMEOUT_S = 120.0
-_PR_SET_PDEATHSIG = 1
-_CLEARED_ENV = ("DATABASE_URL", "JWT_SECRET", "LOCAL_LLM_PATH", "MODEL_CACHE_DIR")
 
 
 @dataclass(frozen=True)
@@ -91,31 +84,12 @@ class Figures:
         }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def tiny_wav(seconds: float = 0.5, rate: int = 16_000) -> bytes:
     """A short tone: something to upload (the fake Groq transcribes anything)."""
     import numpy as np
 
     t = np.arange(int(seconds * rate)) / rate
-    pcm = (np.sin(2 * np.pi * 220 * t) * 8000).astype("<i2").tobytes()
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(pcm)
-    return buf.getvalue()
-
-
-def _die_with_parent() -> None:
-    """In the server child: get SIGKILL if the test process dies, so no server outlives it."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    return pcm16_wav((np.sin(2 * np.pi * 220 * t) * 8000).astype("<i2").tobytes(), rate)
 
 
 @contextlib.contextmanager
@@ -123,13 +97,9 @@ def app_process(data_dir: Path, groq: FakeGroq, log: Path) -> Iterator[tuple[str
     """`python app.py` with Groq answering; yields its URL and start-up seconds once healthy.
     Whatever happens in the block, the process is SIGKILLed (if still alive) on the way out."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in _CLEARED_ENV}
-    env.update(
-        HOST="127.0.0.1",
-        PORT=str(port),
-        DATA_DIR=str(data_dir),
-        ADMIN_USERNAME=ADMIN[0],
-        ADMIN_PASSWORD=ADMIN[1],
+    env = app_env(
+        port=port,
+        data_dir=data_dir,
         UI_ENABLED="false",
         GTTS_ENABLED="false",
         GROQ_API_KEY=API_KEY,
@@ -147,7 +117,7 @@ def app_process(data_dir: Path, groq: FakeGroq, log: Path) -> Iterator[tuple[str
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,  # only calls prctl(2)
+            preexec_fn=die_with_parent(signal.SIGKILL),
         )
     base = f"http://127.0.0.1:{port}"
     try:

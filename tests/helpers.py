@@ -3,15 +3,68 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import io
+import os
 import re
+import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 
 ADMIN = ("admin", "adminpass123")
+REPO = Path(__file__).resolve().parent.parent
+
+# Settings in the caller's environment that would change what an app started here runs.
+_FOREIGN_SETTINGS = (
+    "GROQ_API_KEY",
+    "GROQ_BASE_URL",
+    "DATABASE_URL",
+    "JWT_SECRET",
+    "LOCAL_LLM_PATH",
+    "PYTHONPATH",
+)
+_PR_SET_PDEATHSIG = 1
+
+
+def free_port() -> int:
+    """A TCP port on the loopback interface that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def app_env(
+    *, port: int, data_dir: Path, admin: tuple[str, str] = ADMIN, **settings: str
+) -> dict[str, str]:
+    """The environment of a `python app.py` that a test or a bench starts: the caller's, less
+    the settings that would change what it runs, on loopback `port` with `data_dir`, the
+    `admin` account, and `settings` (by their environment names) on top."""
+    env = {k: v for k, v in os.environ.items() if k not in _FOREIGN_SETTINGS}
+    env.update(
+        HOST="127.0.0.1",
+        PORT=str(port),
+        DATA_DIR=str(data_dir),
+        ADMIN_USERNAME=admin[0],
+        ADMIN_PASSWORD=admin[1],
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(settings)
+    return env
+
+
+def die_with_parent(sig: int) -> Callable[[], None]:
+    """A `preexec_fn` for a server child: it gets `sig` when the process that started it dies,
+    even when that one is killed, so no server outlives its test or bench."""
+
+    def arm() -> None:  # runs in the child before exec: only calls prctl(2)
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, sig)
+
+    return arm
 
 
 def words(text: str) -> list[str]:

@@ -17,6 +17,7 @@ import pytest
 
 from core.assets import QWEN_05B, ensure_model
 from tests.conftest import make_settings
+from tests.helpers import free_port
 
 MODEL = "qwen2.5-0.5b"  # the name the server serves the GGUF under
 START_TIMEOUT_S = 120
@@ -30,12 +31,6 @@ class InferenceServer:
     def chat_requests(self) -> int:
         """How many chat completions the server has been asked for so far."""
         return self.log.read_text(errors="replace").count("POST /v1/chat/completions")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(name="openai_server", scope="module")

@@ -19,8 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.durability import REPO, free_port
-from tests.helpers import ADMIN
+from tests.helpers import REPO, app_env, free_port
 
 EXIT_TIMEOUT_S = 120.0
 TRUNCATED_BYTES = 4096
@@ -45,17 +44,9 @@ def start_app(tmp_path: Path, **env: str) -> tuple[int, str, bool]:
     """Run `python app.py` until it exits; its code, its output, and whether anything ever
     answered on its port meanwhile."""
     port = free_port()
-    full_env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("GROQ_API_KEY", "DATABASE_URL", "LOCAL_LLM_PATH", "PYTHONPATH")
-    }
-    full_env.update(
-        HOST="127.0.0.1",
-        PORT=str(port),
-        DATA_DIR=str(tmp_path / "data"),
-        ADMIN_USERNAME=ADMIN[0],
-        ADMIN_PASSWORD=ADMIN[1],
+    full_env = app_env(
+        port=port,
+        data_dir=tmp_path / "data",
         UI_ENABLED="false",
         GTTS_ENABLED="false",
         **env,

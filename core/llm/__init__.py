@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 
 @dataclass(frozen=True)
@@ -23,3 +23,27 @@ class LLM(Protocol):
     def stream(self, messages: list[ChatMessage], *, max_tokens: int) -> Iterator[str]: ...
 
     def count_tokens(self, text: str) -> int: ...
+
+
+def stream_chat_completion(
+    client: Any,
+    *,
+    model: str,
+    messages: list[ChatMessage],
+    max_tokens: int,
+    temperature: float,
+) -> Iterator[str]:
+    """The text of a streamed `chat.completions` call, piece by piece. The `groq` and `openai`
+    SDKs share this call and its chunks; each backend maps its own SDK's errors."""
+    payload: Any = [{"role": m.role, "content": m.content} for m in messages]
+    stream = client.chat.completions.create(
+        model=model,
+        messages=payload,
+        max_tokens=max_tokens,
+        temperature=temperature,
+        stream=True,
+    )
+    with stream:
+        for chunk in stream:
+            if chunk.choices and chunk.choices[0].delta.content:
+                yield chunk.choices[0].delta.content

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import Any
 
 from core.errors import ProviderError
 from core.groq_client import GroqBreaker, make_client
-from core.llm import ChatMessage
+from core.llm import ChatMessage, stream_chat_completion
 
 logger = logging.getLogger(__name__)
 
@@ -49,18 +48,13 @@ class GroqLLM:
             except ProviderError as exc:
                 raise ProviderError(f"Groq chat {exc}") from exc
         try:
-            payload: Any = [{"role": m.role, "content": m.content} for m in messages]
-            stream = self.client.chat.completions.create(
+            yield from stream_chat_completion(
+                self.client,
                 model=self.model,
-                messages=payload,
+                messages=messages,
                 max_tokens=max_tokens,
                 temperature=self.temperature,
-                stream=True,
             )
-            with stream:
-                for chunk in stream:
-                    if chunk.choices and chunk.choices[0].delta.content:
-                        yield chunk.choices[0].delta.content
         except groq.GroqError as exc:
             self._failed(exc)
             raise ProviderError(f"Groq chat failed: {type(exc).__name__}: {exc}") from exc
