@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 
 import uvicorn
@@ -17,6 +18,9 @@ MAX_HEADER_BYTES = 2 * 1024 * 1024
 
 
 def main() -> None:
+    # A native crash (SIGSEGV, SIGILL) in a model library prints where it happened, not just
+    # "Segmentation fault"; the llama.cpp self-test at start catches the known ones earlier.
+    faulthandler.enable()
     try:
         settings = Settings()
     except ValidationError as exc:

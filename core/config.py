@@ -30,6 +30,15 @@ class TTSProvider(StrEnum):
     GTTS = "gtts"
 
 
+class ExtraBuffers(StrEnum):
+    """Whether llama.cpp may keep weights in its extra buffer types (AMX tiles, weights repacked
+    for the CPU's vector units): `auto` uses them where they are known to work."""
+
+    AUTO = "auto"
+    ON = "on"
+    OFF = "off"
+
+
 class TelephonyMode(StrEnum):
     """How phone calls are served: Media Streams (real time) or turn by turn with <Gather>."""
 
@@ -94,6 +103,7 @@ class Settings(BaseSettings):
     llm_max_tokens: int = Field(default=256, ge=16)
     llm_temperature: float = Field(default=0.3, ge=0, le=2)
     llm_threads: int = Field(default=2, ge=1)
+    llama_extra_buffers: ExtraBuffers = ExtraBuffers.AUTO  # see core/llm/llama_runtime.py
     stt_threads: int = Field(default=2, ge=1)
     whisper_beam_size: int = Field(default=1, ge=1, le=10)
 

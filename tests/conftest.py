@@ -114,7 +114,7 @@ def local_tts(tmp_path_factory: pytest.TempPathFactory) -> SpeechSynthesizer:
 
 @pytest.fixture(scope="session")
 def local_providers(local_stt, local_llm, local_tts) -> Providers:
-    return Providers(stt=local_stt, llm=local_llm, tts=local_tts)
+    return Providers(stt=local_stt, llm=local_llm, tts=local_tts, llama_runtime=local_llm.runtime)
 
 
 @pytest.fixture

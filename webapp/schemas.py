@@ -188,7 +188,19 @@ class ProviderHealth(BaseModel):
     fallback: str | None
 
 
+class LlamaHealth(BaseModel):
+    """The local model's llama.cpp: its CPU backend, the instruction sets it was built with, and
+    whether its extra buffer types (AMX, repacked weights) are in use, and why."""
+
+    version: str
+    backend: str
+    features: list[str]
+    extra_buffers: bool
+    extra_buffers_reason: str
+
+
 class Health(BaseModel):
     status: str
     stt: ProviderHealth
     llm: ProviderHealth
+    llama_cpp: LlamaHealth | None = None

@@ -3,15 +3,58 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
 from core.concurrency import FairLock
 from core.errors import ProviderError
 from core.llm import ChatMessage
+from core.llm.llama_runtime import LlamaRuntime
 
 logger = logging.getLogger(__name__)
+
+_PARAMS_LOCK = threading.Lock()
+
+
+@contextmanager
+def _model_params(*, extra_buffers: bool) -> Iterator[None]:
+    """llama-cpp-python's `Llama()` has no `use_extra_bufts` argument and loads the model inside
+    its constructor, from `llama_model_default_params()`: for the length of one load, those
+    defaults carry the choice (under a lock, so two loads never see each other's)."""
+    import llama_cpp.llama_cpp as lib
+
+    original = lib.llama_model_default_params
+
+    def params() -> Any:
+        chosen = original()
+        chosen.use_extra_bufts = extra_buffers
+        return chosen
+
+    with _PARAMS_LOCK:
+        lib.llama_model_default_params = params
+        try:
+            yield
+        finally:
+            lib.llama_model_default_params = original
+
+
+def load_llama(model_path: Path, *, context_tokens: int, threads: int, extra_buffers: bool) -> Any:
+    """A `llama_cpp.Llama` on `model_path`; ValueError if llama.cpp cannot load the file."""
+    try:
+        from llama_cpp import Llama
+    except ImportError as exc:  # pragma: no cover - dependency hint
+        raise ImportError("Install llama-cpp-python: run scripts/install.sh") from exc
+    with _model_params(extra_buffers=extra_buffers):
+        return Llama(
+            model_path=str(model_path),
+            n_ctx=context_tokens,
+            n_threads=threads,
+            n_threads_batch=threads,
+            verbose=False,
+        )
 
 
 class LlamaCppLLM:
@@ -27,21 +70,18 @@ class LlamaCppLLM:
         threads: int = 2,
         temperature: float = 0.7,
         name: str | None = None,
+        runtime: LlamaRuntime,
     ) -> None:
-        try:
-            from llama_cpp import Llama
-        except ImportError as exc:  # pragma: no cover - dependency hint
-            raise ImportError("Install llama-cpp-python: pip install llama-cpp-python") from exc
         self.name = name or f"local:{model_path.stem}"
         self.context_tokens = context_tokens
         self.temperature = temperature
+        self.runtime = runtime  # the build, CPU features and extra buffers, for /health
         self.lock = FairLock()
-        self.model = Llama(
-            model_path=str(model_path),
-            n_ctx=context_tokens,
-            n_threads=threads,
-            n_threads_batch=threads,
-            verbose=False,
+        self.model = load_llama(
+            model_path,
+            context_tokens=context_tokens,
+            threads=threads,
+            extra_buffers=runtime.extra_buffers.use,
         )
 
     def count_tokens(self, text: str) -> int:

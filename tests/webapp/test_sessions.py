@@ -109,6 +109,12 @@ def test_health_names_the_local_providers(client: TestClient) -> None:
         "fallback": None,
     }
     assert body["llm"]["provider"] == "local:qwen2.5-0.5b" and body["llm"]["kind"] == "local"
+    # The local model's llama.cpp: the portable build, and the extra buffers chosen for this CPU.
+    llama = body["llama_cpp"]
+    assert llama["version"] == "0.3.36" and llama["backend"] == "CPU"
+    assert "AVX2" in llama["features"] and "AMX_INT8" not in llama["features"]
+    assert isinstance(llama["extra_buffers"], bool)
+    assert llama["extra_buffers_reason"].startswith("auto: ")
 
 
 def test_openapi_and_cors(client: TestClient) -> None:

@@ -11,7 +11,7 @@ from core.history import UserRecord
 from webapp.deps import CurrentUser, StateDep
 from webapp.errors import documented
 from webapp.routes.sessions import check_language
-from webapp.schemas import Health, PersonalityPublic, ProviderHealth, UserSettings
+from webapp.schemas import Health, LlamaHealth, PersonalityPublic, ProviderHealth, UserSettings
 
 router = APIRouter(tags=["configuration"])
 
@@ -71,10 +71,14 @@ async def put_settings(body: UserSettings, user: CurrentUser, state: StateDep) -
 
 @router.get("/health", response_model=Health)
 async def health(state: StateDep) -> Health:
-    """Which providers are loaded and whether each is local or cloud; never blocks."""
-    described = state.agent.providers.describe()
+    """Which providers are loaded and whether each is local or cloud, and the local model's
+    llama.cpp CPU backend and features; never blocks."""
+    providers = state.agent.providers
+    described = providers.describe()
+    llama = providers.llama_runtime
     return Health(
         status="ok",
         stt=ProviderHealth(**described["stt"]),
         llm=ProviderHealth(**described["llm"]),
+        llama_cpp=LlamaHealth(**llama.describe()) if llama else None,
     )

@@ -1,0 +1,154 @@
+"""What the installed llama.cpp was built for, what this CPU can run, and whether llama.cpp's
+extra buffer types (AMX tiles, repacked weights) are used: pure decisions from injected flags.
+
+llama-cpp-python 0.3.36 built with its defaults targets the build machine (`-march=native`) and,
+on an Intel CPU with AMX, compiles the AMX extra buffer type, whose first decode dies with
+SIGSEGV. `scripts/install.sh` therefore builds a portable library (an AVX2 baseline, no AMX), and
+the decisions here keep a library built otherwise from crashing or dying with SIGILL.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.config import ExtraBuffers
+
+logger = logging.getLogger(__name__)
+
+CPUINFO = Path("/proc/cpuinfo")
+
+# ggml's name for an instruction set it was compiled with (llama_print_system_info) and the
+# Linux /proc/cpuinfo flag of a CPU that can run it.
+CPU_FLAG_OF = {
+    "SSE3": "pni",
+    "SSSE3": "ssse3",
+    "AVX": "avx",
+    "AVX_VNNI": "avx_vnni",
+    "AVX2": "avx2",
+    "F16C": "f16c",
+    "FMA": "fma",
+    "BMI2": "bmi2",
+    "AVX512": "avx512f",
+    "AVX512_VBMI": "avx512vbmi",
+    "AVX512_VNNI": "avx512_vnni",
+    "AVX512_BF16": "avx512_bf16",
+    "AMX_INT8": "amx_int8",
+}
+
+
+@dataclass(frozen=True)
+class BuildInfo:
+    """The CPU backend of the loaded llama.cpp library and the features it was compiled with."""
+
+    backend: str  # "CPU"
+    features: frozenset[str]  # e.g. {"AVX2", "FMA", "F16C", "BMI2", "REPACK", "OPENMP"}
+
+    @property
+    def instruction_sets(self) -> list[str]:
+        """The compiled-in instruction sets, in ggml's order."""
+        return [name for name in CPU_FLAG_OF if name in self.features]
+
+
+@dataclass(frozen=True)
+class ExtraBufferPlan:
+    """Whether llama.cpp may put weights in its extra buffer types, and why."""
+
+    use: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class LlamaRuntime:
+    """The llama.cpp in use: its version, CPU backend and features, and the extra-buffer choice."""
+
+    version: str
+    build: BuildInfo
+    extra_buffers: ExtraBufferPlan
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "backend": self.build.backend,
+            "features": sorted(self.build.features),
+            "extra_buffers": self.extra_buffers.use,
+            "extra_buffers_reason": self.extra_buffers.reason,
+        }
+
+
+def library_build() -> tuple[str, BuildInfo]:
+    """The installed llama-cpp-python's version and what its CPU backend was compiled with.
+    Reading this runs no model code, so it is safe even where a decode would crash."""
+    import llama_cpp
+
+    llama_cpp.llama_backend_init()  # registers the backends, if they were built as modules
+    text = llama_cpp.llama_print_system_info().decode("utf-8", "replace")
+    return str(llama_cpp.__version__), parse_system_info(text)
+
+
+def library_files() -> list[Path]:
+    """The native libraries of the installed llama-cpp-python (a rebuild changes them)."""
+    import llama_cpp
+
+    return sorted((Path(llama_cpp.__file__).parent / "lib").glob("*.so*"))
+
+
+def parse_system_info(text: str) -> BuildInfo:
+    """Read llama_print_system_info(): `CPU : SSE3 = 1 | AVX2 = 1 | ... | REPACK = 1 | `
+    (one `NAME : ...` group per backend; only the CPU backend matters here)."""
+    backend, features = "", set[str]()
+    for raw in text.split("|"):
+        item = raw.strip()
+        if " : " in item:  # "CPU : SSE3 = 1": a backend's name, then its first feature
+            name, item = (part.strip() for part in item.split(" : ", 1))
+            if backend and name != backend:
+                break  # a second backend: its features are not the CPU's
+            backend = name
+        if "=" in item:
+            key, value = (part.strip() for part in item.split("=", 1))
+            if value not in ("", "0"):
+                features.add(key)
+    return BuildInfo(backend=backend or "CPU", features=frozenset(features))
+
+
+def read_cpu_flags(cpuinfo: Path = CPUINFO) -> frozenset[str]:
+    """The instruction-set flags of this CPU (the first `flags` line of /proc/cpuinfo); empty
+    where there is no such file, and every decision below then trusts the build."""
+    try:
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.startswith("flags"):
+                return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def missing_features(build: BuildInfo, cpu_flags: frozenset[str]) -> list[str]:
+    """The instruction sets the library uses that this CPU lacks (it would die with SIGILL).
+    Unknown CPU flags (no /proc/cpuinfo) miss nothing."""
+    if not cpu_flags:
+        return []
+    return [name for name in build.instruction_sets if CPU_FLAG_OF[name] not in cpu_flags]
+
+
+def plan_extra_buffers(
+    setting: ExtraBuffers, *, build: BuildInfo, cpu_flags: frozenset[str]
+) -> ExtraBufferPlan:
+    """Pure selection. `on` and `off` are obeyed. `auto` refuses the one combination known to
+    crash, a library with the AMX backend on a CPU with AMX tiles, and otherwise uses them:
+    repacked Q4 weights answer as fast or faster (bench/llama_build.py, docs/performance.md)."""
+    if setting is ExtraBuffers.ON:
+        return ExtraBufferPlan(True, "LLAMA_EXTRA_BUFFERS=on")
+    if setting is ExtraBuffers.OFF:
+        return ExtraBufferPlan(False, "LLAMA_EXTRA_BUFFERS=off")
+    if "AMX_INT8" in build.features and "amx_tile" in cpu_flags:
+        return ExtraBufferPlan(
+            False,
+            "auto: this llama.cpp has the AMX backend and the CPU has AMX tiles; "
+            "llama.cpp 0.3.36 crashes on its first decode through them",
+        )
+    if "REPACK" not in build.features:
+        return ExtraBufferPlan(False, "auto: this llama.cpp has no extra buffer types")
+    return ExtraBufferPlan(True, "auto: weights repacked for this CPU's vector units")
