@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 import time
 from pathlib import Path
@@ -51,6 +52,10 @@ def load_secret(settings: Settings) -> bytes:
     return secret
 
 
+USER_ID = re.compile(r"[1-9][0-9]{0,18}")
+MAX_USER_ID = 2**63 - 1  # SQLite's INTEGER and PostgreSQL's BIGINT
+
+
 class TokenService:
     """Issues and verifies the bearer tokens of the API and the UI."""
 
@@ -74,6 +79,11 @@ class TokenService:
             # The algorithm is pinned: "none", RS256 and the rest are refused before any check.
             decoded = jwt.decode(token, self._key, algorithms=[ALGORITHM])
             self._claims.validate(decoded.claims)
-            return int(decoded.claims["sub"])
+            sub = decoded.claims["sub"]
         except (JoseError, ValueError, TypeError, KeyError) as exc:
             raise InvalidToken("Invalid or expired token.") from exc
+        # Only ids this server issues: a signed `sub` beyond the database's integers (a leaked
+        # or guessed secret, another service's token) is refused, never looked up.
+        if not isinstance(sub, str) or not USER_ID.fullmatch(sub) or int(sub) > MAX_USER_ID:
+            raise InvalidToken("Invalid or expired token.")
+        return int(sub)

@@ -68,8 +68,22 @@ def status_for(exc: errors.AgentError) -> int:
 MAX_ECHO = 200  # characters of a refused value sent back in a validation error
 
 
+def _encodable(value: Any) -> Any:
+    """The value with every string made encodable as UTF-8: a lone surrogate ("\\ud800" in
+    JSON) that the validation refused must not break the answer that says so."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_encodable(k): _encodable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_encodable(v) for v in value]
+    return value
+
+
 def _echo(error: dict[str, Any]) -> dict[str, Any]:
-    """A validation error whose `input` is cut short: a 25 MB form field must not come back."""
+    """A validation error whose `input` is cut short (a 25 MB form field must not come back)
+    and can be encoded."""
+    error = _encodable(error)
     value = error.get("input")
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     if len(text) <= MAX_ECHO:

@@ -70,6 +70,12 @@ def forged(secret: bytes) -> dict[str, str]:
         "missing sub": hs({"alg": "HS256"}, {"exp": now + 600}, secret),
         "sub not a user id": hs({"alg": "HS256"}, {"sub": "admin", "exp": now + 600}, secret),
         "sub of no account": hs({"alg": "HS256"}, {"sub": "999", "exp": now + 600}, secret),
+        # Beyond the database's integers: a 500 (OverflowError in the lookup) before the fix.
+        "sub of 2**70": hs({"alg": "HS256"}, {"sub": str(2**70), "exp": now + 600}, secret),
+        "sub of 2**63": hs({"alg": "HS256"}, {"sub": str(2**63), "exp": now + 600}, secret),
+        "sub negative": hs({"alg": "HS256"}, {"sub": "-1", "exp": now + 600}, secret),
+        "sub a number": hs({"alg": "HS256"}, {"sub": 1, "exp": now + 600}, secret),
+        "sub spelled another way": hs({"alg": "HS256"}, {"sub": "+1", "exp": now + 600}, secret),
         "tampered claims": hs({"alg": "HS256"}, good, secret).replace(body, other_body),
         "two parts": "e30.e30",
         "not base64": "@@@.@@@.@@@",
