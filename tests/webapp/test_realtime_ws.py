@@ -93,6 +93,29 @@ def test_a_bad_token_closes_with_policy_violation(live: Live) -> None:
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
 
 
+@pytest.mark.parametrize("kind", ["binary", "text"])
+def test_a_message_over_1_mib_closes_with_1009(live: Live, kind: str) -> None:
+    """A 10 MB text frame got no answer at all before: it is refused like a binary one."""
+    with live.ws() as ws:
+        got = Received()
+        receive_until(ws, got, "ready")
+        if kind == "binary":
+            ws.send(bytes(10 * 1024 * 1024))
+        else:
+            ws.send(json.dumps({"type": "text", "text": "a" * 10 * 1024 * 1024}))
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                ws.recv(timeout=10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+    assert "at most 1048576 bytes" in closed.value.rcvd.reason
+    # A message just under the limit is still served: a typed question is answered.
+    with live.ws() as ws:
+        got = Received()
+        receive_until(ws, got, "ready")
+        ws.send(json.dumps({"type": "text", "text": "Hello!" + " " * (1024 * 1024 - 64)}))
+        assert receive_until(ws, got, "turn")["answer"]
+
+
 def test_someone_elses_session_or_a_bad_rate_is_refused(live: Live) -> None:
     for params in ({"session_id": "0" * 32}, {"sample_rate": "1000"}, {"sample_rate": "x"}):
         with live.ws(**params) as ws:

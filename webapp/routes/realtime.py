@@ -122,13 +122,20 @@ async def _receive(websocket: WebSocket, engine: Conversation) -> None:
         if message["type"] == "websocket.disconnect":
             return
         data = message.get("bytes")
+        text = message.get("text") or ""
+        # Binary audio and text controls alike: past MAX_MESSAGE_BYTES the socket closes with
+        # 1009 at once (uvicorn itself only refuses frames over 16 MiB).
+        size = len(data) if data is not None else len(text.encode("utf-8"))
+        if size > MAX_MESSAGE_BYTES:
+            await websocket.close(
+                code=status.WS_1009_MESSAGE_TOO_BIG,
+                reason=f"A message may be at most {MAX_MESSAGE_BYTES} bytes.",
+            )
+            return
         if data is not None:
-            if len(data) > MAX_MESSAGE_BYTES:
-                await websocket.close(code=status.WS_1009_MESSAGE_TOO_BIG)
-                return
             engine.feed(data)
             continue
-        if await _control(websocket, engine, message.get("text") or ""):
+        if await _control(websocket, engine, text):
             return
 
 
