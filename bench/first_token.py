@@ -48,20 +48,23 @@ class Round:
 
 
 def load_direct_model() -> tuple[Any, Any]:
-    """The bundled Qwen GGUF as the server loads it (core/providers.py, core/llm/llama_cpp.py)."""
-    from llama_cpp import Llama
-
+    """The bundled Qwen GGUF as the server loads it (core/providers.py, core/llm/llama_cpp.py),
+    with the extra buffers the server chooses for this CPU."""
     from core.assets import QWEN_05B, ensure_model
     from core.config import Settings
+    from core.llm.llama_cpp import load_llama
+    from core.llm.llama_selftest import prepare
 
     settings = Settings()
     path = ensure_model(QWEN_05B, settings.model_cache_dir) / QWEN_05B.target
-    model = Llama(
-        model_path=str(path),
-        n_ctx=settings.llm_context_tokens,
-        n_threads=settings.llm_threads,
-        n_threads_batch=settings.llm_threads,
-        verbose=False,
+    runtime = prepare(
+        path, setting=settings.llama_extra_buffers, cache_dir=settings.model_cache_dir
+    )
+    model = load_llama(
+        path,
+        context_tokens=settings.llm_context_tokens,
+        threads=settings.llm_threads,
+        extra_buffers=runtime.extra_buffers.use,
     )
     return model, settings
 

@@ -12,7 +12,7 @@ from typing import Any, cast
 from core.concurrency import FairLock
 from core.errors import ProviderError
 from core.llm import ChatMessage
-from core.llm.llama_runtime import LlamaRuntime
+from core.llm.llama_runtime import LlamaRuntime, register_backends
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ def load_llama(model_path: Path, *, context_tokens: int, threads: int, extra_buf
         from llama_cpp import Llama
     except ImportError as exc:  # pragma: no cover - dependency hint
         raise ImportError("Install llama-cpp-python: run scripts/install.sh") from exc
+    register_backends()
     with _model_params(extra_buffers=extra_buffers):
         return Llama(
             model_path=str(model_path),

@@ -78,21 +78,46 @@ class LlamaRuntime:
         }
 
 
-def library_build() -> tuple[str, BuildInfo]:
-    """The installed llama-cpp-python's version and what its CPU backend was compiled with.
-    Reading this runs no model code, so it is safe even where a decode would crash."""
+def library_dir() -> Path:
+    """Where the installed llama-cpp-python keeps its native libraries."""
     import llama_cpp
 
-    llama_cpp.llama_backend_init()  # registers the backends, if they were built as modules
-    text = llama_cpp.llama_print_system_info().decode("utf-8", "replace")
-    return str(llama_cpp.__version__), parse_system_info(text)
+    return Path(llama_cpp.__file__).parent / "lib"
 
 
 def library_files() -> list[Path]:
     """The native libraries of the installed llama-cpp-python (a rebuild changes them)."""
+    return sorted(library_dir().glob("*.so*"))
+
+
+def register_backends() -> None:
+    """Load the CPU backend that suits this CPU best. scripts/install.sh builds one CPU backend
+    per x86-64 level (GGML_CPU_ALL_VARIANTS, `libggml-cpu-<variant>.so`) and ggml picks among
+    them by what the CPU reports; but ggml only looks beside the Python executable and in the
+    working directory, so it is pointed at the package's folder here. A build with the CPU
+    backend linked in (no variants) has it registered already, and this changes nothing."""
+    import ctypes
+
+    import llama_cpp  # noqa: F401 - loads libllama and libggml, whose handle is reused below
+
+    folder = library_dir()
+    if not any(folder.glob("libggml-cpu-*.so")):
+        return
+    ggml = ctypes.CDLL(str(folder / "libggml.so"))
+    ggml.ggml_backend_reg_count.restype = ctypes.c_size_t
+    ggml.ggml_backend_load_all_from_path.argtypes = [ctypes.c_char_p]
+    if ggml.ggml_backend_reg_count() == 0:
+        ggml.ggml_backend_load_all_from_path(str(folder).encode())
+
+
+def library_build() -> tuple[str, BuildInfo]:
+    """The installed llama-cpp-python's version and what its CPU backend (the variant chosen
+    for this CPU) was compiled with. No model code runs, so this is safe where a decode is not."""
     import llama_cpp
 
-    return sorted((Path(llama_cpp.__file__).parent / "lib").glob("*.so*"))
+    register_backends()
+    text = llama_cpp.llama_print_system_info().decode("utf-8", "replace")
+    return str(llama_cpp.__version__), parse_system_info(text)
 
 
 def parse_system_info(text: str) -> BuildInfo:

@@ -3,6 +3,8 @@ library and model loaded as those decisions choose."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from core.errors import ModelMissingError
 from core.llm.llama_runtime import (
     BuildInfo,
     library_build,
+    library_dir,
     missing_features,
     parse_system_info,
     plan_extra_buffers,
@@ -20,6 +23,7 @@ from core.llm.llama_runtime import (
 )
 from core.llm.llama_selftest import child_command, prepare, run_child
 from tests.conftest import make_settings
+from tests.helpers import REPO
 
 # What llama_print_system_info() says for llama-cpp-python 0.3.36 built with its defaults
 # (-march=native) on a Sapphire Rapids Xeon, and the /proc/cpuinfo flags of such a CPU.
@@ -119,15 +123,45 @@ def test_cpu_flags_come_from_the_first_flags_line(tmp_path: Path) -> None:
 
 
 def test_the_installed_llama_cpp_is_portable() -> None:
-    """scripts/install.sh builds an AVX2 baseline: nothing beyond it, no AMX backend. A build
-    with -march=native on a machine with AVX-512 (like llama-cpp-python's default) fails."""
+    """scripts/install.sh builds one CPU backend per x86-64 level and llama.cpp picks the one
+    this CPU runs best. llama-cpp-python's default build (-march=native, a single backend for
+    the building machine, with AMX on a Xeon that has it) fails here."""
+    variants = {path.name for path in library_dir().glob("libggml-cpu-*.so")}
     version, build = library_build()
 
+    assert {"libggml-cpu-x64.so", "libggml-cpu-haswell.so", "libggml-cpu-skylakex.so"} <= variants
+    assert not (library_dir() / "libggml-cpu.so").exists()
     assert version == "0.3.36"
     assert build.backend == "CPU"
     assert {"AVX", "AVX2", "FMA", "F16C", "REPACK"} <= build.features
-    assert missing_features(build, AVX2_FLAGS) == []
-    assert not {"AVX512", "AMX_INT8", "AVX_VNNI"} & build.features
+    assert missing_features(build, read_cpu_flags()) == []  # the variant chosen fits this CPU
+
+
+def test_an_avx2_only_cpu_gets_a_backend_it_can_run_and_the_model_answers() -> None:
+    """What a CPU without AVX-512 loads (the haswell variant), loaded by hand in a child here:
+    it carries nothing beyond AVX2 and answers with the bundled model."""
+    model = ensure_model(QWEN_05B, make_settings(Path("unused")).model_cache_dir) / QWEN_05B.target
+    script = f"""
+import ctypes, llama_cpp
+from core.llm.llama_runtime import library_build, library_dir
+ggml = ctypes.CDLL(str(library_dir() / "libggml.so"))
+ggml.ggml_backend_load.argtypes = [ctypes.c_char_p]
+ggml.ggml_backend_load.restype = ctypes.c_void_p
+assert ggml.ggml_backend_load(str(library_dir() / "libggml-cpu-haswell.so").encode())
+print(sorted(library_build()[1].features))
+from core.llm.llama_cpp import load_llama
+model = load_llama({str(model)!r}, context_tokens=512, threads=2, extra_buffers=True)
+print(model.create_completion("The capital of France is", max_tokens=4, temperature=0)
+      ["choices"][0]["text"])
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=False
+    )
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    features, answer = done.stdout.strip().splitlines()[-2:]
+    assert "'AVX2'" in features and "AVX512" not in features and "AMX" not in features
+    assert "Paris" in answer
 
 
 @pytest.mark.parametrize("flags", [SAPPHIRE_RAPIDS_FLAGS, AVX2_FLAGS], ids=["amx", "avx2"])
