@@ -29,7 +29,7 @@ _TEMPLATE_MARGIN = 64
 class TranscriptionResult:
     """A transcribed recording, stored as the session's next (not yet answered) user turn."""
 
-    session_id: str
+    session_id: str | None  # None when no speech was heard and no session was named
     turn_id: int | None  # None when no speech was heard (nothing stored)
     text: str
     language: str
@@ -125,20 +125,20 @@ class Agent:
     # Sessions --------------------------------------------------------------------------
 
     async def _session(
-        self, user: UserRecord, session_id: str | None, channel: str
+        self, user: UserRecord, session_id: str | None, channel: str, *, new_id: str | None = None
     ) -> SessionRecord:
         if session_id:
             return await run_blocking(
                 lambda: self.store.get_session(user_id=user.id, session_id=session_id)
             )
         return await run_blocking(
-            lambda: self.store.create_session(user_id=user.id, channel=channel)
+            lambda: self.store.create_session(user_id=user.id, channel=channel, session_id=new_id)
         )
 
     @staticmethod
-    def pinned_language(user: UserRecord, session: SessionRecord) -> str | None:
-        """The language a session or user has pinned, or None for automatic detection."""
-        for value in (session.language, user.language):
+    def pinned_language(user: UserRecord, session: SessionRecord | None) -> str | None:
+        """The language a session (if any yet) or user has pinned, or None for detection."""
+        for value in (session.language if session else None, user.language):
             if value and value != language.AUTO:
                 return value
         return None
@@ -173,8 +173,8 @@ class Agent:
             personalities.validate(personality, user.custom_prompt or "-")
         with self.speech_gate.slot():
             # An unknown session is refused before decoding, but a new one is only created
-            # once the audio decodes: a bad upload leaves nothing behind.
-            existing = await self._session(user, session_id, channel) if session_id else None
+            # once speech is heard: a bad or silent upload leaves nothing behind.
+            session = await self._session(user, session_id, channel) if session_id else None
             decoded = await run_blocking(
                 lambda: decode(
                     audio,
@@ -182,7 +182,6 @@ class Agent:
                     deadline_s=self.settings.max_decode_seconds,
                 )
             )
-            session = existing or await self._session(user, None, channel)
             pinned = self.pinned_language(user, session)
             start = time.perf_counter()
             transcript = await run_model(
@@ -194,6 +193,7 @@ class Agent:
         lang = pinned or transcript.language or self.settings.default_language
         turn_id = None
         if transcript.text:
+            session = session or await self._session(user, None, channel)
             turn = await self.record_speech(
                 user=user,
                 session_id=session.id,
@@ -204,7 +204,7 @@ class Agent:
             )
             turn_id = turn.id
         return TranscriptionResult(
-            session_id=session.id,
+            session_id=session.id if session else None,
             turn_id=turn_id,
             text=transcript.text,
             language=lang,
@@ -242,10 +242,11 @@ class Agent:
         )
 
     async def open_session(
-        self, user: UserRecord, session_id: str | None, channel: str
+        self, user: UserRecord, session_id: str | None, channel: str, *, new_id: str | None = None
     ) -> SessionRecord:
-        """The user's session `session_id` (NotFoundError if not theirs), or a new one."""
-        return await self._session(user, session_id, channel)
+        """The user's session `session_id` (NotFoundError if not theirs), or a new one (with the
+        id `new_id`, when it was named before it was stored)."""
+        return await self._session(user, session_id, channel, new_id=new_id)
 
     # Answers ---------------------------------------------------------------------------
 

@@ -69,7 +69,9 @@ class TranscriptionResponse(BaseModel):
     transcription: str
     language: str
     duration: float
-    session_id: str
+    session_id: str | None = Field(
+        description="Null when no speech was heard and no session_id was sent (nothing stored)."
+    )
     turn_id: int | None = Field(description="Null when no speech was heard (nothing stored).")
     provider: str
     stt_ms: float

@@ -28,6 +28,11 @@ def _record(cls: type[R], row: object, **extra: object) -> R:
     return cls(**values, **extra)
 
 
+def new_session_id() -> str:
+    """A fresh session id, for a session named before it is stored."""
+    return uuid.uuid4().hex
+
+
 class HistoryStore:
     """Blocking data access; the agent calls it off the event loop."""
 
@@ -102,10 +107,18 @@ class HistoryStore:
     # Sessions ----------------------------------------------------------------------------
 
     def create_session(
-        self, *, user_id: int, title: str | None = None, channel: str = "api"
+        self,
+        *,
+        user_id: int,
+        title: str | None = None,
+        channel: str = "api",
+        session_id: str | None = None,
     ) -> SessionRecord:
+        """A new session; `session_id` is one named earlier with `new_session_id`."""
         with self._tx() as db:
-            conv = Conversation(id=uuid.uuid4().hex, user_id=user_id, title=title, channel=channel)
+            conv = Conversation(
+                id=session_id or new_session_id(), user_id=user_id, title=title, channel=channel
+            )
             db.add(conv)
             db.flush()
             return _record(SessionRecord, conv, turn_count=0)

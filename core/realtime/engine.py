@@ -25,7 +25,7 @@ from core.concurrency import run_blocking, run_model, waiting_on
 from core.config import TTSProvider
 from core.errors import AgentError
 from core.fallback import transcribe as transcribe_with_fallback
-from core.history import UserRecord
+from core.history import UserRecord, new_session_id
 from core.realtime import events as ev
 from core.realtime.heard import heard_text
 from core.realtime.playback import AnswerSpeaker, Playback
@@ -75,6 +75,7 @@ class Conversation:
         self.sample_rate = sample_rate
         self.requested_session = session_id
         self.session_id: str | None = None
+        self._unstored = False  # a new session, named but not stored until its first turn
         tts = agent.providers.tts
         self.output_sample_rate = int(getattr(getattr(tts, "english", None), "sample_rate", 22050))
         self._events: asyncio.Queue[ev.Event | None] = asyncio.Queue()
@@ -99,15 +100,32 @@ class Conversation:
         """
         self.agent.conversations.enter()
         self._admitted = True
+        session = None
         try:
-            session = await self.agent.open_session(self.user, self.requested_session, self.channel)
+            if self.requested_session:
+                session = await self.agent.open_session(
+                    self.user, self.requested_session, self.channel
+                )
         except BaseException:
             self._release()
             raise
-        self.session_id = session.id
+        # A new session is named now and stored with its first turn: a connection that never
+        # speaks leaves no row behind.
+        self.session_id = session.id if session else new_session_id()
+        self._unstored = session is None
         self._pinned = self.agent.pinned_language(self.user, session)
-        self._emit(ev.Ready(session.id, self.sample_rate, self.output_sample_rate))
-        return session.id
+        self._emit(ev.Ready(self.session_id, self.sample_rate, self.output_sample_rate))
+        return self.session_id
+
+    async def _store_session(self) -> None:
+        """Store the session named at start, before its first turn."""
+        if self._unstored:
+            self._unstored = False  # before the await: a second turn must not store it again
+            try:
+                await self.agent.open_session(self.user, None, self.channel, new_id=self.session_id)
+            except BaseException:
+                self._unstored = True
+                raise
 
     async def events(self) -> AsyncIterator[ev.Event]:
         """Events in order, until `close`."""
@@ -304,6 +322,7 @@ class Conversation:
         language = transcript.language or self.agent.settings.default_language
         self._emit(ev.TranscriptEvent(transcript.text, final=True, language=language))
         assert self.session_id is not None
+        await self._store_session()
         turn = await self.agent.record_speech(
             user=self.user,
             session_id=self.session_id,
@@ -319,6 +338,7 @@ class Conversation:
     async def _typed_turn(self, text: str, start: float) -> None:
         if not text:
             return
+        await self._store_session()
         await self._answer_turn(None, text, text, start, None, stt_ms=None)
 
     async def _answer_turn(

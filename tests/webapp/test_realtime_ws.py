@@ -225,6 +225,18 @@ def test_silence_and_noise_make_no_turn(live: Live) -> None:
             receive_until(ws, got, "turn", timeout=30)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1000
     assert "turn" not in got.types() and "answer" not in got.types(), got.types()
+    # A conversation that never had a turn leaves no session behind (each did before).
+    auth = {"Authorization": f"Bearer {live.token}"}
+    with live.ws(sample_rate=RATE) as ws:
+        receive_until(ws, got, "ready")
+    assert httpx.get(f"{live.base}/sessions", headers=auth).json() == []
+    # The id announced in `ready` is the one the first turn is stored under.
+    with live.ws() as ws:
+        ready = receive_until(ws, Received(), "ready")
+        ws.send(json.dumps({"type": "text", "text": "Hello there!"}))
+        receive_until(ws, Received(), "turn")
+    stored = httpx.get(f"{live.base}/sessions/{ready['session_id']}", headers=auth)
+    assert stored.status_code == 200 and len(stored.json()["turns"]) == 1
 
 
 def test_a_stream_that_stops_mid_word_ends_cleanly(live: Live, speak) -> None:

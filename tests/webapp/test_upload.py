@@ -156,9 +156,22 @@ def test_silence_is_transcribed_to_nothing_and_not_stored(
     res = client.post("/upload", headers=headers, files={"file": ("s.wav", silence)})
     assert res.status_code == 200
     body = res.json()
-    assert body["turn_id"] is None or body["transcription"]
-    if body["turn_id"] is None:
-        r = client.post(
-            "/response", headers=headers, json={"text": "", "session_id": body["session_id"]}
-        )
-        assert r.status_code == 400
+    # No speech, no turn, and no new session either (an empty one was left behind before).
+    assert (body["transcription"], body["turn_id"], body["session_id"]) == ("", None, None)
+    assert client.get("/sessions", headers=headers).json() == []
+    assert client.post("/response", headers=headers, json={"text": ""}).status_code == 400
+    # Silence in an existing session names that session and adds nothing to it.
+    session = client.post("/response", headers=headers, json={"text": "Hello."}).json()
+    res = client.post(
+        "/upload",
+        headers=headers,
+        files={"file": ("s.wav", silence)},
+        data={"session_id": session["session_id"]},
+    )
+    assert res.json()["session_id"] == session["session_id"] and res.json()["turn_id"] is None
+    listed = client.get("/sessions", headers=headers).json()
+    assert [(s["id"], s["turn_count"]) for s in listed] == [(session["session_id"], 1)]
+    r = client.post(
+        "/response", headers=headers, json={"text": "", "session_id": session["session_id"]}
+    )
+    assert r.status_code == 400

@@ -192,7 +192,7 @@ class UIController:
             view.status = self._error(exc)
             yield view.out()
             return
-        view.session_id = result.session_id
+        view.session_id = result.session_id or view.session_id
         view.transcript = result.text
         if not result.text:
             view.status = "No speech heard in that recording. Try again, a little louder."
