@@ -348,10 +348,14 @@ class Agent:
             await stream.aclose()
             # Runs on success, on failure and when the client goes away mid-answer: what was
             # generated is stored either way, with a status that says which it was.
-            # A turn that produced nothing stays pending, so it can be answered on a retry.
+            # A turn that produced nothing is pending again, so it can be answered on a retry.
+            # Synchronous on purpose: an async generator's `finally` may run while it is being
+            # closed, where awaiting a worker is not allowed.
             if status != "answered":
                 status = "cancelled"
             answer = "".join(parts).strip()
+            if status != "answered" and not answer:
+                self.store.set_turn_status(turn_id=turn.id, status="pending")
             if status == "answered" or answer:
                 record = self.store.complete_turn(
                     turn_id=turn.id,
@@ -391,7 +395,12 @@ class Agent:
                 history, text, language=lang, personality=name, custom=custom
             )
             turn = self.store.add_turn(
-                user_id=user.id, session_id=session.id, source="text", user_text=text, language=lang
+                user_id=user.id,
+                session_id=session.id,
+                source="text",
+                user_text=text,
+                language=lang,
+                status="answering",
             )
             return turn, name, messages
         pending = [t for t in turns if t.status == "pending"]
@@ -404,6 +413,8 @@ class Agent:
         messages = self.build_messages(
             history, turn.user_text, language=turn.language, personality=name, custom=custom
         )
+        # `answering` until stored: a turn still so at the next start was cut off by a stop.
+        self.store.set_turn_status(turn_id=turn.id, status="answering")
         return turn, name, messages
 
     def build_messages(

@@ -40,6 +40,9 @@ personality you choose. Sign in with `POST /login`, then send `Authorization: Be
 def build_state(settings: Settings, providers: Providers | None = None) -> AppState:
     """Open the database, load the models (unless given) and create the first account."""
     store = HistoryStore.open(settings.sqlalchemy_url)
+    cut = store.interrupt_unfinished(reason="the server stopped while answering")
+    if cut:
+        logger.warning("%d turn(s) cut off by the last stop are marked interrupted", cut)
     generated = accounts.ensure_admin(store, settings)
     if generated is not None:
         # Shown once, on the console of whoever started the server; never logged.

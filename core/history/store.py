@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import fields
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DBSession
 from sqlalchemy.orm import sessionmaker
@@ -195,7 +195,9 @@ class HistoryStore:
         audio_seconds: float | None = None,
         stt_ms: float | None = None,
         fallback: str | None = None,
+        status: str = "pending",
     ) -> TurnRecord:
+        """A new turn: `pending` (waiting for an answer) or `answering` (one has started)."""
         with self._tx() as db:
             conv = self._owned(db, user_id, session_id)
             turn = Turn(
@@ -208,7 +210,7 @@ class HistoryStore:
                 audio_seconds=audio_seconds,
                 stt_ms=stt_ms,
                 fallback=fallback,
-                status="pending",
+                status=status,
                 interrupted=False,
             )
             db.add(turn)
@@ -270,6 +272,28 @@ class HistoryStore:
                 turn.status = "answered"
                 turn.answered_at = turn.answered_at or utcnow()
             return _record(TurnRecord, turn)
+
+    def set_turn_status(self, *, turn_id: int, status: str) -> None:
+        """Mark a turn `answering` when its answer starts, or `pending` again when none came."""
+        with self._tx() as db:
+            db.execute(update(Turn).where(Turn.id == turn_id).values(status=status))
+
+    def interrupt_unfinished(self, *, reason: str) -> int:
+        """At start: turns whose answer was cut off by a stop of the server (status
+        `answering`) become `interrupted`, with the reason; returns how many. A turn that
+        another live process is still answering is set `answered` when it completes."""
+        with self._tx() as db:
+            result = db.execute(
+                update(Turn)
+                .where(Turn.status == "answering")
+                .values(
+                    status="interrupted",
+                    fallback=case(
+                        (Turn.fallback.is_(None), reason), else_=Turn.fallback + "; " + reason
+                    ),
+                )
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
 
     def pending_turn(self, *, user_id: int, session_id: str) -> TurnRecord | None:
         """The newest transcription of the session that has no answer yet."""
