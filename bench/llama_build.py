@@ -109,7 +109,7 @@ def measure(config: Config) -> dict[str, object]:
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def run(libraries: list[tuple[str, str]]) -> Result:
+def run(libraries: list[tuple[str, str]], rounds: int = ROUNDS) -> Result:
     load = report_machine_load()
     configs = [Config("installed", None, True), Config("installed", None, False)]
     for label, folder in libraries:
@@ -118,7 +118,7 @@ def run(libraries: list[tuple[str, str]]) -> Result:
         c: {"load_s": [], "first_token_s": [], "tokens_per_s": []} for c in configs
     }
     features: dict[Config, list[str]] = {}
-    for round_no in range(ROUNDS):
+    for round_no in range(rounds):
         shift = round_no % len(configs)  # each configuration takes every place in the order
         for config in configs[shift:] + configs[:shift]:
             figures = measure(config)
@@ -127,7 +127,7 @@ def run(libraries: list[tuple[str, str]]) -> Result:
             samples[config]["tokens_per_s"] += figures["tokens_per_s"]  # type: ignore[arg-type]
             features[config] = figures["features"]  # type: ignore[assignment]
             print(
-                f"round {round_no + 1}/{ROUNDS}: {config.label}, extra buffers "
+                f"round {round_no + 1}/{rounds}: {config.label}, extra buffers "
                 f"{'on' if config.extra_buffers else 'off'} measured",
                 flush=True,
             )
@@ -164,13 +164,14 @@ def run(libraries: list[tuple[str, str]]) -> Result:
             f"{first_ratio:>10} {rate_ratio:>10}  {' '.join(shown)}"
         )
     result = Result(NAME)
-    result.figures = {**load, "rounds": ROUNDS, "questions": len(QUESTIONS), "rows": rows}
+    result.figures = {**load, "rounds": rounds, "questions": len(QUESTIONS), "rows": rows}
     return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="rounds per configuration")
     parser.add_argument(
         "--library",
         action="append",
@@ -186,7 +187,7 @@ def main() -> None:
     for item in args.library:
         label, _, folder = item.partition("=")
         libraries.append((label, str(Path(folder).resolve())))
-    write_result(run(libraries))
+    write_result(run(libraries, args.rounds))
 
 
 if __name__ == "__main__":

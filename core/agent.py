@@ -15,7 +15,7 @@ from core.concurrency import iterate_blocking, parallelism, run_blocking, run_mo
 from core.config import Settings
 from core.errors import InvalidInputError, NothingToAnswerError, ProviderError
 from core.history import HistoryStore, SessionRecord, TurnRecord, UserRecord
-from core.llm import ChatMessage
+from core.llm import ChatMessage, repetition
 from core.providers import Providers
 from core.stt import Transcript
 
@@ -95,6 +95,9 @@ def _with_reminder(text: str, language: str) -> str:
     messages keep theirs too, so the prompt of the next turn starts with the tokens of the
     previous one and llama.cpp reuses its cache instead of reading the history again."""
     return f"{text}\n\n(Reply in {personalities.language_name(language)}.)"
+
+
+REPEATING = "the answer was stopped: it repeated itself"
 
 
 def _ms(start: float) -> float:
@@ -343,6 +346,11 @@ class Agent:
                     first_token_ms = _ms(start)
                 parts.append(event.text)
                 yield AnswerDelta(event.text)
+                cut = repetition.loop_end("".join(parts))
+                if cut is not None:  # stop a looping answer; keep it up to its first round
+                    parts[:] = ["".join(parts)[:cut]]
+                    reason = "; ".join(filter(None, (reason, REPEATING)))
+                    break
             status = "answered"
         finally:
             await stream.aclose()
@@ -433,7 +441,15 @@ class Agent:
         if self.providers.llm_fallback is not None:
             budget = min(budget, self.providers.llm_fallback.context_tokens)
         budget -= self.settings.llm_max_tokens + _TEMPLATE_MARGIN
-        budget -= self._tokens(system) + self._tokens(user_text)
+        message_tokens = self._tokens(user_text)
+        limit = self.message_token_limit()
+        if limit is not None and message_tokens > limit:
+            raise InvalidInputError(
+                f"The message is {message_tokens} tokens long; this server reads at most {limit} "
+                f"tokens per message (about {self.settings.max_prompt_seconds:g} s of its local "
+                "model's time, MAX_PROMPT_SECONDS). Send a shorter one."
+            )
+        budget -= self._tokens(system) + message_tokens
         if budget < 0:
             raise InvalidInputError(
                 "The message (with the personality's prompt) is too long for the language "
@@ -456,6 +472,15 @@ class Agent:
             *earlier,
             ChatMessage("user", _with_reminder(user_text, language)),
         ]
+
+    def message_token_limit(self) -> int | None:
+        """The longest message, in tokens, that the local model reads within MAX_PROMPT_SECONDS
+        (so one request cannot hold it for half a minute); None with a cloud model first, or
+        before the reading speed is measured."""
+        speed = self.providers.prompt_tokens_per_s
+        if speed is None or not self.providers.llm.is_local:
+            return None
+        return max(64, int(speed * self.settings.max_prompt_seconds))
 
     def _tokens(self, text: str) -> int:
         counter = self.providers.llm_fallback or self.providers.llm

@@ -134,6 +134,9 @@ class Settings(BaseSettings):
     max_queue_wait_s: float = Field(default=10, gt=0)
     max_conversations: int = Field(default=3, ge=1)  # bench/conversations.py on 2 cores
     max_decode_seconds: float = Field(default=10, gt=0)  # wall clock to decode one upload
+    # The longest the local model may spend reading one turn's message; the limit in tokens is
+    # this times the prompt speed measured at start (longer messages: 422 that says the limit)
+    max_prompt_seconds: float = Field(default=4.0, gt=0)
 
     @field_validator("cors_origins", mode="before")
     @classmethod

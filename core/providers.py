@@ -4,6 +4,7 @@ OpenAI-compatible server with the local models as fallback."""
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,7 @@ class Providers:
     tts: SpeechSynthesizer | None = None  # None: this server does not speak
     vad: SileroVAD | None = None  # loaded on first use by a real-time conversation
     llama_runtime: LlamaRuntime | None = None  # the local model's llama.cpp, for /health
+    prompt_tokens_per_s: float | None = None  # the local LLM's reading speed, measured at start
 
     def voice_activity(self) -> SileroVAD:
         """The shared Silero VAD model, loaded the first time a conversation needs it."""
@@ -172,10 +174,32 @@ def warm_up(providers: Providers, settings: Settings) -> None:
     try:
         for _ in llm.stream([ChatMessage("system", system)], max_tokens=1):
             pass
+        providers.prompt_tokens_per_s = measure_prompt_speed(llm, system)
         silence = np.zeros(SAMPLE_RATE, dtype=np.float32)
         stt.transcribe(DecodedAudio(silence, AudioFormat.WAV), language="en")
     except Exception:  # a warm-up is an optimisation: the real calls report real errors
         logger.warning("Warming up the local models failed", exc_info=True)
+
+
+# About 250 tokens of plain text: long enough for a steady reading speed, read in well under a
+# second by the bundled model.
+_READING = "The quick brown fox jumps over the lazy dog beside the quiet river bank. " * 18
+
+
+def measure_prompt_speed(llm: LLM, system: str) -> float:
+    """Tokens per second the local model reads a new message at (its system prompt already
+    cached, as in a conversation): the basis of the per-turn message limit."""
+    from core.llm import ChatMessage
+
+    tokens = llm.count_tokens(_READING)
+    start = time.perf_counter()
+    for _ in llm.stream(
+        [ChatMessage("system", system), ChatMessage("user", _READING)], max_tokens=1
+    ):
+        pass
+    speed = tokens / max(time.perf_counter() - start, 1e-3)
+    logger.info("The local model reads %.0f prompt tokens per second", speed)
+    return speed
 
 
 def build_providers(settings: Settings) -> Providers:

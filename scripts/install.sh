@@ -11,12 +11,13 @@ kind=${1:-runtime}
 file=requirements.txt
 [ "$kind" = dev ] && file=requirements-dev.txt
 
-# An AVX2 baseline: runs on any x86-64 CPU with AVX2, whatever machine built it, and leaves out
-# the AMX backend, whose first decode crashes llama-cpp-python 0.3.36 on Intel CPUs with AMX.
+# Portable: llama.cpp's CPU backend is built once per x86-64 level (x64, SSE4.2, AVX, AVX2,
+# AVX-512 kinds, AMX...) as `llama_cpp/lib/libggml-cpu-<level>.so`, and the app loads the best
+# one this CPU runs (core/llm/llama_runtime.py); nothing is tuned to the building machine.
+# `:STRING` keeps the folder relative to the package (a PATH would be made absolute).
 # Set LLAMA_CMAKE_ARGS to build otherwise, e.g. "-DGGML_NATIVE=ON" for this machine alone.
-PORTABLE_LLAMA_ARGS="-DGGML_NATIVE=OFF -DGGML_SSE42=ON -DGGML_AVX=ON -DGGML_F16C=ON \
--DGGML_FMA=ON -DGGML_AVX2=ON -DGGML_BMI2=ON -DGGML_AVX512=OFF -DGGML_AVX_VNNI=OFF \
--DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DLLAVA_BUILD=OFF"
+PORTABLE_LLAMA_ARGS="-DGGML_NATIVE=OFF -DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIANTS=ON \
+-DGGML_BACKEND_DIR:STRING=llama_cpp/lib -DLLAVA_BUILD=OFF"
 llama_args=${LLAMA_CMAKE_ARGS:-$PORTABLE_LLAMA_ARGS}
 llama_pin=$(grep -i '^llama[-_]cpp[-_]python==' requirements.txt)
 llama_digest=$(printf '%s\n%s\n' "$llama_pin" "$llama_args" | sha256sum | cut -c1-16)
@@ -29,7 +30,7 @@ pip=(.venv/bin/python -m pip --disable-pip-version-check)
 
 if [ "$(cat .venv/.installed-llama 2>/dev/null)" != "$llama_digest" ]; then
     if ! compgen -G "$wheels/*.whl" >/dev/null; then
-        echo "Building $llama_pin with $llama_args (once; several minutes on 2 cores)..."
+        echo "Building $llama_pin with $llama_args (once; about 10 minutes on 2 cores)..."
         "${pip[@]}" install -q --upgrade pip
         rm -rf "$wheels.tmp"
         # No pip cache: pip's wheel cache ignores CMAKE_ARGS and would hand back an old build.

@@ -98,12 +98,15 @@ def register_backends() -> None:
     backend linked in (no variants) has it registered already, and this changes nothing."""
     import ctypes
 
-    import llama_cpp  # noqa: F401 - loads libllama and libggml, whose handle is reused below
+    from llama_cpp import llama_cpp as bindings
 
     folder = library_dir()
     if not any(folder.glob("libggml-cpu-*.so")):
         return
-    ggml = ctypes.CDLL(str(folder / "libggml.so"))
+    # ggml's functions through the handle of the libllama already loaded, so they act on its
+    # libggml: the wheel holds copies, not links, and opening `libggml.so` by its path would
+    # load a second libggml with a registry of its own.
+    ggml = bindings._lib
     ggml.ggml_backend_reg_count.restype = ctypes.c_size_t
     ggml.ggml_backend_load_all_from_path.argtypes = [ctypes.c_char_p]
     if ggml.ggml_backend_reg_count() == 0:
@@ -161,9 +164,10 @@ def missing_features(build: BuildInfo, cpu_flags: frozenset[str]) -> list[str]:
 def plan_extra_buffers(
     setting: ExtraBuffers, *, build: BuildInfo, cpu_flags: frozenset[str]
 ) -> ExtraBufferPlan:
-    """Pure selection. `on` and `off` are obeyed. `auto` refuses the one combination known to
-    crash, a library with the AMX backend on a CPU with AMX tiles, and otherwise uses them:
-    repacked Q4 weights answer as fast or faster (bench/llama_build.py, docs/performance.md)."""
+    """Pure selection. `on` and `off` are obeyed. `auto` leaves them out: with the bundled model
+    they bring nothing measurable (bench/llama_build.py: first token 2 % and decoding 4 % faster
+    without them, loading 0.14 s faster), and an AMX backend on a CPU with AMX tiles crashes
+    llama.cpp 0.3.36 through them."""
     if setting is ExtraBuffers.ON:
         return ExtraBufferPlan(True, "LLAMA_EXTRA_BUFFERS=on")
     if setting is ExtraBuffers.OFF:
@@ -171,9 +175,7 @@ def plan_extra_buffers(
     if "AMX_INT8" in build.features and "amx_tile" in cpu_flags:
         return ExtraBufferPlan(
             False,
-            "auto: this llama.cpp has the AMX backend and the CPU has AMX tiles; "
-            "llama.cpp 0.3.36 crashes on its first decode through them",
+            "auto: off; this llama.cpp has the AMX backend and the CPU has AMX tiles, "
+            "which crash llama.cpp 0.3.36 on the first decode",
         )
-    if "REPACK" not in build.features:
-        return ExtraBufferPlan(False, "auto: this llama.cpp has no extra buffer types")
-    return ExtraBufferPlan(True, "auto: weights repacked for this CPU's vector units")
+    return ExtraBufferPlan(False, "auto: off; no faster with them (bench/llama_build.py)")

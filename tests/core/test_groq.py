@@ -174,6 +174,25 @@ def test_groq_answers_when_healthy(api, groq_server, speak: Callable[[str], Path
     assert all(seen.authorized for seen in groq_server.requests)
 
 
+def test_an_answer_that_loops_is_stopped_after_three_rounds(api, groq_server):
+    """A model that repeats one sentence until its token limit: the stream stops once the loop
+    is plain, and the stored answer keeps it once, with a note saying why it was cut."""
+    groq_server.answer = "Of course. I can help with that. " + "Let me check that for you. " * 40
+    headers = login(api)
+
+    res = api.post("/response", headers=headers, json={"text": "Can you help me?", "stream": True})
+
+    events = sse_events(res.text)
+    streamed = "".join(data["text"] for kind, data in events if kind == "delta")
+    assert streamed.count("Let me check that for you.") == 3  # not 40
+    done = next(data for kind, data in events if kind == "done")
+    expected = "Of course. I can help with that. Let me check that for you."
+    assert done["response"] == expected
+    turn = stored_turn(api, headers, done["session_id"])
+    assert (turn["answer"], turn["status"]) == (expected, "answered")
+    assert turn["fallback"] == "the answer was stopped: it repeated itself"
+
+
 @pytest.mark.parametrize("fault", FAULTS)
 def test_local_model_answers_when_groq_fails(api, groq_server, local_llm, fault):
     groq_server.faults[CHAT] = fault

@@ -69,21 +69,14 @@ def test_auto_refuses_extra_buffers_for_an_amx_build_on_an_amx_cpu() -> None:
     assert "AMX" in plan.reason
 
 
-def test_auto_uses_repacked_weights_where_there_is_no_amx_backend() -> None:
+def test_auto_leaves_them_out_where_they_would_work_too() -> None:
+    """Measured with the bundled model: no faster with them, so `auto` keeps the safe path."""
     portable = BuildInfo("CPU", frozenset({"SSE3", "AVX", "AVX2", "FMA", "F16C", "REPACK"}))
 
     for flags in (SAPPHIRE_RAPIDS_FLAGS, AVX2_FLAGS):
         plan = plan_extra_buffers(ExtraBuffers.AUTO, build=portable, cpu_flags=flags)
-        assert plan.use is True, flags
-        assert plan.reason.startswith("auto:")
-
-
-def test_auto_has_nothing_to_use_without_a_repack_build() -> None:
-    plan = plan_extra_buffers(
-        ExtraBuffers.AUTO, build=BuildInfo("CPU", frozenset({"AVX2"})), cpu_flags=AVX2_FLAGS
-    )
-
-    assert plan.use is False
+        assert plan.use is False, flags
+        assert plan.reason.startswith("auto: off")
 
 
 @pytest.mark.parametrize(("setting", "use"), [(ExtraBuffers.ON, True), (ExtraBuffers.OFF, False)])
@@ -142,9 +135,10 @@ def test_an_avx2_only_cpu_gets_a_backend_it_can_run_and_the_model_answers() -> N
     it carries nothing beyond AVX2 and answers with the bundled model."""
     model = ensure_model(QWEN_05B, make_settings(Path("unused")).model_cache_dir) / QWEN_05B.target
     script = f"""
-import ctypes, llama_cpp
+import ctypes
+from llama_cpp import llama_cpp as bindings
 from core.llm.llama_runtime import library_build, library_dir
-ggml = ctypes.CDLL(str(library_dir() / "libggml.so"))
+ggml = bindings._lib  # the libggml that libllama uses
 ggml.ggml_backend_load.argtypes = [ctypes.c_char_p]
 ggml.ggml_backend_load.restype = ctypes.c_void_p
 assert ggml.ggml_backend_load(str(library_dir() / "libggml-cpu-haswell.so").encode())

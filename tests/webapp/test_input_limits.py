@@ -3,13 +3,19 @@ megabyte or a body read whole into memory."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from collections.abc import Callable
 
+import httpx
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from core import personalities
 from core.accounts import MAX_PASSWORD
-from tests.helpers import ADMIN, login
+from core.providers import Providers, measure_prompt_speed
+from tests.helpers import ADMIN, login, serve
 
 QUICK_S = 1.0
 MB = 1024 * 1024
@@ -77,3 +83,39 @@ def test_json_bodies_over_1_mb_are_413_even_without_content_length(
     res = client.request(method, path, headers=headers, content=chunks())
     assert res.status_code == 413
     assert res.json()["detail"] == "The request body is larger than the limit of 1 MB."
+
+
+@pytest.fixture(scope="module")
+def reading(local_providers: Providers) -> Providers:
+    """The shared models with the reading speed measured as at start (the real model reads)."""
+    system = personalities.system_prompt("casual", custom_prompt=None, language="en")
+    speed = measure_prompt_speed(local_providers.llm, system)
+    return dataclasses.replace(local_providers, prompt_tokens_per_s=speed)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Tell me about the sea. " * 360,  # 8,000 characters, the most /response takes
+        "مرحبا بالعالم 🌍🎉 " * 470,  # right-to-left words and emoji: more tokens per character
+    ],
+    ids=["english-8000", "rtl-emoji"],
+)
+def test_a_message_longer_than_the_model_reads_in_a_few_seconds_is_a_422(
+    app_factory: Callable[..., FastAPI], reading: Providers, text: str
+) -> None:
+    """An 8,000-character message held the local model for 35 s before. It is refused at once
+    with the limit in words, stores nothing, and a message within it is answered."""
+    with serve(app_factory(providers=reading, max_prompt_seconds=2.0)) as url:
+        with httpx.Client(base_url=url, timeout=120) as client:
+            auth = login(client)
+            res = client.post("/response", headers=auth, json={"text": text[:8000]})
+            assert res.status_code == 422, res.text
+            detail = res.json()["detail"]
+            limit = int(2.0 * (reading.prompt_tokens_per_s or 0))
+            assert (
+                f"at most {limit} tokens per message" in detail and "MAX_PROMPT_SECONDS" in detail
+            )
+            assert client.get("/sessions", headers=auth).json() == []
+            fine = client.post("/response", headers=auth, json={"text": "What is two plus two?"})
+            assert fine.status_code == 200 and fine.json()["response"]
