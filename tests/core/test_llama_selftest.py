@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -29,20 +30,26 @@ def model() -> Path:
     return ensure_model(QWEN_05B, settings.model_cache_dir) / QWEN_05B.target
 
 
+def check(
+    model: Path,
+    cache: Path,
+    plan: ExtraBufferPlan = USE,
+    setting: ExtraBuffers = ExtraBuffers.AUTO,
+    command: Callable[[Path, bool], list[str]] = child_command,
+    cpu: frozenset[str] = CPU,
+) -> ExtraBufferPlan:
+    return checked_plan(
+        model, plan, setting=setting, cpu_flags=cpu, cache_dir=cache, command=command
+    )
+
+
 def crashes_with_extra_buffers(path: Path, extra_buffers: bool) -> list[str]:
     """A library whose extra buffers crash (like the AMX one), and that works without them."""
     return SEGFAULT if extra_buffers else child_command(path, extra_buffers)
 
 
 def test_a_crash_with_extra_buffers_falls_back_to_none_in_auto(tmp_path: Path, model: Path) -> None:
-    plan = checked_plan(
-        model,
-        USE,
-        setting=ExtraBuffers.AUTO,
-        cpu_flags=CPU,
-        cache_dir=tmp_path,
-        command=crashes_with_extra_buffers,
-    )
+    plan = check(model, tmp_path, command=crashes_with_extra_buffers)
 
     assert plan.use is False
     assert plan.reason == (
@@ -56,13 +63,12 @@ def test_a_crash_when_extra_buffers_are_asked_for_names_the_model_and_the_settin
     tmp_path: Path, model: Path
 ) -> None:
     with pytest.raises(ModelMissingError) as error:
-        checked_plan(
+        check(
             model,
+            tmp_path,
             ExtraBufferPlan(True, "LLAMA_EXTRA_BUFFERS=on"),
-            setting=ExtraBuffers.ON,
-            cpu_flags=CPU,
-            cache_dir=tmp_path,
-            command=crashes_with_extra_buffers,
+            ExtraBuffers.ON,
+            crashes_with_extra_buffers,
         )
 
     assert str(error.value) == (
@@ -76,14 +82,7 @@ def test_a_crash_without_extra_buffers_stops_the_start_in_one_line(
     tmp_path: Path, model: Path
 ) -> None:
     with pytest.raises(ModelMissingError) as error:
-        checked_plan(
-            model,
-            USE,
-            setting=ExtraBuffers.AUTO,
-            cpu_flags=CPU,
-            cache_dir=tmp_path,
-            command=lambda path, extra: SEGFAULT,
-        )
+        check(model, tmp_path, command=lambda path, extra: SEGFAULT)
 
     message = str(error.value)
     assert "\n" not in message
@@ -92,25 +91,17 @@ def test_a_crash_without_extra_buffers_stops_the_start_in_one_line(
 
 
 def test_a_passed_check_is_not_run_again(tmp_path: Path, model: Path) -> None:
-    first = checked_plan(model, USE, setting=ExtraBuffers.AUTO, cpu_flags=CPU, cache_dir=tmp_path)
+    first = check(model, tmp_path)
     # The same model, library, CPU and choice: the verdict is remembered, nothing is run.
-    again = checked_plan(
-        model,
-        USE,
-        setting=ExtraBuffers.AUTO,
-        cpu_flags=CPU,
-        cache_dir=tmp_path,
-        command=lambda path, extra: SEGFAULT,
-    )
+    again = check(model, tmp_path, command=lambda path, extra: SEGFAULT)
     # Another CPU is another verdict.
     with pytest.raises(ModelMissingError):
-        checked_plan(
+        check(
             model,
-            USE,
+            tmp_path,
             setting=ExtraBuffers.ON,
-            cpu_flags=CPU | {"amx_tile"},
-            cache_dir=tmp_path,
             command=lambda path, extra: SEGFAULT,
+            cpu=CPU | {"amx_tile"},
         )
 
     assert first == again == USE
@@ -119,14 +110,7 @@ def test_a_passed_check_is_not_run_again(tmp_path: Path, model: Path) -> None:
 def test_a_child_that_fails_without_crashing_leaves_the_verdict_to_the_real_load(
     tmp_path: Path, model: Path
 ) -> None:
-    plan = checked_plan(
-        model,
-        USE,
-        setting=ExtraBuffers.AUTO,
-        cpu_flags=CPU,
-        cache_dir=tmp_path,
-        command=lambda path, extra: EXIT_1,
-    )
+    plan = check(model, tmp_path, command=lambda path, extra: EXIT_1)
 
     assert plan == USE
     assert not (tmp_path / CACHE_FILE).exists()
