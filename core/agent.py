@@ -442,18 +442,18 @@ class Agent:
             budget = min(budget, self.providers.llm_fallback.context_tokens)
         budget -= self.settings.llm_max_tokens + _TEMPLATE_MARGIN
         message_tokens = self._tokens(user_text)
+        budget -= self._tokens(system) + message_tokens
+        if budget < 0:
+            raise InvalidInputError(
+                "The message (with the personality's prompt) is too long for the language "
+                f"model by about {-budget} tokens; send a shorter one."
+            )
         limit = self.message_token_limit()
         if limit is not None and message_tokens > limit:
             raise InvalidInputError(
                 f"The message is {message_tokens} tokens long; this server reads at most {limit} "
                 f"tokens per message (about {self.settings.max_prompt_seconds:g} s of its local "
                 "model's time, MAX_PROMPT_SECONDS). Send a shorter one."
-            )
-        budget -= self._tokens(system) + message_tokens
-        if budget < 0:
-            raise InvalidInputError(
-                "The message (with the personality's prompt) is too long for the language "
-                f"model by about {-budget} tokens; send a shorter one."
             )
         earlier: list[ChatMessage] = []
         for turn in reversed(history):

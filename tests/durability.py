@@ -93,9 +93,12 @@ def tiny_wav(seconds: float = 0.5, rate: int = 16_000) -> bytes:
 
 
 @contextlib.contextmanager
-def app_process(data_dir: Path, groq: FakeGroq, log: Path) -> Iterator[tuple[str, float]]:
-    """`python app.py` with Groq answering; yields its URL and start-up seconds once healthy.
-    Whatever happens in the block, the process is SIGKILLed (if still alive) on the way out."""
+def app_process(
+    data_dir: Path, groq: FakeGroq, log: Path
+) -> Iterator[tuple[str, float, subprocess.Popen[bytes]]]:
+    """`python app.py` with Groq answering; yields its URL, start-up seconds and process once
+    healthy. Whatever happens in the block, the process is SIGKILLed (if still alive) on the
+    way out."""
     port = free_port()
     env = app_env(
         port=port,
@@ -129,7 +132,7 @@ def app_process(data_dir: Path, groq: FakeGroq, log: Path) -> Iterator[tuple[str
                 if httpx.get(f"{base}/health", timeout=2).status_code == 200:
                     break
             time.sleep(0.1)
-        yield base, time.perf_counter() - started
+        yield base, time.perf_counter() - started, process
     finally:
         with contextlib.suppress(ProcessLookupError):
             process.send_signal(signal.SIGKILL)
@@ -283,7 +286,7 @@ def run(cycles: int, workdir: Path, groq: FakeGroq, *, seed: int = 0) -> Figures
     last_checked = 0
     for cycle in range(cycles):
         began = time.perf_counter()
-        with app_process(data_dir, groq, log) as (base, startup_s):
+        with app_process(data_dir, groq, log) as (base, startup_s, _):
             figures.startup_s.append(startup_s)
             token = login(base)
             if figures.acks:

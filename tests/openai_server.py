@@ -17,7 +17,7 @@ import pytest
 
 from core.assets import QWEN_05B, ensure_model
 from tests.conftest import make_settings
-from tests.helpers import free_port
+from tests.helpers import REPO, free_port
 
 MODEL = "qwen2.5-0.5b"  # the name the server serves the GGUF under
 START_TIMEOUT_S = 120
@@ -43,7 +43,7 @@ def openai_server_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     command = [
         sys.executable,
         "-m",
-        "llama_cpp.server",
+        "core.llm.llama_server",  # llama_cpp.server, with the CPU backend for this CPU
         "--model",
         str(gguf),
         "--model_alias",
@@ -58,7 +58,7 @@ def openai_server_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         "2",
     ]
     with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
     server = InferenceServer(f"http://127.0.0.1:{port}/v1", log)
     try:
         deadline = time.monotonic() + START_TIMEOUT_S

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from pathlib import Path
 
 import httpx
@@ -40,23 +41,22 @@ def test_a_turn_cut_off_by_a_stop_is_interrupted_after_restart(
     empty /response answered it again. After a restart it is `interrupted`, with the reason;
     a transcription that was waiting for its answer still waits."""
     data_dir, log = tmp_path / "data", tmp_path / "server.log"
-    with durability.app_process(data_dir, groq_server, log) as (base, _):
+    with durability.app_process(data_dir, groq_server, log) as (base, _, process):
         auth = {"Authorization": f"Bearer {durability.login(base)}"}
         uploaded = httpx.post(
             f"{base}/upload", headers=auth, files={"file": ("a.wav", durability.tiny_wav())}
         ).json()
         groq_server.faults[CHAT] = "hang"  # the answer never comes: the kill cuts it off
-        with httpx.stream(
-            "POST",
-            f"{base}/response",
-            headers=auth,
-            json={"text": "Tell me a story.", "stream": True},
-        ) as res:
+        body = {"text": "Tell me a story.", "stream": True}
+        with httpx.stream("POST", f"{base}/response", headers=auth, json=body) as res:
             lines = res.iter_lines()
             started = json.loads(next(line for line in lines if line.startswith("data:"))[5:])
-    # Leaving the block SIGKILLed the server while the answer was under way.
+            # Killed while the answer is under way and the client still waits for it (a client
+            # that leaves first sends the turn back to `pending`, ready for a retry).
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=30)
     groq_server.faults[CHAT] = "ok"
-    with durability.app_process(data_dir, groq_server, log) as (base, _):
+    with durability.app_process(data_dir, groq_server, log) as (base, _, _):
         auth = {"Authorization": f"Bearer {durability.login(base)}"}
         cut = httpx.get(f"{base}/sessions/{started['session_id']}", headers=auth).json()
         (turn,) = cut["turns"]

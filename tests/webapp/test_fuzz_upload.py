@@ -153,7 +153,9 @@ def test_fuzzed_uploads_get_200_or_a_4xx_quickly(
     assert elapsed < TIME_LIMIT_S, (family, elapsed)
     after = len(client.get("/sessions", headers=headers).json())
     if res.status_code == 200:
-        assert after == before + 1  # random session ids never match: each opened a new one
+        # Random session ids never match: an upload with speech opened a new session, one
+        # with none opened nothing.
+        assert after == before + (res.json()["turn_id"] is not None)
     else:
         assert isinstance(res.json()["detail"], str | list)
         assert after == before  # a refused upload leaves nothing behind
