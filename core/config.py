@@ -30,6 +30,13 @@ class TTSProvider(StrEnum):
     GTTS = "gtts"
 
 
+class LocalLLM(StrEnum):
+    """The bundled local language models; LOCAL_LLM_PATH picks any other GGUF file."""
+
+    QWEN_05B = "qwen2.5-0.5b"
+    QWEN_15B = "qwen2.5-1.5b"
+
+
 class ExtraBuffers(StrEnum):
     """Whether llama.cpp may keep weights in its extra buffer types (AMX tiles, weights repacked
     for the CPU's vector units): `auto` uses them where they are known to work."""
@@ -98,6 +105,7 @@ class Settings(BaseSettings):
     gtts_timeout_s: float = Field(default=5.0, gt=0)
 
     # Local models
+    local_llm: LocalLLM = LocalLLM.QWEN_05B
     local_llm_path: Path | None = None
     llm_context_tokens: int = Field(default=4096, ge=512)
     llm_max_tokens: int = Field(default=256, ge=16)

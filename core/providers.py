@@ -6,10 +6,11 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.assets import QWEN_05B, WHISPER_BASE, ensure_model, verify_file
-from core.config import Provider, Settings
+from core.assets import QWEN_05B, QWEN_15B, WHISPER_BASE, BundledModel, ensure_model, verify_file
+from core.config import LocalLLM, Provider, Settings
 from core.errors import ModelMissingError
 from core.groq_client import GroqBreaker
 from core.llm import LLM
@@ -91,19 +92,31 @@ def build_local_stt(settings: Settings) -> STT:
         ) from exc
 
 
+BUNDLED_LLMS: dict[LocalLLM, BundledModel] = {
+    LocalLLM.QWEN_05B: QWEN_05B,
+    LocalLLM.QWEN_15B: QWEN_15B,
+}
+
+
+def local_llm_file(settings: Settings) -> tuple[Path, str, str]:
+    """The local GGUF file settings ask for (LOCAL_LLM_PATH, else the bundled LOCAL_LLM,
+    assembled and verified once), its provider name, and what to do if llama.cpp refuses it."""
+    if settings.local_llm_path:
+        path = verify_file(settings.local_llm_path)
+        fix = "Point LOCAL_LLM_PATH at a GGUF model, or unset it to use the bundled one."
+        return path, f"local:{path.stem}", fix
+    model = BUNDLED_LLMS[settings.local_llm]
+    path = ensure_model(model, settings.model_cache_dir) / model.target
+    fix = f"Reinstall it with: {model.install_hint} --force-reinstall"
+    return path, f"local:{settings.local_llm.value}", fix
+
+
 def build_local_llm(settings: Settings) -> LlamaCppLLM:
     """The local GGUF model, checked first in a child process (see core/llm/llama_selftest)."""
     from core.llm.llama_cpp import LlamaCppLLM
     from core.llm.llama_selftest import prepare
 
-    if settings.local_llm_path:
-        path = verify_file(settings.local_llm_path)
-        name = f"local:{path.stem}"
-        fix = "Point LOCAL_LLM_PATH at a GGUF model, or unset it to use the bundled one."
-    else:
-        path = ensure_model(QWEN_05B, settings.model_cache_dir) / QWEN_05B.target
-        name = "local:qwen2.5-0.5b"
-        fix = f"Reinstall it with: {QWEN_05B.install_hint} --force-reinstall"
+    path, name, fix = local_llm_file(settings)
     try:
         runtime = prepare(
             path, setting=settings.llama_extra_buffers, cache_dir=settings.model_cache_dir

@@ -1,0 +1,54 @@
+"""The evaluation set (evals/questions.jsonl) is complete and well formed, and the scoring of
+bench/quality.py judges answers as a person would."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from bench.quality import holds_any, is_echo, judge, load_items
+
+LANGUAGES = {"en", "fr", "es", "de", "it"}
+
+
+def test_the_set_covers_every_category_and_language() -> None:
+    items = load_items()
+    kinds = Counter((item.category, item.language) for item in items)
+
+    assert len(items) >= 150
+    assert len({item.id for item in items}) == len(items)
+    for language in LANGUAGES:
+        assert kinds["factual", language] >= 20, language
+        assert kinds["statement", language] >= 4, language
+        assert kinds["followup", language] >= 4, language
+    assert kinds["upload", "en"] >= 10
+    for item in items:
+        assert item.language in LANGUAGES and item.turns, item
+        assert item.expect_any or item.category == "statement", item
+        assert (item.recording is not None) == (item.category == "upload"), item
+        assert len(item.turns) == (2 if item.category == "followup" else 1), item
+
+
+def test_expected_words_are_whole_words_with_accents_and_case_ignored() -> None:
+    assert holds_any("La capitale du Pérou est Lima.", ["lima"])
+    assert holds_any("El idioma es el portugués.", ["portugues"])
+    assert holds_any("Grün entsteht.", ["grun"])
+    assert holds_any("Buenos Aires es la capital.", ["buenos aires"])
+    assert holds_any("There are 8 legs.", ["eight", "8"])
+    assert not holds_any("There are 18 legs.", ["eight", "8"])
+    assert not holds_any("Romeo was there.", ["rome"])  # a whole word, not a prefix
+    assert not holds_any("The capital of Italy is Berlin.", ["rome"])
+
+
+def test_repeating_a_statement_back_is_an_echo_and_a_reply_is_not() -> None:
+    said = "And so, my fellow Americans: ask not what your country can do for you."
+    assert is_echo("And so my fellow America asked not what your country can do for you...", said)
+    assert not is_echo("That is a famous line from President Kennedy's 1961 speech.", said)
+
+
+def test_a_right_answer_needs_the_words_and_the_language() -> None:
+    item = next(i for i in load_items() if i.id == "factual-it-01")  # capitale della Spagna
+
+    assert judge(item, "La capitale della Spagna è Madrid.", 0.2, 1.0).right
+    assert not judge(item, "La capitale della Spagna è Roma.", 0.2, 1.0).right
+    wrong_language = judge(item, "The capital of Spain is Madrid, of course.", 0.2, 1.0)
+    assert wrong_language.right_words and not wrong_language.right
