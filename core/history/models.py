@@ -14,6 +14,25 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class NulFreeString(TypeDecorator[str]):
+    """A string column whose values lose any NUL character on the way in. PostgreSQL refuses
+    NUL in text (a 500 from any field a user fills, a session id included); it never means
+    anything, so it is dropped on every database alike."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
+        return value.replace("\x00", "") if isinstance(value, str) else value
+
+
+class NulFreeText(NulFreeString):
+    """The same for unbounded text."""
+
+    impl = Text
+    cache_ok = True
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes on every database (SQLite stores them without the zone,
     PostgreSQL returns them in its session's zone)."""
@@ -41,12 +60,12 @@ class User(Base):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    username: Mapped[str] = mapped_column(String(64), unique=True, index=True)
-    password_hash: Mapped[str] = mapped_column(String(255))
-    personality: Mapped[str | None] = mapped_column(String(32), default=None)
-    custom_prompt: Mapped[str | None] = mapped_column(Text, default=None)
-    language: Mapped[str] = mapped_column(String(8), default="auto")
-    tts_provider: Mapped[str | None] = mapped_column(String(16), default=None)
+    username: Mapped[str] = mapped_column(NulFreeString(64), unique=True, index=True)
+    password_hash: Mapped[str] = mapped_column(NulFreeString(255))
+    personality: Mapped[str | None] = mapped_column(NulFreeString(32), default=None)
+    custom_prompt: Mapped[str | None] = mapped_column(NulFreeText, default=None)
+    language: Mapped[str] = mapped_column(NulFreeString(8), default="auto")
+    tts_provider: Mapped[str | None] = mapped_column(NulFreeString(16), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     sessions: Mapped[list[Conversation]] = relationship(
@@ -59,13 +78,13 @@ class Conversation(Base):
 
     __tablename__ = "sessions"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    id: Mapped[str] = mapped_column(NulFreeString(32), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    title: Mapped[str | None] = mapped_column(String(200), default=None)
-    channel: Mapped[str] = mapped_column(String(16), default="api")
-    personality: Mapped[str | None] = mapped_column(String(32), default=None)
-    custom_prompt: Mapped[str | None] = mapped_column(Text, default=None)
-    language: Mapped[str | None] = mapped_column(String(8), default=None)
+    title: Mapped[str | None] = mapped_column(NulFreeString(200), default=None)
+    channel: Mapped[str] = mapped_column(NulFreeString(16), default="api")
+    personality: Mapped[str | None] = mapped_column(NulFreeString(32), default=None)
+    custom_prompt: Mapped[str | None] = mapped_column(NulFreeText, default=None)
+    language: Mapped[str | None] = mapped_column(NulFreeString(8), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -87,15 +106,15 @@ class Turn(Base):
     session_id: Mapped[str] = mapped_column(
         ForeignKey("sessions.id", ondelete="CASCADE"), index=True
     )
-    source: Mapped[str] = mapped_column(String(16))  # "text" or "audio"
-    user_text: Mapped[str] = mapped_column(Text)
-    language: Mapped[str] = mapped_column(String(8))
-    personality: Mapped[str | None] = mapped_column(String(32), default=None)
-    answer: Mapped[str | None] = mapped_column(Text, default=None)
-    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
-    stt_provider: Mapped[str | None] = mapped_column(String(64), default=None)
-    llm_provider: Mapped[str | None] = mapped_column(String(64), default=None)
-    fallback: Mapped[str | None] = mapped_column(Text, default=None)
+    source: Mapped[str] = mapped_column(NulFreeString(16))  # "text" or "audio"
+    user_text: Mapped[str] = mapped_column(NulFreeText)
+    language: Mapped[str] = mapped_column(NulFreeString(8))
+    personality: Mapped[str | None] = mapped_column(NulFreeString(32), default=None)
+    answer: Mapped[str | None] = mapped_column(NulFreeText, default=None)
+    status: Mapped[str] = mapped_column(NulFreeString(16), default="pending", index=True)
+    stt_provider: Mapped[str | None] = mapped_column(NulFreeString(64), default=None)
+    llm_provider: Mapped[str | None] = mapped_column(NulFreeString(64), default=None)
+    fallback: Mapped[str | None] = mapped_column(NulFreeText, default=None)
     audio_seconds: Mapped[float | None] = mapped_column(Float, default=None)
     stt_ms: Mapped[float | None] = mapped_column(Float, default=None)
     llm_first_token_ms: Mapped[float | None] = mapped_column(Float, default=None)
@@ -124,13 +143,13 @@ class Call(Base):
 
     __tablename__ = "calls"
 
-    call_sid: Mapped[str] = mapped_column(String(64), primary_key=True)
-    caller_id: Mapped[str] = mapped_column(String(64))
+    call_sid: Mapped[str] = mapped_column(NulFreeString(64), primary_key=True)
+    caller_id: Mapped[str] = mapped_column(NulFreeString(64))
     session_id: Mapped[str | None] = mapped_column(
         ForeignKey("sessions.id", ondelete="SET NULL"), index=True, default=None
     )
-    status: Mapped[str] = mapped_column(String(16), default="ringing")
+    status: Mapped[str] = mapped_column(NulFreeString(16), default="ringing")
     duration_s: Mapped[int | None] = mapped_column(Integer, default=None)
-    stream_sid: Mapped[str | None] = mapped_column(String(64), default=None)
+    stream_sid: Mapped[str | None] = mapped_column(NulFreeString(64), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

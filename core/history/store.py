@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +27,9 @@ def _record(cls: type[R], row: object, **extra: object) -> R:
     names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
     values = {n: getattr(row, n) for n in names if n not in extra}
     return cls(**values, **extra)
+
+
+SESSION_ID = re.compile(r"[0-9a-f]{32}")
 
 
 def new_session_id() -> str:
@@ -124,6 +128,8 @@ class HistoryStore:
             return _record(SessionRecord, conv, turn_count=0)
 
     def _owned(self, db: DBSession, user_id: int, session_id: str) -> Conversation:
+        if not SESSION_ID.fullmatch(session_id):  # not an id this store makes: never looked up
+            raise NotFoundError("Session not found.")
         conv = db.get(Conversation, session_id)
         if conv is None or conv.user_id != user_id:
             raise NotFoundError("Session not found.")

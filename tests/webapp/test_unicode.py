@@ -63,3 +63,26 @@ def test_a_lone_surrogate_is_a_422_on_every_json_route(
     turns = client.get(f"/sessions/{session['session_id']}", headers=auth).json()["turns"]
     assert len(turns) == 1
     assert client.get("/health").status_code == 200
+
+
+def test_nul_characters_are_dropped_not_a_server_error(client, speak) -> None:
+    """PostgreSQL refuses NUL in text: a NUL in a message, a title or a session id was a 500
+    there. They are dropped before the database on every database; an id is then unknown."""
+    auth = login(client)
+    said = client.post("/response", headers=auth, json={"text": "Hello\u0000 there!"})
+    assert said.status_code == 200, said.text
+    session = said.json()["session_id"]
+    titled = client.patch(f"/sessions/{session}", headers=auth, json={"title": "A\u0000B"})
+    assert titled.status_code == 200, titled.text
+    stored = client.get(f"/sessions/{session}", headers=auth).json()
+    assert stored["title"] == "AB"
+    assert stored["turns"][0]["user_text"] == "Hello there!"
+    wav = speak("Hello there.").read_bytes()
+    for odd in (session[:5] + "\u0000" + session[5:], "\u0000"):
+        upload = client.post(
+            "/upload", headers=auth, files={"file": ("a.wav", wav)}, data={"session_id": odd}
+        )
+        assert upload.status_code == 404, upload.text
+        answer = client.post("/response", headers=auth, json={"text": "Hi", "session_id": odd})
+        assert answer.status_code == 404, answer.text
+    assert client.get("/sessions/%00", headers=auth).status_code == 404
