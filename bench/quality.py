@@ -63,6 +63,7 @@ class Verdict:
     echo: bool
     first_token_s: float
     total_s: float
+    loop_stopped: bool = False  # the answer was cut as a repetition loop (core/llm/repetition)
 
     @property
     def right(self) -> bool:
@@ -105,7 +106,9 @@ def answer_language(answer: str) -> str | None:
     return found or None
 
 
-def judge(item: Item, answer: str, first_token_s: float, total_s: float) -> Verdict:
+def judge(
+    item: Item, answer: str, first_token_s: float, total_s: float, note: str | None = None
+) -> Verdict:
     detected = answer_language(answer)
     said = item.turns[-1]
     return Verdict(
@@ -120,6 +123,7 @@ def judge(item: Item, answer: str, first_token_s: float, total_s: float) -> Verd
         echo=item.category == "statement" and is_echo(answer, said),
         first_token_s=first_token_s,
         total_s=total_s,
+        loop_stopped="repeated itself" in (note or ""),
     )
 
 
@@ -139,7 +143,8 @@ def ask(client: Any, item: Item) -> Verdict:
         session_id = res.json()["session_id"]
     body = {"session_id": session_id} if session_id else {}
     timing = stream_response(client, item.turns[-1], **body)
-    return judge(item, timing.text, timing.first_delta_s, timing.total_s)
+    note = timing.done.get("fallback")
+    return judge(item, timing.text, timing.first_delta_s, timing.total_s, note)
 
 
 def rate(verdicts: list[Verdict]) -> float:
@@ -165,6 +170,7 @@ def summary(verdicts: list[Verdict]) -> dict[str, Any]:
         else 0.0,
         "answer_language_told": len(told),
         "echoes": sum(v.echo for v in verdicts),
+        "loops_stopped": sum(v.loop_stopped for v in verdicts),
         "first_token_p50_s": round(median(first), 3),
         "first_token_p95_s": round(percentile(first, 95), 3),
         "answer_p50_s": round(median(total), 3),
