@@ -95,21 +95,33 @@ def is_echo(answer: str, said: str) -> bool:
     return difflib.SequenceMatcher(None, a, s).ratio() >= ECHO_RATIO
 
 
-def answer_language(answer: str) -> str | None:
-    """The answer's language, or None when it is too short to tell."""
-    from core import language
+LANGUAGES = ("en", "fr", "es", "de", "it")
 
-    words = re.findall(r"\w+", answer)
-    if len(words) < 4:
+
+def answer_language(answer: str, expected: str) -> str | None:
+    """The answer's language as langdetect sees it: `expected` when that is at all likely,
+    another of the set's languages when it is clearly that one, else None (too short or too
+    odd to tell: langdetect calls "La capital de Perú es Lima." Catalan)."""
+    from langdetect import DetectorFactory, detect_langs
+    from langdetect.lang_detect_exception import LangDetectException
+
+    if len(re.findall(r"\w+", answer)) < 4:
         return None
-    found = language.detect(answer, fallback="")
-    return found or None
+    DetectorFactory.seed = 0
+    try:
+        guesses = {g.lang.split("-")[0]: g.prob for g in detect_langs(answer)}
+    except LangDetectException:
+        return None
+    if guesses.get(expected, 0.0) >= 0.1:
+        return expected
+    best = max(guesses, key=guesses.__getitem__)
+    return best if best in LANGUAGES and guesses[best] >= 0.7 else None
 
 
 def judge(
     item: Item, answer: str, first_token_s: float, total_s: float, note: str | None = None
 ) -> Verdict:
-    detected = answer_language(answer)
+    detected = answer_language(answer, item.language)
     said = item.turns[-1]
     return Verdict(
         id=item.id,
@@ -199,12 +211,34 @@ def run(env: dict[str, str], label: str, limit: int | None = None) -> Result:
     return result
 
 
+def rescore(path: Path) -> None:
+    """Judge the answers of an earlier run again (after a change to the judging)."""
+    data = json.loads(path.read_text())
+    items = {item.id: item for item in load_items()}
+    verdicts = [
+        judge(
+            items[a["id"]],
+            a["answer"],
+            a["first_token_s"],
+            a["total_s"],
+            "repeated itself" if a.get("loop_stopped") else None,
+        )
+        for a in data["figures"]["answers"]
+    ]
+    for key, value in summary(verdicts).items():
+        print(f"  {key}: {value}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--label", default="default", help="names the result file")
     parser.add_argument("--limit", type=int, default=None, help="only the first N items")
+    parser.add_argument("--rescore", type=Path, help="judge a result file again instead")
     args = parser.parse_args()
+    if args.rescore:
+        rescore(args.rescore)
+        return
     env = dict(item.split("=", 1) for item in args.env)
     write_result(run(env, args.label, args.limit))
 
