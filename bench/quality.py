@@ -7,8 +7,8 @@
 Each item is a new session: factual questions in five languages, statements that need a reply
 (repeating the user's words back fails), follow-ups that need the history, and recordings
 (spoken by Piper, uploaded, answered) followed by a question about what was said. An answer is
-right when it holds one of the expected words (accents and case ignored) and is in the
-item's language. Prints accuracy per category and per language, the answer-language rate, the
+right when it holds one of the expected words (accents and case ignored; a city's or planet's
+common international name counts, "Vienna" in a Spanish answer) and is in the item's language. Prints accuracy per category and per language, the answer-language rate, the
 echoes and the latency; writes every answer to bench/results/quality*.json.
 """
 
