@@ -8,8 +8,9 @@ Each item is a new session: factual questions in five languages, statements that
 (repeating the user's words back fails), follow-ups that need the history, and recordings
 (spoken by Piper, uploaded, answered) followed by a question about what was said. An answer is
 right when it holds one of the expected words (accents and case ignored; a city's or planet's
-common international name counts, "Vienna" in a Spanish answer) and is in the item's language. Prints accuracy per category and per language, the answer-language rate, the
-echoes and the latency; writes every answer to bench/results/quality*.json.
+common international name counts, "Vienna" in a Spanish answer) and is in the item's
+language. Prints accuracy per category and per language, the answer-language rate, the echoes
+and the latency; writes every answer to bench/results/quality*.json.
 """
 
 from __future__ import annotations
