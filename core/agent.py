@@ -321,6 +321,7 @@ class Agent:
         first_token_ms: float | None = None
         status = "failed"
         # The model starts before TurnStarted goes out, so sending it costs no model time.
+        so_far = ""  # the answer's text, kept whole for the loop check on every token
         stream = iterate_blocking(
             lambda: fallback.stream_answer(
                 self.providers.llm,
@@ -345,10 +346,11 @@ class Agent:
                 if first_token_ms is None:
                     first_token_ms = _ms(start)
                 parts.append(event.text)
+                so_far += event.text
                 yield AnswerDelta(event.text)
-                cut = repetition.loop_end("".join(parts))
+                cut = repetition.loop_end(so_far)
                 if cut is not None:  # stop a looping answer; keep it up to its first round
-                    parts[:] = ["".join(parts)[:cut]]
+                    parts[:] = [so_far[:cut]]
                     reason = "; ".join(filter(None, (reason, REPEATING)))
                     break
             status = "answered"

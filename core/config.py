@@ -39,7 +39,8 @@ class LocalLLM(StrEnum):
 
 class ExtraBuffers(StrEnum):
     """Whether llama.cpp may keep weights in its extra buffer types (AMX tiles, weights repacked
-    for the CPU's vector units): `auto` uses them where they are known to work."""
+    for the CPU's vector units): `auto` leaves them out (no faster here, and the AMX one
+    crashes), `on` uses them once a start-up self-test has passed."""
 
     AUTO = "auto"
     ON = "on"

@@ -3,8 +3,9 @@ extra buffer types (AMX tiles, repacked weights) are used: pure decisions from i
 
 llama-cpp-python 0.3.36 built with its defaults targets the build machine (`-march=native`) and,
 on an Intel CPU with AMX, compiles the AMX extra buffer type, whose first decode dies with
-SIGSEGV. `scripts/install.sh` therefore builds a portable library (an AVX2 baseline, no AMX), and
-the decisions here keep a library built otherwise from crashing or dying with SIGILL.
+SIGSEGV. `scripts/install.sh` therefore builds a portable library (one CPU backend per x86-64
+level, the best loaded at run time), and the decisions here keep a library built otherwise from
+crashing or dying with SIGILL.
 """
 
 from __future__ import annotations

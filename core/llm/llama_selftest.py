@@ -2,7 +2,7 @@
 native crash is one line naming the model and the setting to change instead of a server that
 dies with a bare "Segmentation fault".
 
-The check costs one model load and a one-token answer in a child (about 1-2 s for the bundled
+The check costs one model load and a two-token answer in a child (about 1-2 s for the bundled
 0.5B model) the first time a model, library, CPU and extra-buffer choice meet; a success is
 remembered in MODEL_CACHE_DIR, so later starts skip it.
 """
@@ -190,7 +190,7 @@ def prepare(
         raise ModelMissingError(
             f"The installed llama.cpp was built for {', '.join(missing)}, which this CPU lacks "
             "(a .venv or wheel built on another machine?): delete .venv and run ./run.sh to "
-            "build it for any x86-64 CPU with AVX2."
+            "build it for any x86-64 CPU."
         )
     plan = plan_extra_buffers(setting, build=build, cpu_flags=cpu_flags)
     plan = checked_plan(

@@ -33,7 +33,7 @@ ROUTES = [
 
 
 def json_escapes(text: str) -> str:
-    """`text` as a JSON string literal, where a lone surrogate becomes its `\\uXXXX` escape."""
+    """`text` as a JSON string literal; a lone surrogate becomes an escape such as `\\ud800`."""
     return json.dumps(text, ensure_ascii=True)
 
 
