@@ -74,8 +74,7 @@ def messages_for(question: str, language: str) -> list[dict[str, str]]:
     from core import personalities
 
     system = personalities.system_prompt(PERSONALITY, custom_prompt=None, language=language)
-    reminder = f"{question}\n\n(Reply in {personalities.language_name(language)}.)"
-    return [{"role": "system", "content": system}, {"role": "user", "content": reminder}]
+    return [{"role": "system", "content": system}, {"role": "user", "content": question}]
 
 
 def run() -> Result:

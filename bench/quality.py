@@ -3,9 +3,11 @@
     python -m bench.quality                                  # the default local configuration
     python -m bench.quality --env LOCAL_LLM_PATH=/path.gguf  # any setting, e.g. another model
     python -m bench.quality --env GROQ_API_KEY=gsk_...        # a cloud provider, to compare
+    python -m bench.quality --personality humorous           # another personality
 
 Each item is a new session: factual questions in five languages, statements that need a reply
-(repeating the user's words back fails), follow-ups that need the history, and recordings
+(repeating the user's words back fails), follow-ups that need the history (some in another
+language than the question before them), and recordings
 (spoken by Piper, uploaded, answered) followed by a question about what was said. An answer is
 right when it holds one of the expected words (accents and case ignored; a city's or planet's
 common international name counts, "Vienna" in a Spanish answer) and is in the item's
@@ -96,6 +98,11 @@ def is_echo(answer: str, said: str) -> bool:
     return difflib.SequenceMatcher(None, a, s).ratio() >= ECHO_RATIO
 
 
+def is_reply(answer: str) -> bool:
+    """A reply to a statement says something: a few words ("¡¡¡¡" or "Oh." is not one)."""
+    return len(re.findall(r"\w+", answer)) >= 3
+
+
 LANGUAGES = ("en", "fr", "es", "de", "it")
 
 
@@ -131,7 +138,7 @@ def judge(
         question=said,
         answer=answer,
         answer_language=detected,
-        right_words=holds_any(answer, item.expect_any) if item.expect_any else bool(answer),
+        right_words=holds_any(answer, item.expect_any) if item.expect_any else is_reply(answer),
         right_language=detected in (None, item.language),
         echo=item.category == "statement" and is_echo(answer, said),
         first_token_s=first_token_s,
@@ -236,11 +243,16 @@ def main() -> None:
     parser.add_argument("--label", default="default", help="names the result file")
     parser.add_argument("--limit", type=int, default=None, help="only the first N items")
     parser.add_argument("--rescore", type=Path, help="judge a result file again instead")
+    parser.add_argument(
+        "--personality", help="formal, casual or humorous (DEFAULT_PERSONALITY; casual if unset)"
+    )
     args = parser.parse_args()
     if args.rescore:
         rescore(args.rescore)
         return
     env = dict(item.split("=", 1) for item in args.env)
+    if args.personality:
+        env["DEFAULT_PERSONALITY"] = args.personality
     write_result(run(env, args.label, args.limit))
 
 

@@ -112,6 +112,8 @@ class Settings(BaseSettings):
     llm_max_tokens: int = Field(default=256, ge=16)
     llm_temperature: float = Field(default=0.3, ge=0, le=2)
     llm_threads: int = Field(default=2, ge=1)
+    # Memory for recent prompts' KV states (core/llm/llama_states.py); 0 keeps none.
+    llm_state_cache_mb: int = Field(default=256, ge=0)
     llama_extra_buffers: ExtraBuffers = ExtraBuffers.AUTO  # see core/llm/llama_runtime.py
     stt_threads: int = Field(default=2, ge=1)
     whisper_beam_size: int = Field(default=1, ge=1, le=10)

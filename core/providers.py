@@ -128,6 +128,7 @@ def build_local_llm(settings: Settings) -> LlamaCppLLM:
             temperature=settings.llm_temperature,
             name=name,
             runtime=runtime,
+            state_cache_bytes=settings.llm_state_cache_mb * 2**20,
         )
     except ValueError as exc:  # llama.cpp's only word for a file it cannot load
         raise ModelMissingError(

@@ -52,3 +52,11 @@ def test_a_right_answer_needs_the_words_and_the_language() -> None:
     assert not judge(item, "La capitale della Spagna è Roma.", 0.2, 1.0).right
     wrong_language = judge(item, "The capital of Spain is Madrid, of course.", 0.2, 1.0)
     assert wrong_language.right_words and not wrong_language.right
+
+
+def test_a_statement_needs_a_reply_of_a_few_words() -> None:
+    item = next(i for i in load_items() if i.category == "statement" and i.language == "es")
+
+    assert judge(item, "¡Qué bien! Cuéntame más.", 0.2, 1.0).right
+    assert not judge(item, "¡¡¡¡¡¡¡¡¡¡¡¡", 0.2, 1.0).right
+    assert not judge(item, item.turns[0], 0.2, 1.0).right  # repeated back

@@ -13,6 +13,7 @@ from core.concurrency import FairLock
 from core.errors import ProviderError
 from core.llm import ChatMessage
 from core.llm.llama_runtime import LlamaRuntime, register_backends
+from core.llm.llama_states import keep_states
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ class LlamaCppLLM:
         temperature: float = 0.7,
         name: str | None = None,
         runtime: LlamaRuntime,
+        state_cache_bytes: int = 0,
     ) -> None:
         self.name = name or f"local:{model_path.stem}"
         self.context_tokens = context_tokens
@@ -84,6 +86,7 @@ class LlamaCppLLM:
             threads=threads,
             extra_buffers=runtime.extra_buffers.use,
         )
+        keep_states(self.model, state_cache_bytes)
 
     def count_tokens(self, text: str) -> int:
         return len(self.model.tokenize(text.encode("utf-8"), add_bos=False, special=True))

@@ -12,14 +12,14 @@ from core.history import HistoryStore, TurnRecord
 from tests.conftest import make_settings
 
 
-def turn(i: int, words: int) -> TurnRecord:
+def turn(i: int, words: int, language: str = "en") -> TurnRecord:
     now = datetime.now(UTC)
     return TurnRecord(
         id=i,
         session_id="s",
         source="text",
         user_text=f"question {i} " + "word " * words,
-        language="en",
+        language=language,
         personality="casual",
         answer=f"answer {i} " + "word " * words,
         status="answered",
@@ -47,13 +47,37 @@ def test_history_is_trimmed_to_the_context_keeping_the_newest(
         history, "And now?", language="fr", personality="formal", custom=None
     )
     store.close()
-    assert messages[0].role == "system" and "French" in messages[0].content
+    assert messages[0].role == "system" and "Répondez toujours en français" in messages[0].content
     assert messages[-1].role == "user" and messages[-1].content.startswith("And now?")
     kept = [m.content.split()[1] for m in messages[1:-1] if m.role == "user"]
     assert 1 <= len(kept) < 20
     assert kept == [str(i) for i in range(21 - len(kept), 21)]  # the newest, in order
     total = sum(local_providers.llm.count_tokens(m.content) for m in messages)
     assert total + 100 <= 600
+
+
+def test_a_change_of_language_is_named_in_the_message_and_only_then(
+    tmp_path, database_url, local_providers
+) -> None:
+    settings = make_settings(tmp_path)
+    store = HistoryStore.open(database_url)
+    agent = Agent(settings=settings, providers=local_providers, store=store)
+    history = [turn(1, 3, "en"), turn(2, 3, "en"), turn(3, 3, "de")]
+    messages = agent.build_messages(
+        history, "Et maintenant ?", language="fr", personality="casual", custom=None
+    )
+    same = agent.build_messages(
+        history, "Und jetzt?", language="de", personality="casual", custom=None
+    )
+    store.close()
+    users = [m.content for m in messages if m.role == "user"]
+    assert users[0] == history[0].user_text and users[1] == history[1].user_text
+    assert users[2] == f"{history[2].user_text}\n\n(Antworte auf Deutsch.)"
+    assert users[3] == "Et maintenant ?\n\n(Réponds en français.)"
+    assert messages[0].content.endswith("Réponds toujours en français.")
+    assert same[-1].content == "Und jetzt?"
+    # The history reads the same whatever the new turn is: the model's cache stays valid.
+    assert messages[1:-1] == same[1:-1]
 
 
 def test_concurrent_turns_all_get_answered(app_factory) -> None:

@@ -1,0 +1,73 @@
+"""The local model keeps recent prompts' states: a conversation interrupted by another one (or
+by a turn in another language) is not read again from its first token."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from core.llm import ChatMessage
+from core.llm.llama_states import keep_states
+from core.providers import Providers
+
+
+@pytest.fixture(params=[64 * 2**20, 0], ids=["states kept", "no states"])
+def model(request: pytest.FixtureRequest, local_providers: Providers) -> Iterator[Any]:
+    """The shared local model with (or without) a state cache for the length of one test,
+    counting the prompt and answer tokens llama.cpp reads; as it was afterwards."""
+    llama = local_providers.llm.model  # type: ignore[attr-defined]
+    kept = ("cache", "save_state", "load_state")
+    before = {name: llama.__dict__[name] for name in kept if name in llama.__dict__}
+    read: list[int] = []
+    original_eval = llama.eval
+
+    def counting_eval(tokens: Any) -> None:
+        read.append(len(tokens))
+        original_eval(tokens)
+
+    llama.set_cache(None)
+    llama.eval = counting_eval
+    keep_states(llama, request.param)
+    llama.read = read
+    try:
+        yield llama
+    finally:
+        for name in ("eval", "save_state", "load_state", "read"):
+            llama.__dict__.pop(name, None)
+        llama.__dict__.update(before)
+
+
+def ask(llm: Any, model: Any, messages: list[ChatMessage]) -> tuple[str, int]:
+    """An answer and the number of tokens read for it (prompt and answer)."""
+    model.read.clear()
+    answer = "".join(llm.stream(messages, max_tokens=12))
+    return answer, sum(model.read)
+
+
+def test_a_conversation_resumes_from_its_saved_state_after_another_one(
+    local_providers: Providers, model: Any
+) -> None:
+    llm = local_providers.llm
+    french = [
+        ChatMessage("system", "Tu es un assistant vocal. Réponds toujours en français."),
+        ChatMessage("user", "Quelle est la capitale de l'Italie ?"),
+    ]
+    german = [
+        ChatMessage("system", "Du bist ein Sprachassistent. Antworte immer auf Deutsch."),
+        ChatMessage("user", "Wie viele Tage hat eine Woche?"),
+    ]
+    first, first_read = ask(llm, model, french)
+    _, german_read = ask(llm, model, german)
+    follow_up = [*french, ChatMessage("assistant", first), ChatMessage("user", "Et de l'Espagne ?")]
+    answer, follow_up_read = ask(llm, model, follow_up)
+
+    assert first and answer and german_read > 0
+    prompt = model.tokenize(follow_up[-1].content.encode(), add_bos=False)
+    # Without the saved state the whole French conversation is read again after the German
+    # one; with it, only the new message, the chat markup around it and the answer.
+    if model.cache is None:
+        assert follow_up_read > first_read
+    else:
+        assert follow_up_read <= len(prompt) + 12 + 16 < first_read
