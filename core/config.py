@@ -31,7 +31,9 @@ class TTSProvider(StrEnum):
 
 
 class LocalLLM(StrEnum):
-    """The bundled local language models; LOCAL_LLM_PATH picks any other GGUF file."""
+    """The bundled local language models, two presets measured side by side
+    (docs/performance.md): `qwen2.5-1.5b`, the default, is right far more often;
+    `qwen2.5-0.5b` speaks sooner. LOCAL_LLM_PATH picks any other GGUF file."""
 
     QWEN_05B = "qwen2.5-0.5b"
     QWEN_15B = "qwen2.5-1.5b"
@@ -106,7 +108,7 @@ class Settings(BaseSettings):
     gtts_timeout_s: float = Field(default=5.0, gt=0)
 
     # Local models
-    local_llm: LocalLLM = LocalLLM.QWEN_05B
+    local_llm: LocalLLM = LocalLLM.QWEN_15B
     local_llm_path: Path | None = None
     llm_context_tokens: int = Field(default=4096, ge=512)
     llm_max_tokens: int = Field(default=256, ge=16)

@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from langdetect import DetectorFactory, detect
 
+from tests.conftest import TEST_LOCAL_LLM
 from tests.helpers import login, wer
 
 DetectorFactory.seed = 0
@@ -32,11 +33,11 @@ def test_answers_a_question(client: TestClient, headers: dict) -> None:
     body = res.json()
     assert "paris" in body["response"].lower()
     assert body["language"] == "en"
-    assert body["provider"] == "local:qwen2.5-0.5b" and body["fallback"] is None
+    assert body["provider"] == f"local:{TEST_LOCAL_LLM}" and body["fallback"] is None
     assert body["timings"]["llm_first_token_ms"] > 0
     turn = client.get(f"/sessions/{body['session_id']}", headers=headers).json()["turns"][0]
     assert turn["answer"] == body["response"] and turn["status"] == "answered"
-    assert turn["personality"] == "casual" and turn["llm_provider"] == "local:qwen2.5-0.5b"
+    assert turn["personality"] == "casual" and turn["llm_provider"] == f"local:{TEST_LOCAL_LLM}"
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.conftest import TEST_LOCAL_LLM
 from tests.helpers import login
 
 
@@ -108,7 +109,7 @@ def test_health_names_the_local_providers(client: TestClient) -> None:
         "loaded": True,
         "fallback": None,
     }
-    assert body["llm"]["provider"] == "local:qwen2.5-0.5b" and body["llm"]["kind"] == "local"
+    assert body["llm"]["provider"] == f"local:{TEST_LOCAL_LLM}" and body["llm"]["kind"] == "local"
     # The local model's llama.cpp: the portable build, and the extra buffers chosen for this CPU.
     llama = body["llama_cpp"]
     assert llama["version"] == "0.3.36" and llama["backend"] == "CPU"
