@@ -186,10 +186,19 @@ class Conversation:
             return turns[0]
         return None
 
-    async def say(self, utterance: Utterance) -> TurnMeasure:
-        """Silence, the utterance, then silence until its turn is stored (or a timeout)."""
-        start = len(self.events)
-        for _ in range(LEAD_FRAMES):
+    async def say(
+        self,
+        utterance: Utterance,
+        *,
+        lead: bool = True,
+        events_from: int | None = None,
+        interrupt_after_s: float | None = None,
+    ) -> TurnMeasure:
+        """Silence (unless not `lead`), the utterance, then silence until its turn is stored
+        (or a timeout). With `interrupt_after_s`, return that long after the first reply
+        audio instead, while the answer still plays: the next utterance barges in."""
+        start = len(self.events) if events_from is None else events_from
+        for _ in range(LEAD_FRAMES if lead else 0):
             await self.send(SILENCE)
         voiced_end_ms = (self.frames_sent + utterance.voiced_frames) * FRAME_MS
         voiced = time.perf_counter()
@@ -204,12 +213,36 @@ class Conversation:
             if waited > (TURN_TIMEOUT_S if audio else FIRST_AUDIO_TIMEOUT_S):
                 break
             await self.send(SILENCE)  # the microphone stays open while the answer plays
+            if (
+                interrupt_after_s is not None
+                and audio
+                and (time.perf_counter() >= min(audio) + interrupt_after_s)
+            ):
+                return self._cut_short(utterance, start, voiced, voiced_end_ms, min(audio))
             final = self._final_turn(start, voiced)
         # Let the answer play out (it may arrive faster than real time): no barge-in.
         deadline = voiced + FIRST_AUDIO_TIMEOUT_S + TURN_TIMEOUT_S
         while time.perf_counter() < min(self.play_end, deadline):
             await self.send(SILENCE)
         return self._measure(utterance, start, voiced, voiced_end_ms, final)
+
+    def _cut_short(
+        self, utterance: Utterance, start: int, voiced: float, voiced_end_ms: int, audio: float
+    ) -> TurnMeasure:
+        """A turn left while its answer plays: measured up to its first audio."""
+        m = self._measure(utterance, start, voiced, voiced_end_ms, None)
+        m.errors = [e for e in m.errors if not e.startswith("no answer")]
+        m.extra_turns = 0
+        m.latency_s = round(audio - voiced, 4)
+        finals = [(t, e) for t, e in self._of(start, "transcript") if e.get("final")]
+        if finals:
+            m.heard = finals[-1][1].get("text") or ""
+            m.transcript_s = round(finals[-1][0] - voiced, 4)
+            deltas = [t for t, e in self._of(start, "answer") if t >= finals[-1][0]]
+            m.first_delta_s = round(deltas[0] - voiced, 4) if deltas else None
+        stops = [t for t, _ in self._of(start, "speech_stopped") if t >= voiced]
+        m.stopped_s = round(stops[0] - voiced, 4) if stops else None
+        return m
 
     def _measure(
         self,

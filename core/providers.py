@@ -205,10 +205,13 @@ def measure_prompt_speed(llm: LLM, system: str) -> float:
     cached, as in a conversation): the basis of the per-turn message limit."""
     from core.llm import ChatMessage
 
-    tokens = llm.count_tokens(_READING)
+    # A message the model has not read before: neither its KV cache nor a saved state
+    # (core/llm/llama_states.py) may hold it, or the reading would seem instant.
+    message = f"{time.time_ns() % 10**6}. {_READING}"
+    tokens = llm.count_tokens(message)
     start = time.perf_counter()
     for _ in llm.stream(
-        [ChatMessage("system", system), ChatMessage("user", _READING)], max_tokens=1
+        [ChatMessage("system", system), ChatMessage("user", message)], max_tokens=1
     ):
         pass
     speed = tokens / max(time.perf_counter() - start, 1e-3)
