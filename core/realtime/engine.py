@@ -203,6 +203,21 @@ class Conversation:
         task = self._spawn(self._transcribe(samples, unwanted=self._stale))
         self._speculation = task
         task.add_done_callback(self._announce_speculation)
+        model = self.agent.providers.turn_model
+        if model is not None:
+            stale = self._stale
+            judged = self._spawn(run_model(model.complete, samples))
+            judged.add_done_callback(lambda done: self._announce_judgement(done, stale))
+
+    def _announce_judgement(self, task: asyncio.Task[float], stale: threading.Event) -> None:
+        """The end-of-turn model's word on this pause: done, or mid-sentence."""
+        if task.cancelled() or task.exception() or stale.is_set() or not self.turns.in_speech:
+            return
+        settings, complete = self.agent.settings, task.result()
+        if complete >= settings.smart_turn_finished:
+            self.turns.transcript_finished()
+        elif complete < settings.smart_turn_unfinished:
+            self.turns.turn_unfinished()
 
     def resumed(self) -> None:
         self._speculation = None  # the user goes on: what was guessed is stale

@@ -54,6 +54,9 @@ class TurnTaker:
         self._start_windows = max(1, settings.vad_start_ms // WINDOW_MS)
         self._stop_windows = max(1, settings.vad_stop_ms // WINDOW_MS)
         self._finished_windows = max(1, settings.vad_stop_finished_ms // WINDOW_MS)
+        self._unfinished_windows = max(
+            self._stop_windows, settings.vad_stop_unfinished_ms // WINDOW_MS
+        )
         self._pause_windows = max(1, settings.speculative_stt_ms // WINDOW_MS)
         self._barge_windows = max(1, settings.barge_in_ms // WINDOW_MS)
         self._max_windows = int(settings.max_utterance_s * 1000 // WINDOW_MS)
@@ -64,6 +67,7 @@ class TurnTaker:
         self._silence_run = 0
         self._utterance: list[np.ndarray] = []
         self._sounds_finished = False  # this pause's transcript is a complete question
+        self._unfinished = False  # the end-of-turn model heard a sentence still going on
         self.in_speech = False
         self.last_voice_at = 0.0  # wall clock of the last voiced window
 
@@ -83,11 +87,19 @@ class TurnTaker:
             self._window(chunk[i * WINDOW : (i + 1) * WINDOW], prob >= self._threshold)
 
     def transcript_finished(self) -> None:
-        """The transcript of this pause is a complete question: a short silence will do."""
-        if self.in_speech and self._silence_run >= self._pause_windows:
+        """This pause ends a complete turn (a question, or the end-of-turn model says so): a
+        short silence will do, unless the model heard the sentence going on."""
+        if self.in_speech and self._silence_run >= self._pause_windows and not self._unfinished:
             self._sounds_finished = True
             if self._silence_run >= self._finished_windows:
                 self.end_now()
+
+    def turn_unfinished(self) -> None:
+        """The end-of-turn model heard a sentence still going on: this pause may last up to
+        VAD_STOP_UNFINISHED_MS before the turn ends."""
+        if self.in_speech and self._silence_run >= self._pause_windows:
+            self._unfinished = True
+            self._sounds_finished = False
 
     def end_now(self) -> None:
         """End the turn in progress (for instance, the client is done)."""
@@ -96,7 +108,7 @@ class TurnTaker:
         samples = np.concatenate(self._utterance) if self._utterance else np.zeros(0)
         self.in_speech = False
         self._utterance = []
-        self._sounds_finished = False
+        self._sounds_finished = self._unfinished = False
         self._voiced_run = self._silence_run = 0
         self.listener.speech_ended(samples, at_ms=self.audio_ms, last_voice_at=self.last_voice_at)
 
@@ -106,7 +118,7 @@ class TurnTaker:
             self._utterance.append(window)
             if voiced:
                 if self._silence_run >= self._pause_windows:
-                    self._sounds_finished = False
+                    self._sounds_finished = self._unfinished = False
                     self.listener.resumed()
                 self._voiced_run += 1
                 self._silence_run = 0
@@ -117,7 +129,8 @@ class TurnTaker:
                 if self._silence_run == self._pause_windows:
                     self.listener.paused(np.concatenate(self._utterance))
                 finished = self._sounds_finished and self._silence_run >= self._finished_windows
-                if self._silence_run >= self._stop_windows or finished:
+                stop = self._unfinished_windows if self._unfinished else self._stop_windows
+                if self._silence_run >= stop or finished:
                     self.end_now()
             if self.in_speech and len(self._utterance) >= self._max_windows:
                 self.end_now()

@@ -1,0 +1,134 @@
+"""The end-of-turn model: Smart Turn hears a finished question from a sentence still going on,
+and a turn whose voice sounds unfinished waits through a longer pause."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.errors import ModelMissingError
+from core.realtime.smart_turn import SmartTurn, bundled_path
+from core.realtime.vad import SileroVAD
+from tests.helpers import pcm16
+
+
+@pytest.fixture(scope="module")
+def model() -> SmartTurn:
+    return SmartTurn()
+
+
+def samples(speak, text: str) -> np.ndarray:
+    return np.frombuffer(pcm16(speak(text)), dtype="<i2").astype(np.float32) / 32768
+
+
+def test_a_finished_question_sounds_complete_and_a_trailing_um_does_not(
+    model: SmartTurn, speak
+) -> None:
+    assert model.complete(samples(speak, "What is the capital of France?")) > 0.8
+    assert model.complete(samples(speak, "What is the capital of, um")) < 0.2
+    assert model.complete(samples(speak, "I was reading about the solar system, and")) < 0.2
+    # Longer than the model's 8 s: the end is what counts.
+    long = samples(speak, "I went to the market this morning and bought some apples. " * 3)
+    assert len(long) > 8 * 16000
+    assert 0.0 <= model.complete(long) <= 1.0
+
+
+def test_a_damaged_or_missing_model_says_what_to_reinstall(tmp_path: Path) -> None:
+    broken = tmp_path / "smart-turn.onnx"
+    broken.write_bytes(bundled_path().read_bytes()[:4096])
+    with pytest.raises(ModelMissingError, match="pip install --no-deps --force-reinstall pipecat"):
+        SmartTurn(broken)
+
+
+class _Listener:
+    def __init__(self) -> None:
+        self.ended: list[float] = []
+
+    def agent_busy(self) -> bool:
+        return False
+
+    def speech_started(self, *, at_ms: int, barge_in: bool) -> None:
+        pass
+
+    def paused(self, samples: np.ndarray) -> None:
+        pass
+
+    def resumed(self) -> None:
+        pass
+
+    def speech_ended(self, samples: np.ndarray, *, at_ms: int, last_voice_at: float) -> None:
+        self.ended.append(at_ms / 1000)
+
+
+@pytest.mark.parametrize("unfinished", [False, True])
+def test_a_pause_heard_as_mid_sentence_does_not_end_the_turn(
+    settings, speak, unfinished: bool
+) -> None:
+    from core.realtime.turns import TurnTaker
+
+    listener = _Listener()
+    turns = TurnTaker(vad=SileroVAD(), settings=settings, sample_rate=16000, listener=listener)
+    first = pcm16(speak("Can you tell me"))
+    rest = pcm16(speak("how many legs a spider has?"))
+    pause = b"\x00\x00" * int(16000 * 0.2)
+    turns.feed(b"\x00\x00" * 8000 + first + pause)  # the pause has begun
+    if unfinished:
+        turns.turn_unfinished()  # what the engine does when Smart Turn says so
+    turns.feed(b"\x00\x00" * int(16000 * 0.6) + rest + b"\x00\x00" * 32000)
+    # 0.8 s of pause: past VAD_STOP_MS (the turn ends in it), within VAD_STOP_UNFINISHED_MS.
+    assert len(listener.ended) == (1 if unfinished else 2)
+
+
+def test_the_engine_waits_through_a_pause_after_um_and_answers_the_whole_question(
+    settings, local_providers, speak
+) -> None:
+    """The real engine with the real models: "What is the capital of um", 0.7 s of silence,
+    "France?" is one turn, answered whole."""
+    import asyncio
+    import dataclasses
+
+    from core.agent import Agent
+    from core.history import HistoryStore
+    from core.realtime import events as ev
+    from core.realtime.engine import Conversation
+
+    providers = dataclasses.replace(local_providers, turn_model=SmartTurn())
+    store = HistoryStore.open(settings.sqlalchemy_url)
+    agent = Agent(settings=settings, providers=providers, store=store)
+    user = store.create_user(username="pauser", password_hash="x")
+    quiet = b"\x00\x00" * 16000
+    audio = (
+        quiet
+        + pcm16(speak("What is the capital of um"))
+        + b"\x00\x00" * int(16000 * 0.7)
+        + pcm16(speak("France?"))
+        + quiet * 2
+    )
+
+    async def scenario() -> list[ev.Event]:
+        conversation = Conversation(agent=agent, vad=SileroVAD(), user=user, sample_rate=16000)
+        await conversation.start()
+        events: list[ev.Event] = []
+
+        async def collect() -> None:
+            async for event in conversation.events():
+                events.append(event)
+                if isinstance(event, ev.TurnComplete):
+                    return
+
+        collector = asyncio.create_task(collect())
+        for i in range(0, len(audio), 640):  # 20 ms frames, paced like a live stream
+            conversation.feed(audio[i : i + 640])
+            await asyncio.sleep(0.02)
+        await asyncio.wait_for(collector, 60)
+        await conversation.close()
+        return events
+
+    events = asyncio.run(scenario())
+    store.close()
+    stops = [e for e in events if isinstance(e, ev.SpeechStopped)]
+    final = [e for e in events if isinstance(e, ev.TranscriptEvent) and e.final]
+    assert len(stops) == 1 and len(final) == 1, [type(e).__name__ for e in events]
+    assert "capital" in final[0].text.lower() and "france" in final[0].text.lower()
