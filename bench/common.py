@@ -385,11 +385,14 @@ def speech_with_pauses(texts: Sequence[str], rate: int = 16_000) -> list[tuple[s
         samples = np.frombuffer(pcm, dtype="<i2")
         voiced = voiced_end(pcm, rate, frame_ms=10) * rate // 100
         step = rate // 100
+        loud = np.flatnonzero(np.abs(samples[:voiced]) > 328)  # above 1 % of full scale
+        first = int(loud[0]) if len(loud) else 0
         pieces, start = [], 0
         for match in PAUSE_MARK.finditer(text):
             before = len(PAUSE_MARK.sub(" ", text[: match.start()]).strip())
-            guess = int(voiced * before / max(1, len(clean)))
-            lo, hi = max(start + step, guess - rate // 5), min(voiced - step, guess + rate // 5)
+            guess = first + int((voiced - first) * before / max(1, len(clean)))
+            lo = max(start + step, first + step, guess - rate // 5)
+            hi = min(voiced - step, guess + rate // 5)
             frames = range(lo, max(lo + 1, hi), step)
             cut = min(frames, key=lambda i: float(np.abs(samples[i : i + step]).mean()))
             pieces += [samples[start:cut], np.zeros(int(float(match.group(1)) * rate), "<i2")]

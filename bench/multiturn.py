@@ -4,8 +4,9 @@ with mid-sentence pauses and fillers, long utterances, and barge-ins on the agen
     python -m bench.multiturn                 # 3 conversations of the script below
     python -m bench.multiturn --conversations 1
 
-Each utterance is spoken by Piper in pieces, trimmed to their voiced part and joined by the
-pauses written in the script ("|0.7|" is 0.7 s of silence), then streamed at real-time pace
+Each utterance is spoken by Piper as one sentence and cut at the pauses written in the script
+("|0.7|" is 0.7 s of silence, put in at the nearest boundary between words, so the voice
+keeps its mid-sentence tone up to the pause), then streamed at real-time pace
 on the same connection, turn after turn. A barge-in turn starts while the previous answer is
 still playing. Per turn: the last voiced frame to the first reply audio, and its stages
 (end of speech, transcript, first token); false starts (the agent answering inside the
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
@@ -29,7 +29,7 @@ from bench.common import (
     median,
     percentile,
     running_server,
-    speech_pcm16,
+    speech_with_pauses,
     voiced_end,
     write_result,
     ws_url,
@@ -46,7 +46,6 @@ from bench.latency import (
 )
 
 NAME = "multiturn"
-PAUSE = re.compile(r"\|(\d+(?:\.\d+)?)\|")
 BARGE_IN = ">>"  # a line starting with this is said over the previous answer
 BARGE_AFTER_S = 1.0  # ...this long after that answer's first audio
 TARGET_RATIO = 0.6  # p50 first audio / sequential p50 (issue 12)
@@ -74,45 +73,15 @@ class Line:
     utterance: Utterance
 
 
-def _edges(pcm: bytes) -> bytes:
-    """`pcm` without the silence Piper puts before and after speech."""
-    import numpy as np
-
-    frames = voiced_end(pcm, RATE, frame_ms=FRAME_MS)
-    end = frames * FRAME_BYTES
-    samples = np.frombuffer(pcm[:end], dtype="<i2").astype(np.float32) / 32768.0
-    size = FRAME_BYTES // 2
-    start = 0
-    while (
-        start + size <= len(samples) and np.sqrt(np.mean(samples[start : start + size] ** 2)) < 0.01
-    ):
-        start += size
-    return pcm[start * 2 : end]
-
-
 def make_lines(script: Sequence[str]) -> list[Line]:
-    """Each line spoken in pieces joined by its pauses, padded to whole frames."""
-    parsed = []
-    for raw in script:
-        barge_in = raw.startswith(BARGE_IN)
-        body = raw.removeprefix(BARGE_IN)
-        parts = PAUSE.split(body)  # text, pause, text, pause, ...
-        pieces = [p.strip() for p in parts[0::2]]
-        pauses = [float(p) for p in parts[1::2]]
-        parsed.append((barge_in, pieces, pauses))
-    spoken = iter(speech_pcm16([p for _, pieces, _ in parsed for p in pieces if p], RATE))
+    """Each line spoken by Piper as one sentence, cut at its pause marks, padded to whole
+    frames (bench.common.speech_with_pauses: the voice keeps its mid-sentence tone)."""
     lines = []
-    for barge_in, pieces, pauses in parsed:
-        pcm = b""
-        for i, piece in enumerate(pieces):
-            if piece:
-                pcm += _edges(next(spoken))
-            if i < len(pauses):
-                pcm += bytes(int(pauses[i] * RATE) * 2)
+    raw = [line.removeprefix(BARGE_IN) for line in script]
+    for line, (text, pcm) in zip(script, speech_with_pauses(raw, RATE), strict=True):
         pcm += bytes(-len(pcm) % FRAME_BYTES)
-        text = " ".join(p for p in pieces if p)
         utterance = Utterance(text, pcm, voiced_end(pcm, RATE, frame_ms=FRAME_MS))
-        lines.append(Line(text, barge_in, utterance))
+        lines.append(Line(text, line.startswith(BARGE_IN), utterance))
     return lines
 
 
