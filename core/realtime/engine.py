@@ -215,7 +215,7 @@ class Conversation:
             return
         settings, complete = self.agent.settings, task.result()
         if complete >= settings.smart_turn_finished:
-            self.turns.transcript_finished()
+            self.turns.turn_finished()
         elif complete < settings.smart_turn_unfinished:
             self.turns.turn_unfinished()
 

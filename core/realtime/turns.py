@@ -87,12 +87,22 @@ class TurnTaker:
             self._window(chunk[i * WINDOW : (i + 1) * WINDOW], prob >= self._threshold)
 
     def transcript_finished(self) -> None:
-        """This pause ends a complete turn (a question, or the end-of-turn model says so): a
-        short silence will do, unless the model heard the sentence going on."""
+        """The transcript of this pause is a complete question: a short silence will do, even
+        if the end-of-turn model heard the voice going on (measured: it often does at the end
+        of a question, and waiting then only delays the answer)."""
+        if self.in_speech and self._silence_run >= self._pause_windows:
+            self._unfinished = False
+            self._finished()
+
+    def turn_finished(self) -> None:
+        """The end-of-turn model is sure the turn is complete: a short silence will do."""
         if self.in_speech and self._silence_run >= self._pause_windows and not self._unfinished:
-            self._sounds_finished = True
-            if self._silence_run >= self._finished_windows:
-                self.end_now()
+            self._finished()
+
+    def _finished(self) -> None:
+        self._sounds_finished = True
+        if self._silence_run >= self._finished_windows:
+            self.end_now()
 
     def turn_unfinished(self) -> None:
         """The end-of-turn model heard a sentence still going on: this pause may last up to
