@@ -206,18 +206,25 @@ class Conversation:
         model = self.agent.providers.turn_model
         if model is not None:
             stale = self._stale
+            self.turns.judging()
             judged = self._spawn(run_model(model.complete, samples))
             judged.add_done_callback(lambda done: self._announce_judgement(done, stale))
 
     def _announce_judgement(self, task: asyncio.Task[float], stale: threading.Event) -> None:
-        """The end-of-turn model's word on this pause: done, or mid-sentence."""
-        if task.cancelled() or task.exception() or stale.is_set() or not self.turns.in_speech:
+        """The end-of-turn model's word on this pause: done, unsure, or mid-sentence."""
+        if stale.is_set() or not self.turns.in_speech:
+            return
+        if task.cancelled() or task.exception() is not None:
+            logger.warning("The end-of-turn model failed; the VAD alone ends this turn")
+            self.turns.turn_uncertain()
             return
         settings, complete = self.agent.settings, task.result()
         if complete >= settings.smart_turn_finished:
             self.turns.turn_finished()
         elif complete < settings.smart_turn_unfinished:
             self.turns.turn_unfinished()
+        else:
+            self.turns.turn_uncertain()
 
     def resumed(self) -> None:
         self._speculation = None  # the user goes on: what was guessed is stale

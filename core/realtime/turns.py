@@ -68,6 +68,7 @@ class TurnTaker:
         self._utterance: list[np.ndarray] = []
         self._sounds_finished = False  # this pause's transcript is a complete question
         self._unfinished = False  # the end-of-turn model heard a sentence still going on
+        self._judging = False  # its verdict on this pause is on the way: the pause may wait
         self.in_speech = False
         self.last_voice_at = 0.0  # wall clock of the last voiced window
 
@@ -94,10 +95,23 @@ class TurnTaker:
             self._unfinished = False
             self._finished()
 
+    def judging(self) -> None:
+        """The end-of-turn model is judging this pause: until it says, the pause may last up
+        to VAD_STOP_UNFINISHED_MS (so a busy CPU cannot turn a slow verdict into a cut)."""
+        if self.in_speech:
+            self._judging = True
+
     def turn_finished(self) -> None:
         """The end-of-turn model is sure the turn is complete: a short silence will do."""
+        self._judging = False
         if self.in_speech and self._silence_run >= self._pause_windows and not self._unfinished:
             self._finished()
+
+    def turn_uncertain(self) -> None:
+        """The end-of-turn model cannot tell (or failed): VAD_STOP_MS decides, as without it."""
+        self._judging = False
+        if self.in_speech and self._silence_run >= self._stop_windows and not self._unfinished:
+            self.end_now()
 
     def _finished(self) -> None:
         self._sounds_finished = True
@@ -107,6 +121,7 @@ class TurnTaker:
     def turn_unfinished(self) -> None:
         """The end-of-turn model heard a sentence still going on: this pause may last up to
         VAD_STOP_UNFINISHED_MS before the turn ends."""
+        self._judging = False
         if self.in_speech and self._silence_run >= self._pause_windows:
             self._unfinished = True
             self._sounds_finished = False
@@ -118,7 +133,7 @@ class TurnTaker:
         samples = np.concatenate(self._utterance) if self._utterance else np.zeros(0)
         self.in_speech = False
         self._utterance = []
-        self._sounds_finished = self._unfinished = False
+        self._sounds_finished = self._unfinished = self._judging = False
         self._voiced_run = self._silence_run = 0
         self.listener.speech_ended(samples, at_ms=self.audio_ms, last_voice_at=self.last_voice_at)
 
@@ -128,7 +143,7 @@ class TurnTaker:
             self._utterance.append(window)
             if voiced:
                 if self._silence_run >= self._pause_windows:
-                    self._sounds_finished = self._unfinished = False
+                    self._sounds_finished = self._unfinished = self._judging = False
                     self.listener.resumed()
                 self._voiced_run += 1
                 self._silence_run = 0
@@ -139,7 +154,8 @@ class TurnTaker:
                 if self._silence_run == self._pause_windows:
                     self.listener.paused(np.concatenate(self._utterance))
                 finished = self._sounds_finished and self._silence_run >= self._finished_windows
-                stop = self._unfinished_windows if self._unfinished else self._stop_windows
+                held = self._unfinished or self._judging
+                stop = self._unfinished_windows if held else self._stop_windows
                 if self._silence_run >= stop or finished:
                     self.end_now()
             if self.in_speech and len(self._utterance) >= self._max_windows:

@@ -135,3 +135,19 @@ def test_the_engine_waits_through_a_pause_mid_sentence_and_answers_the_whole_tur
     assert len(stops) == 1 and len(final) == 1, [type(e).__name__ for e in events]
     heard = final[0].text.lower()
     assert "solar system" in heard and "largest" in heard
+
+
+def test_a_pause_waits_for_a_slow_verdict_then_the_vad_rule_applies(settings, speak) -> None:
+    """A verdict that comes late (a busy CPU) does not let VAD_STOP_MS cut the pause first;
+    an unsure verdict then ends a pause already longer than VAD_STOP_MS at once."""
+    from core.realtime.turns import TurnTaker
+
+    listener = _Listener()
+    turns = TurnTaker(vad=SileroVAD(), settings=settings, sample_rate=16000, listener=listener)
+    turns.feed(b"\x00\x00" * 8000 + pcm16(speak("What is the capital of France?")))
+    turns.feed(b"\x00\x00" * int(16000 * 0.1))
+    turns.judging()  # what the engine does at the pause
+    turns.feed(b"\x00\x00" * int(16000 * 0.6))  # past VAD_STOP_MS
+    assert listener.ended == []
+    turns.turn_uncertain()
+    assert len(listener.ended) == 1
