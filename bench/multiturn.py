@@ -27,7 +27,6 @@ from bench.common import (
     Check,
     Result,
     median,
-    percentile,
     running_server,
     speech_with_pauses,
     voiced_end,
@@ -43,6 +42,7 @@ from bench.latency import (
     TurnMeasure,
     Utterance,
     conversation,
+    stats,
 )
 
 NAME = "multiturn"
@@ -136,15 +136,6 @@ async def run_conversation(url: str, number: int, lines: Sequence[Line]) -> list
             if stop_s is not None:
                 print(f"       barge-in stopped the answer after {stop_s:.3f} s", flush=True)
     return turns
-
-
-def stats(values: Sequence[float]) -> dict[str, float]:
-    return {
-        "count": len(values),
-        "p50_s": round(median(values), 3),
-        "p95_s": round(percentile(values, 95), 3),
-        "max_s": round(max(values), 3) if values else float("nan"),
-    }
 
 
 def run(conversations: int) -> Result:

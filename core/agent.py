@@ -319,13 +319,12 @@ class Agent:
                     lambda: self.store.delete_session(user_id=user.id, session_id=session.id)
                 )
             raise
-        parts: list[str] = []
         provider = self.providers.llm.name
         reason: str | None = None
         first_token_ms: float | None = None
         status = "failed"
         # The model starts before TurnStarted goes out, so sending it costs no model time.
-        so_far = ""  # the answer's text, kept whole for the loop check on every token
+        so_far = ""  # the answer so far: stored at the end, read by the loop check per token
         stream = iterate_blocking(
             lambda: fallback.stream_answer(
                 self.providers.llm,
@@ -343,18 +342,17 @@ class Agent:
                 if isinstance(event, fallback.Switch):
                     provider, reason = event.provider, event.reason
                     if event.restart:
-                        parts.clear()
+                        so_far = ""
                         first_token_ms = None
                         yield AnswerRestart(reason=event.reason)
                     continue
                 if first_token_ms is None:
                     first_token_ms = _ms(start)
-                parts.append(event.text)
                 so_far += event.text
                 yield AnswerDelta(event.text)
                 cut = repetition.loop_end(so_far)
                 if cut is not None:  # stop a looping answer; keep it up to its first round
-                    parts[:] = [so_far[:cut]]
+                    so_far = so_far[:cut]
                     reason = "; ".join(filter(None, (reason, REPEATING)))
                     break
             status = "answered"
@@ -367,7 +365,7 @@ class Agent:
             # closed, where awaiting a worker is not allowed.
             if status != "answered":
                 status = "cancelled"
-            answer = "".join(parts).strip()
+            answer = so_far.strip()
             if status != "answered" and not answer:
                 self.store.set_turn_status(turn_id=turn.id, status="pending")
             if status == "answered" or answer:

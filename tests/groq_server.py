@@ -19,6 +19,7 @@ from email import message_from_bytes
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
+import numpy as np
 import pytest
 
 API_KEY = "test-key"
@@ -40,6 +41,7 @@ class Seen:
     stream: bool = False
     language: str | None = None
     audio_seconds: float | None = None  # length of the uploaded WAV
+    voiced_seconds: float | None = None  # how much of it is voice
 
 
 @dataclass
@@ -48,14 +50,27 @@ class FakeGroq:
 
     transcript: str = "Hello from the cloud."
     transcript_language: str = "english"
+    # How much voice `transcript` takes (`voiced_seconds` of its recording). When set, an upload
+    # with less voice (a live engine's guess at a mid-sentence pause) is heard as the words said
+    # so far, as a real transcriber would: not the whole question, which would end the turn.
+    transcript_seconds: float | None = None
     answer: str = "Groq here: the sky looks blue because air scatters blue light the most."
     faults: dict[str, Fault] = field(default_factory=lambda: {TRANSCRIPTIONS: "ok", CHAT: "ok"})
     retry_after: int = 30
     requests: list[Seen] = field(default_factory=list)
     waits: list[float] = field(default_factory=list)  # seconds a client waited on a `hang`
     errors: list[BaseException] = field(default_factory=list)
+    streams_cut_by_client: int = 0
     stopping: threading.Event = field(default_factory=threading.Event)
     url: str = ""
+
+    def heard(self, voiced_seconds: float) -> str:
+        # A little slack: the engine's resampling and μ-law blur a word's edges.
+        if not self.transcript_seconds or voiced_seconds >= 0.9 * self.transcript_seconds:
+            return self.transcript
+        words = self.transcript.split()
+        said = round(len(words) * voiced_seconds / self.transcript_seconds)
+        return " ".join(words[:said]).rstrip("?.!,")
 
     def seen(self, path: str) -> list[Seen]:
         return [r for r in self.requests if r.path == path]
@@ -83,6 +98,17 @@ def form_fields(content_type: str, body: bytes) -> dict[str, bytes]:
 def wav_seconds(data: bytes) -> float:
     with wave.open(io.BytesIO(data)) as wav:
         return wav.getnframes() / wav.getframerate()
+
+
+def voiced_seconds(data: bytes, frame_s: float = 0.02) -> float:
+    """Seconds of 16-bit WAV whose 20 ms frames are louder than a quiet room."""
+    with wave.open(io.BytesIO(data)) as wav:
+        rate = wav.getframerate()
+        samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16)
+    size = int(rate * frame_s)
+    frames = samples[: len(samples) // size * size].astype(np.float32).reshape(-1, size)
+    loud = np.sqrt((frames**2).mean(axis=1)) > 300
+    return float(loud.sum()) * frame_s
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -129,7 +155,7 @@ class Handler(BaseHTTPRequestHandler):
         elif fault == "hang":
             self.hang(start)
         elif self.path == TRANSCRIPTIONS:
-            self.send_json(200, transcription(fake, seen.audio_seconds or 0.0))
+            self.send_json(200, transcription(fake, seen))
         elif seen.stream:
             broken = fault == "break"
             tokens = fake.tokens_before_break() if broken else fake.tokens()
@@ -150,6 +176,7 @@ class Handler(BaseHTTPRequestHandler):
             authorized,
             language=language.decode() if language else None,
             audio_seconds=wav_seconds(form["file"]),
+            voiced_seconds=voiced_seconds(form["file"]),
         )
 
     def send_json(self, status: int, data: object, headers: dict[str, str] | None = None) -> None:
@@ -174,11 +201,16 @@ class Handler(BaseHTTPRequestHandler):
         events += [chunk(ident, model, {"content": token}) for token in tokens]
         if finished:
             events += [chunk(ident, model, {}, finish_reason="stop"), "[DONE]"]
-        for event in events:
-            data = f"data: {event}\n\n".encode()
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-        if finished:
-            self.wfile.write(b"0\r\n\r\n")
+        try:
+            for event in events:
+                data = f"data: {event}\n\n".encode()
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            if finished:
+                self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            # A client may stop reading mid-stream (an answer cut because it loops, a user who
+            # barges in) and close its end: that is the client's right, not a server failure.
+            self.server.fake.streams_cut_by_client += 1
 
     def hang(self, start: float) -> None:
         """Answer nothing until the client gives up (closes its end) or the server stops."""
@@ -234,8 +266,9 @@ def completion(model: str, answer: str) -> dict[str, object]:
     }
 
 
-def transcription(fake: FakeGroq, duration: float) -> dict[str, object]:
-    text = f" {fake.transcript}"
+def transcription(fake: FakeGroq, seen: Seen) -> dict[str, object]:
+    duration = seen.audio_seconds or 0.0
+    text = f" {fake.heard(seen.voiced_seconds or 0.0)}"
     return {
         "task": "transcribe",
         "language": fake.transcript_language,

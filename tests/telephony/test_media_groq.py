@@ -23,6 +23,7 @@ from tests.groq_server import (  # noqa: F401
     FakeGroq,
     groq_providers_fixture,
     groq_server_fixture,
+    voiced_seconds,
 )
 from tests.helpers import pcm16, wer
 from tests.telephony.conftest import PhoneServer
@@ -53,6 +54,7 @@ def test_a_call_is_answered_in_time_when_groq_fails(
         groq_base_url=groq_server.url,
     )
     groq_server.transcript = QUESTION
+    groq_server.transcript_seconds = voiced_seconds(speak(QUESTION).read_bytes())
     groq_server.faults.update({TRANSCRIPTIONS: stt_fault, CHAT: chat_fault})
     call_sid, params = place_call(phone)
     with media_call(phone.twilio, PUBLIC_STREAM, call_sid=call_sid) as call:

@@ -18,6 +18,7 @@ from tests.groq_server import (  # noqa: F401
     FakeGroq,
     groq_providers_fixture,
     groq_server_fixture,
+    voiced_seconds,
 )
 from tests.helpers import ADMIN, pcm16, serve, wer
 from tests.webapp.test_realtime_ws import RATE, Live, Received, receive_until, send_audio, silence
@@ -56,6 +57,7 @@ def test_the_local_model_answers_when_groq_chat_fails(
 ):
     live, store = live_groq
     groq_server.transcript = QUESTION  # Groq hears the question, then fails to answer it
+    groq_server.transcript_seconds = voiced_seconds(speak(QUESTION).read_bytes())
     groq_server.faults[CHAT] = fault
 
     got, turn = spoken_turn(live, speak)
