@@ -29,7 +29,6 @@ from core.history import UserRecord, new_session_id
 from core.realtime import events as ev
 from core.realtime.heard import heard_text
 from core.realtime.playback import AnswerSpeaker, Playback
-from core.realtime.turn_end import sounds_finished
 from core.realtime.turns import TurnTaker
 from core.realtime.vad import SileroVAD
 from core.stt import Transcript
@@ -212,7 +211,7 @@ class Conversation:
 
     def _announce_judgement(self, task: asyncio.Task[float], stale: threading.Event) -> None:
         """The end-of-turn model's word on this pause: done, unsure, or mid-sentence."""
-        if stale.is_set() or not self.turns.in_speech:
+        if stale.is_set() or stale is not self._stale:  # the user went on, or a new pause
             return
         if task.cancelled() or task.exception() is not None:
             logger.warning("The end-of-turn model failed; the VAD alone ends this turn")
@@ -239,8 +238,7 @@ class Conversation:
             self._emit(
                 ev.TranscriptEvent(transcript.text, final=False, language=transcript.language)
             )
-            if sounds_finished(transcript.text):
-                self.turns.transcript_finished()
+            self.turns.transcript_heard(transcript.text)
 
     def speech_ended(self, samples: np.ndarray, *, at_ms: int, last_voice_at: float) -> None:
         speculation, self._speculation = self._speculation, None

@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 
 from core.audio import SAMPLE_RATE
 from core.config import Settings
 from core.realtime.resample import Resampler
+from core.realtime.turn_end import Heard, heard
 from core.realtime.vad import WINDOW, WINDOW_MS, SileroVAD
+
+# The end-of-turn model's word on a pause; None when there is none (no model, or unsure).
+Verdict = Literal["judging", "finished", "unfinished"] | None
 
 # Audio kept from before the VAD's decision, so the first syllable is not clipped.
 PREROLL_MS = 320
@@ -66,9 +70,8 @@ class TurnTaker:
         self._voiced_run = 0
         self._silence_run = 0
         self._utterance: list[np.ndarray] = []
-        self._sounds_finished = False  # this pause's transcript is a complete question
-        self._unfinished = False  # the end-of-turn model heard a sentence still going on
-        self._judging = False  # its verdict on this pause is on the way: the pause may wait
+        self._heard: Heard | None = None  # what this pause's transcript says, once it is in
+        self._verdict: Verdict = None  # the end-of-turn model's word on this pause, if any
         self.in_speech = False
         self.last_voice_at = 0.0  # wall clock of the last voiced window
 
@@ -87,44 +90,69 @@ class TurnTaker:
         for i, prob in enumerate(self._vad.process(chunk)):
             self._window(chunk[i * WINDOW : (i + 1) * WINDOW], prob >= self._threshold)
 
-    def transcript_finished(self) -> None:
-        """The transcript of this pause is a complete question: a short silence will do, even
-        if the end-of-turn model heard the voice going on (measured: it often does at the end
-        of a question, and waiting then only delays the answer)."""
-        if self.in_speech and self._silence_run >= self._pause_windows:
-            self._unfinished = False
-            self._finished()
+    # What is known about the pause in progress decides how long it may last (`_limit`). The
+    # transcript and the end-of-turn model answer in whichever order the CPU allows, so each
+    # signal is kept and the limit is worked out from all of them.
+
+    def transcript_heard(self, text: str) -> None:
+        """The transcript of what was said up to this pause."""
+        if self._pausing():
+            self._heard = heard(text)
+            self._end_if_long_enough()
 
     def judging(self) -> None:
         """The end-of-turn model is judging this pause: until it says, the pause may last up
         to VAD_STOP_UNFINISHED_MS (so a busy CPU cannot turn a slow verdict into a cut)."""
-        if self.in_speech:
-            self._judging = True
+        if self._pausing():
+            self._verdict = "judging"
 
     def turn_finished(self) -> None:
         """The end-of-turn model is sure the turn is complete: a short silence will do."""
-        self._judging = False
-        if self.in_speech and self._silence_run >= self._pause_windows and not self._unfinished:
-            self._finished()
-
-    def turn_uncertain(self) -> None:
-        """The end-of-turn model cannot tell (or failed): VAD_STOP_MS decides, as without it."""
-        self._judging = False
-        if self.in_speech and self._silence_run >= self._stop_windows and not self._unfinished:
-            self.end_now()
-
-    def _finished(self) -> None:
-        self._sounds_finished = True
-        if self._silence_run >= self._finished_windows:
-            self.end_now()
+        self._judged("finished")
 
     def turn_unfinished(self) -> None:
         """The end-of-turn model heard a sentence still going on: this pause may last up to
         VAD_STOP_UNFINISHED_MS before the turn ends."""
-        self._judging = False
-        if self.in_speech and self._silence_run >= self._pause_windows:
-            self._unfinished = True
-            self._sounds_finished = False
+        self._judged("unfinished")
+
+    def turn_uncertain(self) -> None:
+        """The end-of-turn model cannot tell (or failed): VAD_STOP_MS decides, as without it."""
+        self._judged(None)
+
+    def _judged(self, verdict: Verdict) -> None:
+        if self._pausing():
+            self._verdict = verdict
+            self._end_if_long_enough()
+
+    def _pausing(self) -> bool:
+        return self.in_speech and self._silence_run >= self._pause_windows
+
+    def _limit(self) -> int:
+        """Silent windows this pause may last before the turn ends:
+        - a complete question: VAD_STOP_FINISHED_MS, whatever the model says (measured: it
+          often hears the end of a question as unfinished, and waiting only delays the answer);
+        - the model sure the turn is complete, and a transcript that does not plainly go on:
+          VAD_STOP_FINISHED_MS. The transcript is waited for, which costs nothing (the answer
+          needs it anyway) and keeps a comma that sounds final from ending the turn;
+        - the model hearing the voice go on or still judging, or a transcript that plainly
+          goes on ("and", "um", a comma): VAD_STOP_UNFINISHED_MS;
+        - otherwise VAD_STOP_MS.
+        """
+        if self._heard == "question":
+            return self._finished_windows
+        if self._verdict == "finished":
+            return self._finished_windows if self._heard == "said" else self._stop_windows
+        if self._verdict in ("judging", "unfinished") or self._heard == "going on":
+            return self._unfinished_windows
+        return self._stop_windows
+
+    def _end_if_long_enough(self) -> None:
+        if self.in_speech and self._silence_run >= self._limit():
+            self.end_now()
+
+    def _new_pause(self) -> None:
+        self._heard = None
+        self._verdict = None
 
     def end_now(self) -> None:
         """End the turn in progress (for instance, the client is done)."""
@@ -133,7 +161,7 @@ class TurnTaker:
         samples = np.concatenate(self._utterance) if self._utterance else np.zeros(0)
         self.in_speech = False
         self._utterance = []
-        self._sounds_finished = self._unfinished = self._judging = False
+        self._new_pause()
         self._voiced_run = self._silence_run = 0
         self.listener.speech_ended(samples, at_ms=self.audio_ms, last_voice_at=self.last_voice_at)
 
@@ -143,7 +171,7 @@ class TurnTaker:
             self._utterance.append(window)
             if voiced:
                 if self._silence_run >= self._pause_windows:
-                    self._sounds_finished = self._unfinished = self._judging = False
+                    self._new_pause()
                     self.listener.resumed()
                 self._voiced_run += 1
                 self._silence_run = 0
@@ -153,11 +181,7 @@ class TurnTaker:
                 self._silence_run += 1
                 if self._silence_run == self._pause_windows:
                     self.listener.paused(np.concatenate(self._utterance))
-                finished = self._sounds_finished and self._silence_run >= self._finished_windows
-                held = self._unfinished or self._judging
-                stop = self._unfinished_windows if held else self._stop_windows
-                if self._silence_run >= stop or finished:
-                    self.end_now()
+                self._end_if_long_enough()
             if self.in_speech and len(self._utterance) >= self._max_windows:
                 self.end_now()
             return
