@@ -13,7 +13,9 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-Heard = Literal["question", "going on", "said"]
+Heard = Literal["question", "going on", "brief", "said"]
+# A statement shorter than this is "brief": it may be how the turn starts, not all of it.
+BRIEF_WORDS = 3
 
 _QUESTION = re.compile(r"[?？]['\")\]»”’]*$")
 # Words after which a speaker is rarely done, in the languages the agent speaks best.
@@ -40,11 +42,14 @@ def sounds_unfinished(text: str) -> bool:
 
 
 def heard(text: str) -> Heard:
-    """What a pause's transcript says of the turn: a complete question, plainly going on, or
+    """What a pause's transcript says of the turn: a complete question, plainly going on, a
+    word or two ("Okay.", "Wait, stop."), which people often say before the rest, or
     something else (a statement, which may or may not be all)."""
     if sounds_finished(text):
         return "question"
-    return "going on" if sounds_unfinished(text) else "said"
+    if sounds_unfinished(text):
+        return "going on"
+    return "brief" if len(re.findall(r"[^\W_]+", text)) < BRIEF_WORDS else "said"
 
 
 def sounds_finished(text: str) -> bool:

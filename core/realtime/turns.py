@@ -131,9 +131,10 @@ class TurnTaker:
         """Silent windows this pause may last before the turn ends:
         - a complete question: VAD_STOP_FINISHED_MS, whatever the model says (measured: it
           often hears the end of a question as unfinished, and waiting only delays the answer);
-        - the model sure the turn is complete, and a transcript that does not plainly go on:
-          VAD_STOP_FINISHED_MS. The transcript is waited for, which costs nothing (the answer
-          needs it anyway) and keeps a comma that sounds final from ending the turn;
+        - the model sure the turn is complete, and a transcript of a statement of three words
+          or more: VAD_STOP_FINISHED_MS. The transcript is waited for, which costs nothing
+          (the answer needs it anyway) and keeps a comma that sounds final, or an "Okay."
+          said before the rest, from ending the turn;
         - the model hearing the voice go on or still judging, or a transcript that plainly
           goes on ("and", "um", a comma): VAD_STOP_UNFINISHED_MS;
         - otherwise VAD_STOP_MS.

@@ -190,13 +190,18 @@ def test_a_complete_question_ends_the_turn_whatever_order_the_verdicts_come_in(
 
 @pytest.mark.parametrize(
     ("transcript", "at_once"),
-    [("I was reading about the solar system yesterday,", False), ("I like tea.", True)],
+    [
+        ("I was reading about the solar system yesterday,", False),
+        ("Okay.", False),
+        ("I like tea.", True),
+    ],
 )
 def test_a_sure_verdict_waits_for_a_transcript_that_does_not_go_on(
     settings, speak, transcript: str, at_once: bool
 ) -> None:
-    """The model is sure, as it can be at a comma Piper says like a full stop: the turn ends
-    after the short silence only once the transcript agrees, otherwise after VAD_STOP_MS."""
+    """The model is sure, as it can be at a comma Piper says like a full stop, or after an
+    "Okay." said before the rest: the turn ends after the short silence only once the
+    transcript is a statement of three words or more, otherwise after VAD_STOP_MS."""
     from core.realtime.turns import TurnTaker
 
     listener = _Listener()

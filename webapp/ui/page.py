@@ -62,17 +62,15 @@ def build_blocks(state: AppState) -> gr.Blocks:
                         elem_id="typed",
                     )
                     send = gr.Button("Send", scale=1, elem_id="send")
-                transcript = gr.Textbox(label="You said", interactive=False, elem_id="transcript")
-                answer = gr.Textbox(label="Agent", interactive=False, lines=3, elem_id="answer")
+                chat = gr.Chatbot(label="Conversation", height=360, elem_id="chat")
                 spoken = gr.Audio(
                     label="Spoken answer",
+                    streaming=True,
                     autoplay=True,
                     interactive=False,
-                    type="numpy",
                     elem_id="spoken",
                 )
                 timings = gr.Markdown("", elem_id="timings")
-                chat = gr.Chatbot(label="Conversation", height=320, elem_id="chat")
                 plot = gr.BarPlot(
                     timings_frame([]),
                     x="turn",
@@ -85,7 +83,7 @@ def build_blocks(state: AppState) -> gr.Blocks:
                     visible=False,
                 )
 
-        outputs = [status, transcript, answer, chat, spoken, timings, plot, session_id, sessions]
+        outputs = [status, chat, spoken, timings, plot, session_id, sessions]
         demo.load(ui.load, None, [who, personality, custom_prompt, custom_prompt, lang, sessions])
         save.click(ui.save_settings, [personality, custom_prompt, lang], [status, custom_prompt])
         personality.change(lambda p: gr.update(visible=p == "custom"), personality, custom_prompt)
