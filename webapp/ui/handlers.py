@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,8 @@ from core.history import TurnRecord, UserRecord
 from webapp.deps import AppState
 from webapp.errors import status_for
 from webapp.ui.auth import current_ui_user
-from webapp.ui.speech import PageSpeech
+from webapp.ui.player import feed_piece, feed_start
+from webapp.ui.speech import PAGE_RATE, PageSpeech
 
 logger = logging.getLogger(__name__)
 
@@ -35,18 +37,17 @@ class View:
 
     status: str = ""
     chat: list[dict[str, str]] = field(default_factory=list)
-    audio: bytes | None = None  # the next piece of the spoken answer (WAV), sent once
+    speech: str = ""  # the player's feed: the answer's audio so far (webapp/ui/player.py)
     timings: str = ""
     plot: Any = None
     session_id: str | None = None
     sessions: Any = None
 
     def out(self) -> tuple[Any, ...]:
-        audio, self.audio = self.audio, None  # the player streams: each piece is sent once
         return (
             self.status,
             self.chat,
-            audio,
+            self.speech,
             self.timings,
             self.plot if self.plot is not None else gr.skip(),
             self.session_id,
@@ -248,12 +249,13 @@ class UIController:
         )
         try:
             async for item in speech.merge(events):
-                if isinstance(item, bytes):  # a piece of the spoken answer, as a WAV file
-                    view.audio = item
+                if isinstance(item, bytes):  # a piece of the spoken answer
+                    view.speech += feed_piece(item)
                     view.status = "Speaking..."
                     first_sent = first_sent or time.perf_counter()
                 elif isinstance(item, TurnStarted):
                     view.say("assistant", "")
+                    view.speech = feed_start(uuid.uuid4().hex, PAGE_RATE)
                 elif isinstance(item, AnswerDelta):
                     first_token = first_token or time.perf_counter()
                     answer += item.text

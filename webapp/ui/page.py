@@ -13,11 +13,16 @@ from webapp.ui.handlers import (
     timings_frame,
 )
 from webapp.ui.handsfree import add_handsfree_section
+from webapp.ui.player import CSS as PLAYER_CSS
+from webapp.ui.player import add_player
 
-CSS = """
+CSS = (
+    """
 #status { min-height: 2.2em; font-size: 1.05em; }
 #title h1 { margin-bottom: 0; }
 """
+    + PLAYER_CSS
+)
 
 
 def build_blocks(state: AppState) -> gr.Blocks:
@@ -63,13 +68,7 @@ def build_blocks(state: AppState) -> gr.Blocks:
                     )
                     send = gr.Button("Send", scale=1, elem_id="send")
                 chat = gr.Chatbot(label="Conversation", height=360, elem_id="chat")
-                spoken = gr.Audio(
-                    label="Spoken answer",
-                    streaming=True,
-                    autoplay=True,
-                    interactive=False,
-                    elem_id="spoken",
-                )
+                speech = add_player()
                 timings = gr.Markdown("", elem_id="timings")
                 plot = gr.BarPlot(
                     timings_frame([]),
@@ -83,7 +82,7 @@ def build_blocks(state: AppState) -> gr.Blocks:
                     visible=False,
                 )
 
-        outputs = [status, chat, spoken, timings, plot, session_id, sessions]
+        outputs = [status, chat, speech, timings, plot, session_id, sessions]
         demo.load(ui.load, None, [who, personality, custom_prompt, custom_prompt, lang, sessions])
         save.click(ui.save_settings, [personality, custom_prompt, lang], [status, custom_prompt])
         personality.change(lambda p: gr.update(visible=p == "custom"), personality, custom_prompt)

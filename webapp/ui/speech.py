@@ -2,8 +2,8 @@
 
 The agent's events are read by one task, which cuts the answer into pieces (`AnswerPieces`);
 another speaks each piece in the user's voice (`piece_pcm`). The page's handler reads both
-through `merge`, in the order they are ready, and hands each piece of audio to Gradio's
-streaming player, which starts on the first one.
+through `merge`, in the order they are ready, and hands each piece of audio to the page's
+player (webapp/ui/player.py), which starts on the first one.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from core.agent import AgentEvent, AnswerDelta, AnswerRestart, TurnStarted
-from core.audio import pcm16_wav
 from core.concurrency import run_blocking
 from core.errors import AgentError
 from core.history import UserRecord
@@ -33,7 +32,7 @@ PAGE_RATE = 22050
 
 class PageSpeech:
     """One answer's speech on the page; `merge` yields the agent's events and, between them,
-    each piece of audio as a WAV file (bytes)."""
+    each piece of audio (16-bit mono PCM at PAGE_RATE, bytes)."""
 
     def __init__(self, state: AppState, user: UserRecord) -> None:
         self.tts = state.agent.providers.tts
@@ -104,7 +103,7 @@ class PageSpeech:
                         if self.first_audio is None:
                             self.first_audio = time.perf_counter()
                         self.spoken = True
-                        self._ready.put_nowait(("audio", pcm16_wav(pcm, PAGE_RATE)))
+                        self._ready.put_nowait(("audio", pcm))
         finally:
             self._ready.put_nowait(("done", None))
 
