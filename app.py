@@ -8,6 +8,7 @@ import logging
 import uvicorn
 from pydantic import ValidationError
 
+from core import tracing
 from core.config import Settings
 from core.errors import ModelMissingError
 from webapp.api import create_app
@@ -33,6 +34,7 @@ def main() -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    tracing.configure()  # OTLP traces of each turn, only when OTEL_EXPORTER_OTLP_ENDPOINT is set
     try:
         app = create_app(settings)
     except ModelMissingError as exc:

@@ -26,6 +26,7 @@ BENCHMARKS = {
     # benchmark: (what is compared, where it is in the result's figures)
     "latency": ("WS first audio", ("engine", "p50_s")),
     "phone_latency": ("phone first audio", ("phone", "p50_s")),
+    "multiturn": ("multi-turn first audio", ("first_audio", "p50_s")),
 }
 TIMEOUT_S = 1800.0
 

@@ -122,6 +122,8 @@ class Line:
     measure: Measure = field(default_factory=lambda: Measure(""))
     sent: int = 0
     t0: float | None = None
+    media_at: list[float] = field(default_factory=list)  # when each reply frame arrived
+    clears_at: list[float] = field(default_factory=list)  # when each `clear` arrived
 
     async def send(self, frame: bytes) -> float:
         import base64
@@ -157,6 +159,7 @@ class Line:
             message = json.loads(raw)
             if message.get("event") == "media":
                 self.first_media = self.first_media or now
+                self.media_at.append(now)
                 seconds = len(base64.b64decode(message["media"]["payload"])) / RATE
                 self.measure.reply_s += seconds
                 self.play_end = max(self.play_end, now) + seconds
@@ -165,6 +168,7 @@ class Line:
                 self.pending.append((self.play_end, message["mark"]["name"]))
             elif message.get("event") == "clear":
                 self.measure.clears += 1
+                self.clears_at.append(now)
                 self.play_end = now
                 self.pending = [(now, name) for _, name in self.pending]
 

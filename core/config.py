@@ -129,6 +129,14 @@ class Settings(BaseSettings):
     vad_start_ms: int = Field(default=96, ge=32)
     vad_stop_ms: int = Field(default=400, ge=64)
     vad_stop_finished_ms: int = Field(default=160, ge=32)
+    # A pause the end-of-turn model (Smart Turn) hears as mid-sentence may last this long.
+    vad_stop_unfinished_ms: int = Field(default=1200, ge=64)
+    smart_turn: bool = True  # the end-of-turn model beside the VAD and the transcript rule
+    # Its probability that the turn is complete: below SMART_TURN_UNFINISHED the pause may
+    # last VAD_STOP_UNFINISHED_MS; at or above SMART_TURN_FINISHED, VAD_STOP_FINISHED_MS ends
+    # it; between the two, VAD_STOP_MS as without the model.
+    smart_turn_unfinished: float = Field(default=0.5, gt=0, lt=1)
+    smart_turn_finished: float = Field(default=0.9, gt=0, le=1)
     speculative_stt_ms: int = Field(default=64, ge=32)
     barge_in_ms: int = Field(default=192, ge=32)
     max_utterance_s: float = Field(default=30, gt=1, le=120)

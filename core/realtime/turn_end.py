@@ -11,6 +11,11 @@ and an answer that starts in that pause is a false start.
 from __future__ import annotations
 
 import re
+from typing import Literal
+
+Heard = Literal["question", "going on", "brief", "said"]
+# A statement shorter than this is "brief": it may be how the turn starts, not all of it.
+BRIEF_WORDS = 3
 
 _QUESTION = re.compile(r"[?？]['\")\]»”’]*$")
 # Words after which a speaker is rarely done, in the languages the agent speaks best.
@@ -24,6 +29,27 @@ _CONTINUATIONS = frozenset(
     # German
     "und oder aber weil dass der die das ein eine mit für äh".split()
 )
+
+
+def sounds_unfinished(text: str) -> bool:
+    """True when `text` plainly goes on: it ends on a comma, a dash or dots, or on a word that
+    announces more ("and", "the", "um")."""
+    text = text.strip()
+    if not text or re.search(r"(,|;|:|-|–|—|\.\.|…)['\")\]»”’]*$", text):
+        return bool(text)
+    words = re.findall(r"[^\W\d_]+", text.lower())
+    return bool(words) and words[-1] in _CONTINUATIONS
+
+
+def heard(text: str) -> Heard:
+    """What a pause's transcript says of the turn: a complete question, plainly going on, a
+    word or two ("Okay.", "Wait, stop."), which people often say before the rest, or
+    something else (a statement, which may or may not be all)."""
+    if sounds_finished(text):
+        return "question"
+    if sounds_unfinished(text):
+        return "going on"
+    return "brief" if len(re.findall(r"[^\W_]+", text)) < BRIEF_WORDS else "said"
 
 
 def sounds_finished(text: str) -> bool:

@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 
 from core.audio import SAMPLE_RATE
 from core.config import Settings
 from core.realtime.resample import Resampler
+from core.realtime.turn_end import Heard, heard
 from core.realtime.vad import WINDOW, WINDOW_MS, SileroVAD
+
+# The end-of-turn model's word on a pause; None when there is none (no model, or unsure).
+Verdict = Literal["judging", "finished", "unfinished"] | None
 
 # Audio kept from before the VAD's decision, so the first syllable is not clipped.
 PREROLL_MS = 320
@@ -54,6 +58,9 @@ class TurnTaker:
         self._start_windows = max(1, settings.vad_start_ms // WINDOW_MS)
         self._stop_windows = max(1, settings.vad_stop_ms // WINDOW_MS)
         self._finished_windows = max(1, settings.vad_stop_finished_ms // WINDOW_MS)
+        self._unfinished_windows = max(
+            self._stop_windows, settings.vad_stop_unfinished_ms // WINDOW_MS
+        )
         self._pause_windows = max(1, settings.speculative_stt_ms // WINDOW_MS)
         self._barge_windows = max(1, settings.barge_in_ms // WINDOW_MS)
         self._max_windows = int(settings.max_utterance_s * 1000 // WINDOW_MS)
@@ -63,7 +70,8 @@ class TurnTaker:
         self._voiced_run = 0
         self._silence_run = 0
         self._utterance: list[np.ndarray] = []
-        self._sounds_finished = False  # this pause's transcript is a complete question
+        self._heard: Heard | None = None  # what this pause's transcript says, once it is in
+        self._verdict: Verdict = None  # the end-of-turn model's word on this pause, if any
         self.in_speech = False
         self.last_voice_at = 0.0  # wall clock of the last voiced window
 
@@ -82,12 +90,70 @@ class TurnTaker:
         for i, prob in enumerate(self._vad.process(chunk)):
             self._window(chunk[i * WINDOW : (i + 1) * WINDOW], prob >= self._threshold)
 
-    def transcript_finished(self) -> None:
-        """The transcript of this pause is a complete question: a short silence will do."""
-        if self.in_speech and self._silence_run >= self._pause_windows:
-            self._sounds_finished = True
-            if self._silence_run >= self._finished_windows:
-                self.end_now()
+    # What is known about the pause in progress decides how long it may last (`_limit`). The
+    # transcript and the end-of-turn model answer in whichever order the CPU allows, so each
+    # signal is kept and the limit is worked out from all of them.
+
+    def transcript_heard(self, text: str) -> None:
+        """The transcript of what was said up to this pause."""
+        if self._pausing():
+            self._heard = heard(text)
+            self._end_if_long_enough()
+
+    def judging(self) -> None:
+        """The end-of-turn model is judging this pause: until it says, the pause may last up
+        to VAD_STOP_UNFINISHED_MS (so a busy CPU cannot turn a slow verdict into a cut)."""
+        if self._pausing():
+            self._verdict = "judging"
+
+    def turn_finished(self) -> None:
+        """The end-of-turn model is sure the turn is complete: a short silence will do."""
+        self._judged("finished")
+
+    def turn_unfinished(self) -> None:
+        """The end-of-turn model heard a sentence still going on: this pause may last up to
+        VAD_STOP_UNFINISHED_MS before the turn ends."""
+        self._judged("unfinished")
+
+    def turn_uncertain(self) -> None:
+        """The end-of-turn model cannot tell (or failed): VAD_STOP_MS decides, as without it."""
+        self._judged(None)
+
+    def _judged(self, verdict: Verdict) -> None:
+        if self._pausing():
+            self._verdict = verdict
+            self._end_if_long_enough()
+
+    def _pausing(self) -> bool:
+        return self.in_speech and self._silence_run >= self._pause_windows
+
+    def _limit(self) -> int:
+        """Silent windows this pause may last before the turn ends:
+        - a complete question: VAD_STOP_FINISHED_MS, whatever the model says (measured: it
+          often hears the end of a question as unfinished, and waiting only delays the answer);
+        - the model sure the turn is complete, and a transcript of a statement of three words
+          or more: VAD_STOP_FINISHED_MS. The transcript is waited for, which costs nothing
+          (the answer needs it anyway) and keeps a comma that sounds final, or an "Okay."
+          said before the rest, from ending the turn;
+        - the model hearing the voice go on or still judging, or a transcript that plainly
+          goes on ("and", "um", a comma): VAD_STOP_UNFINISHED_MS;
+        - otherwise VAD_STOP_MS.
+        """
+        if self._heard == "question":
+            return self._finished_windows
+        if self._verdict == "finished":
+            return self._finished_windows if self._heard == "said" else self._stop_windows
+        if self._verdict in ("judging", "unfinished") or self._heard == "going on":
+            return self._unfinished_windows
+        return self._stop_windows
+
+    def _end_if_long_enough(self) -> None:
+        if self.in_speech and self._silence_run >= self._limit():
+            self.end_now()
+
+    def _new_pause(self) -> None:
+        self._heard = None
+        self._verdict = None
 
     def end_now(self) -> None:
         """End the turn in progress (for instance, the client is done)."""
@@ -96,7 +162,7 @@ class TurnTaker:
         samples = np.concatenate(self._utterance) if self._utterance else np.zeros(0)
         self.in_speech = False
         self._utterance = []
-        self._sounds_finished = False
+        self._new_pause()
         self._voiced_run = self._silence_run = 0
         self.listener.speech_ended(samples, at_ms=self.audio_ms, last_voice_at=self.last_voice_at)
 
@@ -106,7 +172,7 @@ class TurnTaker:
             self._utterance.append(window)
             if voiced:
                 if self._silence_run >= self._pause_windows:
-                    self._sounds_finished = False
+                    self._new_pause()
                     self.listener.resumed()
                 self._voiced_run += 1
                 self._silence_run = 0
@@ -116,9 +182,7 @@ class TurnTaker:
                 self._silence_run += 1
                 if self._silence_run == self._pause_windows:
                     self.listener.paused(np.concatenate(self._utterance))
-                finished = self._sounds_finished and self._silence_run >= self._finished_windows
-                if self._silence_run >= self._stop_windows or finished:
-                    self.end_now()
+                self._end_if_long_enough()
             if self.in_speech and len(self._utterance) >= self._max_windows:
                 self.end_now()
             return

@@ -123,29 +123,34 @@ def test_a_conversation_turn_from_pcm_at_another_rate(
 
 
 @pytest.mark.parametrize(
-    ("text", "finished"),
+    ("text", "expected"),
     [
-        ("What is the capital of France?", True),
-        ("Quelle heure est-il ?", True),
-        ("¿Qué hora es?", True),
-        ("Tell me a joke.", False),
-        ("I am planning a picnic this weekend.", False),
-        ("Hola!", False),
-        ("And then what?", True),
-        ("Do you think that?", False),
-        ("I would like to know", False),
-        ("I went to the shop and?", False),
-        ("So what do you think...", False),
-        ("Well, I was wondering,", False),
-        ("Je voudrais savoir si et.", False),
-        ("", False),
-        ("42.", False),
+        ("What is the capital of France?", "question"),
+        ("Quelle heure est-il ?", "question"),
+        ("¿Qué hora es?", "question"),
+        ("Tell me a joke.", "said"),
+        ("I am planning a picnic this weekend.", "said"),
+        ("Hola!", "brief"),
+        ("And then what?", "question"),
+        ("Do you think that?", "going on"),
+        ("I would like to know", "said"),
+        ("Okay.", "brief"),
+        ("Wait, stop.", "brief"),
+        ("I would like to know, um", "going on"),
+        ("Can you tell me about the", "going on"),
+        ("I went to the shop and?", "going on"),
+        ("So what do you think...", "going on"),
+        ("Well, I was wondering,", "going on"),
+        ("Je voudrais savoir si et.", "going on"),
+        ("", "brief"),
+        ("42.", "brief"),
     ],
 )
-def test_a_transcript_sounds_finished_or_not(text: str, finished: bool) -> None:
-    from core.realtime.turn_end import sounds_finished
+def test_a_transcript_sounds_finished_going_on_or_neither(text: str, expected: str) -> None:
+    from core.realtime.turn_end import heard, sounds_finished
 
-    assert sounds_finished(text) is finished
+    assert heard(text) == expected
+    assert sounds_finished(text) is (expected == "question")
 
 
 class _Recorder:

@@ -6,8 +6,9 @@ from fastapi import APIRouter
 
 from core import personalities
 from core.concurrency import run_blocking
-from core.config import Settings, TTSProvider
+from core.config import Settings
 from core.history import UserRecord
+from core.tts.speaking import chosen_voice
 from webapp.deps import CurrentUser, StateDep
 from webapp.errors import documented
 from webapp.routes.sessions import check_language
@@ -31,17 +32,12 @@ async def list_personalities() -> list[PersonalityPublic]:
     return [*builtin, custom]
 
 
-def tts_provider(user: UserRecord, settings: Settings) -> TTSProvider:
-    """The voice a user has chosen, else the server's default."""
-    return TTSProvider(user.tts_provider or settings.tts_provider)
-
-
 def user_settings(user: UserRecord, settings: Settings) -> UserSettings:
     return UserSettings(
         personality=user.personality or settings.default_personality,
         custom_prompt=user.custom_prompt,
         language=user.language,
-        tts_provider=tts_provider(user, settings),
+        tts_provider=chosen_voice(user.tts_provider, settings),
     )
 
 

@@ -11,10 +11,10 @@ from core.concurrency import run_blocking
 from core.errors import InvalidInputError, ProviderError
 from core.history import UserRecord
 from core.tts.router import Speech, SpeechSynthesizer
+from core.tts.speaking import chosen_voice
 from core.tts.turns import speak_turn
 from webapp.deps import AppState, CurrentUser, StateDep
 from webapp.errors import documented
-from webapp.routes.config import tts_provider
 from webapp.routes.sessions import check_language
 from webapp.schemas import SpeakRequest
 
@@ -61,7 +61,7 @@ async def turn_speech(state: AppState, user: UserRecord, turn_id: int) -> Speech
             cache_dir=state.settings.data_dir / "audio",
             user_id=user.id,
             turn_id=turn_id,
-            provider=tts_provider(user, state.settings),
+            provider=chosen_voice(user.tts_provider, state.settings),
         )
     )
 
@@ -78,7 +78,7 @@ async def speak(body: SpeakRequest, user: CurrentUser, state: StateDep) -> Respo
         raise InvalidInputError("There is no text to speak.")
     pinned = check_language(body.language)
     tts = synthesizer(state)
-    provider = tts_provider(user, state.settings)
+    provider = chosen_voice(user.tts_provider, state.settings)
 
     def work() -> tuple[Speech, str]:
         lang = pinned

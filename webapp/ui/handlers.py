@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
-import numpy as np
 
-from core import language, personalities
-from core.agent import AnswerDelta, AnswerRestart, TurnDone, TurnResult
+from core import language, personalities, tracing
+from core.agent import AnswerDelta, AnswerRestart, TurnDone, TurnResult, TurnStarted
 from core.concurrency import run_blocking
 from core.errors import AgentError
 from core.history import TurnRecord, UserRecord
 from webapp.deps import AppState
 from webapp.errors import status_for
 from webapp.ui.auth import current_ui_user
+from webapp.ui.player import feed_piece, feed_start
+from webapp.ui.speech import PAGE_RATE, PageSpeech
 
 logger = logging.getLogger(__name__)
 
@@ -34,10 +36,8 @@ class View:
     """Everything one turn updates on the page, in the order of the outputs list."""
 
     status: str = ""
-    transcript: str = ""
-    answer: str = ""
     chat: list[dict[str, str]] = field(default_factory=list)
-    audio: tuple[int, np.ndarray] | None = None
+    speech: str = ""  # the player's feed: the answer's audio so far (webapp/ui/player.py)
     timings: str = ""
     plot: Any = None
     session_id: str | None = None
@@ -46,15 +46,20 @@ class View:
     def out(self) -> tuple[Any, ...]:
         return (
             self.status,
-            self.transcript,
-            self.answer,
             self.chat,
-            self.audio,
+            self.speech,
             self.timings,
             self.plot if self.plot is not None else gr.skip(),
             self.session_id,
             self.sessions if self.sessions is not None else gr.skip(),
         )
+
+    def say(self, role: str, content: str) -> None:
+        self.chat = [*self.chat, {"role": role, "content": content}]
+
+    def grow_answer(self, content: str) -> None:
+        """The agent's message (the last one) as it is written so far."""
+        self.chat = [*self.chat[:-1], {"role": "assistant", "content": content}]
 
 
 def chat_messages(turns: list[TurnRecord]) -> list[dict[str, str]]:
@@ -96,6 +101,11 @@ def timings_plot(turns: list[TurnRecord]) -> Any:
     changes, so the plot stays hidden (unmounted) until it has data with every stage.
     """
     return gr.update(value=timings_frame(turns), visible=bool(turns))
+
+
+def _ms_between(start: float | None, end: float | None) -> float | None:
+    """Milliseconds from one perf_counter() reading to a later one, if both were taken."""
+    return None if start is None or end is None else round((end - start) * 1000, 1)
 
 
 def _fmt(ms: float | None) -> str:
@@ -193,12 +203,12 @@ class UIController:
             yield view.out()
             return
         view.session_id = result.session_id or view.session_id
-        view.transcript = result.text
         if not result.text:
             view.status = "No speech heard in that recording. Try again, a little louder."
             yield view.out()
             return
-        async for out in self._answer(user, view, text=None):
+        view.say("user", result.text)
+        async for out in self._answer(user, view, text=None, stt_ms=result.stt_ms):
             yield out
 
     async def text_turn(
@@ -208,8 +218,8 @@ class UIController:
             return
         user = self.user(request)
         view = await self._start_view(user, session_id)
-        view.transcript = text.strip()
-        async for out in self._answer(user, view, text=text):
+        view.say("user", text.strip())
+        async for out in self._answer(user, view, text=text, stt_ms=None):
             yield out
 
     async def _start_view(self, user: UserRecord, session_id: str | None) -> View:
@@ -222,25 +232,42 @@ class UIController:
         return view
 
     async def _answer(
-        self, user: UserRecord, view: View, *, text: str | None
+        self, user: UserRecord, view: View, *, text: str | None, stt_ms: float | None
     ) -> AsyncIterator[tuple[Any, ...]]:
+        """Stream the answer into the chat and speak it piece by piece as it is written: the
+        page's player starts on the first clause, as in a live conversation."""
         started = time.perf_counter()
-        view.chat = [*view.chat, {"role": "user", "content": view.transcript}]
         view.status = "Thinking..."
         yield view.out()
+        speech = PageSpeech(self.state, user)
+        answer = ""
         result: TurnResult | None = None
+        first_token: float | None = None
+        first_sent: float | None = None
+        events = self.state.agent.respond(
+            user=user, text=text, session_id=view.session_id, channel="ui", hold=speech.hold
+        )
         try:
-            async for event in self.state.agent.respond(
-                user=user, text=text, session_id=view.session_id, channel="ui"
-            ):
-                if isinstance(event, AnswerDelta):
-                    view.answer += event.text
-                elif isinstance(event, AnswerRestart):
-                    view.answer = ""
+            async for item in speech.merge(events):
+                if isinstance(item, bytes):  # a piece of the spoken answer
+                    view.speech += feed_piece(item)
+                    view.status = "Speaking..."
+                    first_sent = first_sent or time.perf_counter()
+                elif isinstance(item, TurnStarted):
+                    view.say("assistant", "")
+                    view.speech = feed_start(uuid.uuid4().hex, PAGE_RATE)
+                elif isinstance(item, AnswerDelta):
+                    first_token = first_token or time.perf_counter()
+                    answer += item.text
+                    view.grow_answer(answer)
+                elif isinstance(item, AnswerRestart):
+                    answer = ""
+                    view.grow_answer(answer)
                     view.status = "The cloud model failed; the local model is answering..."
-                elif isinstance(event, TurnDone):
-                    result = event.result
+                elif isinstance(item, TurnDone):
+                    result = item.result
                     view.session_id = result.session_id
+                    view.grow_answer(result.answer)
                 else:
                     continue
                 yield view.out()
@@ -250,40 +277,44 @@ class UIController:
             return
         if result is None:
             return
-        view.answer = result.answer
-        view.chat = [*view.chat, {"role": "assistant", "content": result.answer}]
-        view.status = "Speaking..."
-        yield view.out()
-        audio = await self._speak(result.answer, result.language)
-        first_audio_ms = (time.perf_counter() - started) * 1000 + (result.timings.stt_ms or 0)
-        view.audio = audio
+        done = result
         turns = await run_blocking(
-            lambda: self.state.store.list_turns(user_id=user.id, session_id=result.session_id)
+            lambda: self.state.store.list_turns(user_id=user.id, session_id=done.session_id)
         )
         view.plot = timings_plot(turns)
-        view.sessions = await self._session_choices(user, result.session_id)
-        view.timings = (
-            f"**Last turn** · speech-to-text {_fmt(result.timings.stt_ms)} · "
-            f"first token {_fmt(result.timings.llm_first_token_ms)} · "
-            f"first audio {_fmt(first_audio_ms if audio else None)} · "
-            f"{result.provider}" + (f" (fallback: {result.fallback})" if result.fallback else "")
+        view.sessions = await self._session_choices(user, done.session_id)
+        # The clock starts at the end of speech: before the transcription, for a recording.
+        ended_at = started - (stt_ms or 0) / 1000
+        stages = {
+            "transcript": stt_ms,
+            "first_token": _ms_between(ended_at, first_token),
+            "first_tts_chunk": _ms_between(ended_at, speech.first_audio),
+            "first_audio_sent": _ms_between(ended_at, first_sent),
+        }
+        tracing.record_turn(
+            tracing.TurnTrace(
+                channel="ui",
+                ended_at=ended_at,
+                stages_ms=stages,
+                attributes={
+                    "turn_id": done.turn_id,
+                    "language": done.language,
+                    "provider": done.provider,
+                    "fallback": done.fallback,
+                },
+            )
         )
-        view.status = "Done." if audio else "Done (the answer could not be spoken)."
+        after_token = _ms_between(first_token, first_sent)
+        view.timings = (
+            f"**Last turn** · speech-to-text {_fmt(stt_ms)} · "
+            f"first token {_fmt(stages['first_token'])} · "
+            f"first audio {_fmt(stages['first_audio_sent'])}"
+            + (f" ({_fmt(after_token)} after the first token)" if after_token else "")
+            + f" · {done.provider}"
+            + (f" (fallback: {done.fallback})" if done.fallback else "")
+        )
+        view.status = "Done." if speech.spoken else "Done (the answer could not be spoken)."
         yield view.out()
-
-    async def _speak(self, text: str, lang: str) -> tuple[int, np.ndarray] | None:
-        tts = getattr(self.state.agent.providers, "tts", None)
-        if tts is None or not text:
-            return None
-        try:
-            chunks = await run_blocking(lambda: list(tts.synthesize(text, language=lang)))
-        except Exception:  # speech is a bonus: the written answer still stands
-            logger.exception("Speaking the answer failed")
-            return None
-        if not chunks:
-            return None
-        pcm = b"".join(c.pcm for c in chunks)
-        return chunks[0].sample_rate, np.frombuffer(pcm, dtype="<i2")
 
     @staticmethod
     def _error(exc: AgentError) -> str:

@@ -13,11 +13,16 @@ from webapp.ui.handlers import (
     timings_frame,
 )
 from webapp.ui.handsfree import add_handsfree_section
+from webapp.ui.player import CSS as PLAYER_CSS
+from webapp.ui.player import add_player
 
-CSS = """
+CSS = (
+    """
 #status { min-height: 2.2em; font-size: 1.05em; }
 #title h1 { margin-bottom: 0; }
 """
+    + PLAYER_CSS
+)
 
 
 def build_blocks(state: AppState) -> gr.Blocks:
@@ -62,17 +67,9 @@ def build_blocks(state: AppState) -> gr.Blocks:
                         elem_id="typed",
                     )
                     send = gr.Button("Send", scale=1, elem_id="send")
-                transcript = gr.Textbox(label="You said", interactive=False, elem_id="transcript")
-                answer = gr.Textbox(label="Agent", interactive=False, lines=3, elem_id="answer")
-                spoken = gr.Audio(
-                    label="Spoken answer",
-                    autoplay=True,
-                    interactive=False,
-                    type="numpy",
-                    elem_id="spoken",
-                )
+                chat = gr.Chatbot(label="Conversation", height=360, elem_id="chat")
+                speech = add_player()
                 timings = gr.Markdown("", elem_id="timings")
-                chat = gr.Chatbot(label="Conversation", height=320, elem_id="chat")
                 plot = gr.BarPlot(
                     timings_frame([]),
                     x="turn",
@@ -85,7 +82,7 @@ def build_blocks(state: AppState) -> gr.Blocks:
                     visible=False,
                 )
 
-        outputs = [status, transcript, answer, chat, spoken, timings, plot, session_id, sessions]
+        outputs = [status, chat, speech, timings, plot, session_id, sessions]
         demo.load(ui.load, None, [who, personality, custom_prompt, custom_prompt, lang, sessions])
         save.click(ui.save_settings, [personality, custom_prompt, lang], [status, custom_prompt])
         personality.change(lambda p: gr.update(visible=p == "custom"), personality, custom_prompt)
