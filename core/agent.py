@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -13,7 +14,13 @@ from core.admission import ConversationLimit, Gate
 from core.audio import decode
 from core.concurrency import iterate_blocking, parallelism, run_blocking, run_model, waiting_on
 from core.config import Settings
-from core.errors import InvalidInputError, NothingToAnswerError, ProviderError
+from core.errors import (
+    AgentError,
+    InvalidInputError,
+    NotFoundError,
+    NothingToAnswerError,
+    ProviderError,
+)
 from core.history import HistoryStore, SessionRecord, TurnRecord, UserRecord
 from core.llm import ChatMessage, repetition
 from core.providers import Providers
@@ -151,15 +158,15 @@ class Agent:
         return None
 
     def _personality(
-        self, user: UserRecord, session: SessionRecord, *overrides: str | None
+        self, user: UserRecord, session: SessionRecord | None, *overrides: str | None
     ) -> tuple[str, str | None]:
-        for value in (*overrides, session.personality, user.personality):
+        for value in (*overrides, session.personality if session else None, user.personality):
             if value:
                 name = value
                 break
         else:
             name = self.settings.default_personality
-        custom = session.custom_prompt or user.custom_prompt
+        custom = (session.custom_prompt if session else None) or user.custom_prompt
         if name == personalities.CUSTOM and not custom:
             name = self.settings.default_personality
         return name, custom
@@ -256,6 +263,40 @@ class Agent:
         return await self._session(user, session_id, channel, new_id=new_id)
 
     # Answers ---------------------------------------------------------------------------
+
+    async def prefill(
+        self, *, user: UserRecord, session_id: str | None, text: str, spoken: str
+    ) -> bool:
+        """Read the prompt that `text` (said in the language `spoken`) would get into the
+        local model's cache while the user is still pausing (the live engine calls this with
+        the pause's transcript), so that if the turn ends there, the answer only has to
+        sample. Stores nothing. False when there is nothing to gain (a cloud model, no text)
+        or the model is busy with someone else."""
+        llm = self.providers.llm
+        if not llm.is_local or not text.strip():
+            return False
+
+        def build() -> list[ChatMessage]:
+            session = None
+            if session_id:
+                with contextlib.suppress(NotFoundError):  # not stored before its first turn
+                    session = self.store.get_session(user_id=user.id, session_id=session_id)
+            turns = (
+                self.store.list_turns(user_id=user.id, session_id=session_id)
+                if session and session_id
+                else []
+            )
+            history = [t for t in turns if t.status == "answered"]
+            name, custom = self._personality(user, session)
+            return self.build_messages(
+                history, text, language=spoken, personality=name, custom=custom
+            )
+
+        try:
+            messages = await run_blocking(build)
+        except AgentError:
+            return False  # too long, say: the answer will say so
+        return await run_model(llm.prefill, messages)
 
     async def respond(
         self,

@@ -40,6 +40,18 @@ class FairLock:
         """How many callers a newcomer would wait behind: the holder and the queue."""
         return len(self._queue) + (1 if self._held else 0)
 
+    def try_acquire(self) -> bool:
+        """Take the lock only if it is free and nobody waits for it (work that may be skipped,
+        such as reading a prompt ahead, never makes anyone wait); `release` it after."""
+        with self._cond:
+            if self._held or self._queue:
+                return False
+            self._held = True
+            return True
+
+    def release(self) -> None:
+        self.__exit__()
+
     def __enter__(self) -> FairLock:
         with self._cond:
             ticket = self._next

@@ -138,6 +138,9 @@ class Settings(BaseSettings):
     smart_turn_unfinished: float = Field(default=0.5, gt=0, lt=1)
     smart_turn_finished: float = Field(default=0.9, gt=0, le=1)
     speculative_stt_ms: int = Field(default=64, ge=32)
+    # The local model reads the prompt of a pause's transcript while the user is still
+    # silent, so an answer at the end of the turn only has to sample.
+    llm_prefill: bool = True
     barge_in_ms: int = Field(default=192, ge=32)
     max_utterance_s: float = Field(default=30, gt=1, le=120)
 

@@ -24,6 +24,11 @@ class LLM(Protocol):
 
     def count_tokens(self, text: str) -> int: ...
 
+    def prefill(self, messages: list[ChatMessage]) -> bool:
+        """Read `messages` into the model's cache before the answer is asked for, so the
+        answer starts sooner; True if it did. Only a local model can; the others say False."""
+        ...
+
 
 def stream_chat_completion(
     client: Any,

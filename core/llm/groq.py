@@ -39,6 +39,9 @@ class GroqLLM:
         # Llama 3's tokenizer averages about four characters a token on prose.
         return max(1, len(text) // 4)
 
+    def prefill(self, messages: list[ChatMessage]) -> bool:
+        return False  # a cloud model keeps no cache between requests that we can fill
+
     def stream(self, messages: list[ChatMessage], *, max_tokens: int) -> Iterator[str]:
         import groq
 

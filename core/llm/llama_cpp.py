@@ -91,6 +91,24 @@ class LlamaCppLLM:
     def count_tokens(self, text: str) -> int:
         return len(self.model.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
+    def prefill(self, messages: list[ChatMessage]) -> bool:
+        """Read the prompt of `messages` now (the user is still pausing), exactly as `stream`
+        will format it, so the answer finds it in the cache and only samples. Skipped when the
+        model is busy: it never makes anyone wait."""
+        if not self.lock.try_acquire():
+            return False
+        try:
+            payload: Any = [{"role": m.role, "content": m.content} for m in messages]
+            # One token generated: the cheapest call that formats and reads the prompt the
+            # same way as an answer does.
+            self.model.create_chat_completion(messages=payload, max_tokens=1, temperature=0.0)
+            return True
+        except Exception:
+            logger.exception("Reading a prompt ahead failed")
+            return False
+        finally:
+            self.lock.release()
+
     def stream(self, messages: list[ChatMessage], *, max_tokens: int) -> Iterator[str]:
         with self.lock:
             try:

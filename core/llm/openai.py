@@ -51,6 +51,9 @@ class OpenAILLM:
         # The server's tokenizer is unknown here; about four characters a token on prose.
         return max(1, len(text) // 4)
 
+    def prefill(self, messages: list[ChatMessage]) -> bool:
+        return False  # a cloud model keeps no cache between requests that we can fill
+
     def stream(self, messages: list[ChatMessage], *, max_tokens: int) -> Iterator[str]:
         import openai
 

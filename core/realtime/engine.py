@@ -71,6 +71,7 @@ class Conversation:
         self.turns = TurnTaker(vad=vad, settings=settings, sample_rate=sample_rate, listener=self)
         # A transcription started during the pause, valid while the user stays silent.
         self._speculation: asyncio.Task[tuple[Transcript, float]] | None = None
+        self._prefill: asyncio.Task[bool] | None = None  # the pause's prompt, read ahead
         self._stale = threading.Event()  # set when the current speculation is not wanted
         self._pinned: str | None = None  # the language the session or user pinned
         self._answer: asyncio.Task[None] | None = None
@@ -229,6 +230,15 @@ class Conversation:
                 ev.TranscriptEvent(transcript.text, final=False, language=transcript.language)
             )
             self.turns.transcript_heard(transcript.text)
+            if self.turns.in_speech and self.agent.settings.llm_prefill:  # still pausing
+                self._prefill = self._spawn(
+                    self.agent.prefill(
+                        user=self.user,
+                        session_id=self.session_id,
+                        text=transcript.text,
+                        spoken=transcript.language or self.agent.settings.default_language,
+                    )
+                )
 
     def speech_ended(self, samples: np.ndarray, *, at_ms: int, last_voice_at: float) -> None:
         speculation, self._speculation = self._speculation, None
@@ -362,6 +372,10 @@ class Conversation:
         stt_ms: float | None,
     ) -> None:
         """Stream the answer's text, speak it piece by piece as it comes, store the timings."""
+        if self._prefill is not None:
+            # Our own reading ahead holds the model for a moment: not a queue to announce.
+            await asyncio.wait([self._prefill])
+            self._prefill = None
         position = waiting_on(self.agent.providers.llm)
         if position:
             self._emit(ev.Queued(position))

@@ -3,6 +3,7 @@ by a turn in another language) is not read again from its first token."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -71,3 +72,27 @@ def test_a_conversation_resumes_from_its_saved_state_after_another_one(
         assert follow_up_read > first_read
     else:
         assert follow_up_read <= len(prompt) + 12 + 16 < first_read
+
+
+def test_a_prompt_read_ahead_leaves_the_answer_only_its_own_tokens_to_read(
+    local_providers: Providers, model: Any
+) -> None:
+    """`prefill` (the live engine calls it in the user's pause) reads the prompt the answer
+    will have: the answer then reads at most its last prompt token, plus its own tokens."""
+    llm = local_providers.llm
+    messages = [
+        ChatMessage("system", "You are a voice assistant. Answer in one short sentence."),
+        ChatMessage("user", f"({time.time_ns()}) How many wheels does a bicycle have?"),
+    ]
+    model.read.clear()
+    assert llm.prefill(messages) is True
+    prompt_read = sum(model.read)
+    _, answer_read = ask(llm, model, messages)
+    new = model.tokenize(messages[-1].content.encode(), add_bos=False)
+    # Most of the new message (its first digits may match an earlier test's), the markup.
+    assert prompt_read >= len(new) - 6
+    assert answer_read <= 1 + 12  # the last prompt token again (for its logits), the answer
+
+    # A busy model is not waited for: the reading ahead is skipped.
+    with llm.lock:  # type: ignore[attr-defined]
+        assert llm.prefill(messages) is False
