@@ -139,8 +139,10 @@ class Settings(BaseSettings):
     smart_turn_finished: float = Field(default=0.9, gt=0, le=1)
     speculative_stt_ms: int = Field(default=64, ge=32)
     # The local model reads the prompt of a pause's transcript while the user is still
-    # silent, so an answer at the end of the turn only has to sample.
-    llm_prefill: bool = True
+    # silent, so an answer at the end of the turn only has to sample. Off: measured on two
+    # cores, the transcript arrives about when the turn ends, so there is little to overlap,
+    # and the reading slows Whisper down (docs/performance.md).
+    llm_prefill: bool = False
     barge_in_ms: int = Field(default=192, ge=32)
     max_utterance_s: float = Field(default=30, gt=1, le=120)
 

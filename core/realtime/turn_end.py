@@ -29,6 +29,22 @@ _CONTINUATIONS = frozenset(
     # German
     "und oder aber weil dass der die das ein eine mit für äh".split()
 )
+# Endings that ask for what comes next: "Can you tell me?" is how "Can you tell me how many
+# legs a spider has?" starts, and Whisper writes the question mark at the pause.
+_OPENERS = tuple(
+    tuple(ending.split())
+    for ending in (
+        # English
+        "tell me,show me,give me,explain,let me know,i wonder,i was wondering,do you know,"
+        "i want to know,i would like to know,i'd like to know,"
+        # French
+        "dis-moi,dites-moi,explique-moi,expliquez-moi,je me demande,tu sais,vous savez,"
+        # Spanish
+        "dime,dígame,explícame,me pregunto,sabes,"
+        # German
+        "sag mir,sagen sie mir,erklär mir,ich frage mich,weißt du,wissen sie"
+    ).split(",")
+)
 
 
 def sounds_unfinished(text: str) -> bool:
@@ -37,26 +53,26 @@ def sounds_unfinished(text: str) -> bool:
     text = text.strip()
     if not text or re.search(r"(,|;|:|-|–|—|\.\.|…)['\")\]»”’]*$", text):
         return bool(text)
-    words = re.findall(r"[^\W\d_]+", text.lower())
-    return bool(words) and words[-1] in _CONTINUATIONS
+    words = re.findall(r"[^\W\d_]+(?:['-][^\W\d_]+)*", text.lower())
+    if not words:
+        return False
+    return words[-1] in _CONTINUATIONS or any(
+        tuple(words[-len(opener) :]) == opener for opener in _OPENERS
+    )
 
 
 def heard(text: str) -> Heard:
     """What a pause's transcript says of the turn: a complete question, plainly going on, a
     word or two ("Okay.", "Wait, stop."), which people often say before the rest, or
     something else (a statement, which may or may not be all)."""
-    if sounds_finished(text):
-        return "question"
     if sounds_unfinished(text):
         return "going on"
+    if sounds_finished(text):
+        return "question"
     return "brief" if len(re.findall(r"[^\W_]+", text)) < BRIEF_WORDS else "said"
 
 
 def sounds_finished(text: str) -> bool:
     """True when `text` ends like a complete question: a question mark after a word that does
-    not announce more."""
-    text = text.strip()
-    if not text or not _QUESTION.search(text):
-        return False
-    words = re.findall(r"[^\W\d_]+", text.lower())
-    return bool(words) and words[-1] not in _CONTINUATIONS
+    not announce more ("...and?", "Can you tell me?")."""
+    return bool(_QUESTION.search(text.strip())) and not sounds_unfinished(text)

@@ -133,11 +133,16 @@ def test_a_conversation_turn_from_pcm_at_another_rate(
         ("Hola!", "brief"),
         ("And then what?", "question"),
         ("Do you think that?", "going on"),
-        ("I would like to know", "said"),
+        ("I would like to know", "going on"),
         ("Okay.", "brief"),
         ("Wait, stop.", "brief"),
         ("I would like to know, um", "going on"),
         ("Can you tell me about the", "going on"),
+        ("Can you tell me?", "going on"),
+        ("Dis-moi ?", "going on"),
+        ("Do you know?", "going on"),
+        ("Can you tell me how many legs a spider has?", "question"),
+        ("I'd like to know.", "going on"),
         ("I went to the shop and?", "going on"),
         ("So what do you think...", "going on"),
         ("Well, I was wondering,", "going on"),
@@ -197,3 +202,49 @@ def test_turn_taking_in_audio_time(settings, vad: SileroVAD, speak) -> None:
     assert busy.calls == []
     turns.feed(speech + quiet)
     assert busy.calls[0] == "barge-in"
+
+
+def test_with_prefill_the_pause_prompt_is_read_ahead_and_the_turn_is_answered_whole(
+    tmp_path, local_providers, vad: SileroVAD, monkeypatch
+) -> None:
+    """LLM_PREFILL on: at a pause inside the question the model reads "What is the capital"
+    ahead (for real); the user goes on, and the whole question is answered, with no `queued`
+    for the engine's own reading ahead."""
+    from bench.common import speech_with_pauses
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path / "data", llm_prefill=True, vad_stop_ms=1000)
+    llm = local_providers.llm
+    read_ahead: list[bool] = []
+    original = llm.prefill
+
+    def counting(messages):  # type: ignore[no-untyped-def]
+        read_ahead.append(original(messages))
+        return read_ahead[-1]
+
+    monkeypatch.setattr(llm, "prefill", counting)
+    store = HistoryStore.open(settings.sqlalchemy_url)
+    agent = Agent(settings=settings, providers=local_providers, store=store)
+    user = store.create_user(username="prefilled", password_hash="x")
+    ((_, speech),) = speech_with_pauses(["What is the capital |0.7| of France?"])
+    quiet = b"\x00\x00" * 16000
+    audio = quiet + speech + quiet
+
+    async def scenario() -> list:
+        conversation = Conversation(agent=agent, vad=vad, user=user, sample_rate=16000)
+        await conversation.start()
+        for i in range(0, len(audio), 640):  # paced like a live stream, so the pause has time
+            conversation.feed(audio[i : i + 640])
+            await asyncio.sleep(0.02)
+        events = await _collect(conversation, ev.TurnComplete)
+        await conversation.close()
+        return events
+
+    events = asyncio.run(scenario())
+    store.close()
+    assert True in read_ahead, read_ahead
+    assert not any(isinstance(e, ev.Queued) for e in events)
+    final = [e for e in events if isinstance(e, ev.TranscriptEvent) and e.final]
+    assert len(final) == 1 and "france" in final[0].text.lower(), final
+    done = events[-1]
+    assert isinstance(done, ev.TurnComplete) and "paris" in done.answer.lower(), done.answer
