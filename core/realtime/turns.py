@@ -21,6 +21,9 @@ from core.realtime.vad import WINDOW, WINDOW_MS, SileroVAD
 # The end-of-turn model's word on a pause; None when there is none (no model, or unsure).
 Verdict = Literal["judging", "finished", "unfinished"] | None
 
+# A barge-in needs BARGE_IN_MS of voice within this many windows more (not one unbroken run).
+BARGE_IN_SLACK_WINDOWS = 2
+
 # Audio kept from before the VAD's decision, so the first syllable is not clipped.
 PREROLL_MS = 320
 
@@ -63,6 +66,7 @@ class TurnTaker:
         )
         self._pause_windows = max(1, settings.speculative_stt_ms // WINDOW_MS)
         self._barge_windows = max(1, settings.barge_in_ms // WINDOW_MS)
+        self._recent: deque[bool] = deque(maxlen=self._barge_windows + BARGE_IN_SLACK_WINDOWS)
         self._max_windows = int(settings.max_utterance_s * 1000 // WINDOW_MS)
         self._preroll: deque[np.ndarray] = deque(maxlen=max(1, PREROLL_MS // WINDOW_MS))
         self._pending = np.zeros(0, dtype=np.float32)
@@ -131,19 +135,22 @@ class TurnTaker:
         """Silent windows this pause may last before the turn ends:
         - a complete question: VAD_STOP_FINISHED_MS, whatever the model says (measured: it
           often hears the end of a question as unfinished, and waiting only delays the answer);
+        - a transcript that plainly goes on ("and", "um", a comma, "Can you tell me"):
+          VAD_STOP_UNFINISHED_MS, whatever the model says (it hears some commas as final);
         - the model sure the turn is complete, and a transcript of a statement of three words
           or more: VAD_STOP_FINISHED_MS. The transcript is waited for, which costs nothing
-          (the answer needs it anyway) and keeps a comma that sounds final, or an "Okay."
-          said before the rest, from ending the turn;
-        - the model hearing the voice go on or still judging, or a transcript that plainly
-          goes on ("and", "um", a comma): VAD_STOP_UNFINISHED_MS;
+          (the answer needs it anyway) and keeps an "Okay." said before the rest from ending
+          the turn;
+        - the model hearing the voice go on, or still judging: VAD_STOP_UNFINISHED_MS;
         - otherwise VAD_STOP_MS.
         """
         if self._heard == "question":
             return self._finished_windows
+        if self._heard == "going on":
+            return self._unfinished_windows
         if self._verdict == "finished":
             return self._finished_windows if self._heard == "said" else self._stop_windows
-        if self._verdict in ("judging", "unfinished") or self._heard == "going on":
+        if self._verdict in ("judging", "unfinished"):
             return self._unfinished_windows
         return self._stop_windows
 
@@ -187,13 +194,21 @@ class TurnTaker:
                 self.end_now()
             return
         self._preroll.append(window)
+        self._recent.append(voiced)
         if not voiced:
             self._voiced_run = 0
             return
         self._voiced_run += 1
         self.last_voice_at = time.perf_counter()
         busy = self.listener.agent_busy()
-        if self._voiced_run >= (self._barge_windows if busy else self._start_windows):
+        if busy:
+            # Over the agent's voice: BARGE_IN_MS of voice within a few windows more, so one
+            # window that dips inside a short "Wait," does not make it wait for the next word.
+            starts = sum(self._recent) >= self._barge_windows
+        else:
+            starts = self._voiced_run >= self._start_windows
+        if starts:
+            self._recent.clear()
             self.in_speech = True
             self._silence_run = 0
             self._utterance = list(self._preroll)

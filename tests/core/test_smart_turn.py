@@ -189,19 +189,21 @@ def test_a_complete_question_ends_the_turn_whatever_order_the_verdicts_come_in(
 
 
 @pytest.mark.parametrize(
-    ("transcript", "at_once"),
+    ("transcript", "ends"),
     [
-        ("I was reading about the solar system yesterday,", False),
-        ("Okay.", False),
-        ("I like tea.", True),
+        ("I like tea.", "at once"),
+        ("Okay.", "after VAD_STOP_MS"),
+        ("I was reading about the solar system yesterday,", "held"),
+        ("Can you tell me?", "held"),
     ],
 )
-def test_a_sure_verdict_waits_for_a_transcript_that_does_not_go_on(
-    settings, speak, transcript: str, at_once: bool
+def test_a_sure_verdict_ends_the_turn_early_only_on_a_statement(
+    settings, speak, transcript: str, ends: str
 ) -> None:
-    """The model is sure, as it can be at a comma Piper says like a full stop, or after an
-    "Okay." said before the rest: the turn ends after the short silence only once the
-    transcript is a statement of three words or more, otherwise after VAD_STOP_MS."""
+    """The model is sure, as it can be at a comma Piper says like a full stop, after an
+    "Okay." said before the rest, or after "Can you tell me": the turn ends after the short
+    silence only once the transcript is a statement of three words or more; a word or two
+    waits VAD_STOP_MS, a transcript that goes on VAD_STOP_UNFINISHED_MS."""
     from core.realtime.turns import TurnTaker
 
     listener = _Listener()
@@ -213,6 +215,66 @@ def test_a_sure_verdict_waits_for_a_transcript_that_does_not_go_on(
     turns.feed(b"\x00\x00" * int(16000 * 0.15))  # 0.3 s: past VAD_STOP_FINISHED_MS
     assert listener.ended == []  # no transcript yet, no short cut
     turns.transcript_heard(transcript)
-    assert len(listener.ended) == (1 if at_once else 0)
+    assert len(listener.ended) == (1 if ends == "at once" else 0)
     turns.feed(b"\x00\x00" * int(16000 * 0.2))  # 0.5 s: past VAD_STOP_MS
+    assert len(listener.ended) == (0 if ends == "held" else 1)
+    turns.feed(b"\x00\x00" * int(16000 * 0.8))  # 1.3 s: past VAD_STOP_UNFINISHED_MS
     assert len(listener.ended) == 1
+
+
+class _ScriptedVAD:
+    """The VAD's verdicts, one per 32 ms window, as written: to test the counting on top."""
+
+    def __init__(self, voiced: str) -> None:
+        self.voiced = voiced
+
+    def stream(self) -> _ScriptedVAD:
+        return self
+
+    def process(self, chunk: np.ndarray) -> list[float]:
+        from core.realtime.vad import WINDOW
+
+        count = len(chunk) // WINDOW
+        probs = [1.0 if v == "#" else 0.0 for v in self.voiced[:count]]
+        self.voiced = self.voiced[count:]
+        return probs
+
+
+class _BusyListener(_Listener):
+    def __init__(self) -> None:
+        super().__init__()
+        self.started: list[tuple[int, bool]] = []
+
+    def agent_busy(self) -> bool:
+        return True
+
+    def speech_started(self, *, at_ms: int, barge_in: bool) -> None:
+        self.started.append((at_ms, barge_in))
+
+
+@pytest.mark.parametrize(
+    ("voiced", "starts_at_window"),
+    [
+        ("..######......", 8),  # six voiced windows in a row: BARGE_IN_MS
+        ("..###.###.....", 9),  # "Wait," with one window that dips: still a barge-in
+        ("..##...##...##", None),  # bursts of noise: never six within eight
+    ],
+)
+def test_a_barge_in_forgives_one_window_that_dips(
+    settings, voiced: str, starts_at_window: int | None
+) -> None:
+    from core.realtime.turns import TurnTaker
+    from core.realtime.vad import WINDOW, WINDOW_MS
+
+    listener = _BusyListener()
+    turns = TurnTaker(
+        vad=_ScriptedVAD(voiced),  # type: ignore[arg-type]
+        settings=settings,
+        sample_rate=16000,
+        listener=listener,
+    )
+    turns.feed(b"\x00\x00" * WINDOW * len(voiced))
+    if starts_at_window is None:
+        assert listener.started == []
+    else:
+        assert listener.started == [(starts_at_window * WINDOW_MS, True)]

@@ -242,34 +242,31 @@ class UIController:
         speech = PageSpeech(self.state, user)
         answer = ""
         result: TurnResult | None = None
-        first_token: float | None = None
         first_sent: float | None = None
         events = self.state.agent.respond(
             user=user, text=text, session_id=view.session_id, channel="ui", hold=speech.hold
         )
         try:
-            async for item in speech.merge(events):
-                if isinstance(item, bytes):  # a piece of the spoken answer
-                    view.speech += feed_piece(item)
-                    view.status = "Speaking..."
-                    first_sent = first_sent or time.perf_counter()
-                elif isinstance(item, TurnStarted):
-                    view.say("assistant", "")
-                    view.speech = feed_start(uuid.uuid4().hex, PAGE_RATE)
-                elif isinstance(item, AnswerDelta):
-                    first_token = first_token or time.perf_counter()
-                    answer += item.text
-                    view.grow_answer(answer)
-                elif isinstance(item, AnswerRestart):
-                    answer = ""
-                    view.grow_answer(answer)
-                    view.status = "The cloud model failed; the local model is answering..."
-                elif isinstance(item, TurnDone):
-                    result = item.result
-                    view.session_id = result.session_id
-                    view.grow_answer(result.answer)
-                else:
-                    continue
+            async for batch in speech.merge(events):
+                for item in batch:
+                    if isinstance(item, bytes):  # a piece of the spoken answer
+                        view.speech += feed_piece(item)
+                        view.status = "Speaking..."
+                        first_sent = first_sent or time.perf_counter()
+                    elif isinstance(item, TurnStarted):
+                        view.say("assistant", "")
+                        view.speech = feed_start(uuid.uuid4().hex, PAGE_RATE)
+                    elif isinstance(item, AnswerDelta):
+                        answer += item.text
+                        view.grow_answer(answer)
+                    elif isinstance(item, AnswerRestart):
+                        answer = ""
+                        view.grow_answer(answer)
+                        view.status = "The cloud model failed; the local model is answering..."
+                    elif isinstance(item, TurnDone):
+                        result = item.result
+                        view.session_id = result.session_id
+                        view.grow_answer(result.answer)
                 yield view.out()
         except AgentError as exc:
             view.status = self._error(exc)
@@ -287,7 +284,7 @@ class UIController:
         ended_at = started - (stt_ms or 0) / 1000
         stages = {
             "transcript": stt_ms,
-            "first_token": _ms_between(ended_at, first_token),
+            "first_token": _ms_between(ended_at, speech.first_token),
             "first_tts_chunk": _ms_between(ended_at, speech.first_audio),
             "first_audio_sent": _ms_between(ended_at, first_sent),
         }
@@ -304,7 +301,7 @@ class UIController:
                 },
             )
         )
-        after_token = _ms_between(first_token, first_sent)
+        after_token = _ms_between(speech.first_token, first_sent)
         view.timings = (
             f"**Last turn** · speech-to-text {_fmt(stt_ms)} · "
             f"first token {_fmt(stages['first_token'])} · "

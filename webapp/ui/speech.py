@@ -41,31 +41,44 @@ class PageSpeech:
         # both cores, as in a live conversation.
         self.hold = threading.Event()
         self.hold.set()
+        self.first_token: float | None = None  # perf_counter() when the first token came
         self.first_audio: float | None = None  # perf_counter() when the first piece was ready
         self.spoken = False
         self._pieces = AnswerPieces()
         self._texts: asyncio.Queue[str | None] = asyncio.Queue()
         self._ready: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
 
-    async def merge(self, events: AsyncIterator[AgentEvent]) -> AsyncIterator[AgentEvent | bytes]:
-        """The agent's events as they come, with the audio of each piece once it is spoken.
-        The agent's error, if any, is raised here after what was already spoken."""
+    async def merge(
+        self, events: AsyncIterator[AgentEvent]
+    ) -> AsyncIterator[list[AgentEvent | bytes]]:
+        """The agent's events as they come, with the audio of each piece once it is spoken,
+        in batches: everything ready at once comes together, so a page that takes its time
+        to show each token does not hold the audio back behind them. The agent's error, if
+        any, is raised here after what came before it."""
         tasks = [asyncio.create_task(self._read(events))]
         running = 1
         try:
             while running:
-                kind, value = await self._ready.get()
-                if kind == "event":
-                    if isinstance(value, TurnStarted) and self.tts is not None:
-                        tasks.append(asyncio.create_task(self._speak(value.language)))
-                        running += 1
-                    yield value
-                elif kind == "audio":
-                    yield value
-                elif kind == "error":
-                    raise value
-                else:  # "done": a task has finished
-                    running -= 1
+                ready = [await self._ready.get()]
+                while not self._ready.empty():
+                    ready.append(self._ready.get_nowait())
+                batch: list[AgentEvent | bytes] = []
+                for kind, value in ready:
+                    if kind == "event":
+                        if isinstance(value, TurnStarted) and self.tts is not None:
+                            tasks.append(asyncio.create_task(self._speak(value.language)))
+                            running += 1
+                        batch.append(value)
+                    elif kind == "audio":
+                        batch.append(value)
+                    elif kind == "error":
+                        if batch:
+                            yield batch
+                        raise value
+                    else:  # "done": a task has finished
+                        running -= 1
+                if batch:
+                    yield batch
         finally:
             self.hold.set()
             for task in tasks:
@@ -78,6 +91,7 @@ class PageSpeech:
         try:
             async for event in events:
                 if isinstance(event, AnswerDelta):
+                    self.first_token = self.first_token or time.perf_counter()
                     for piece in self._pieces.feed(event.text):
                         self._texts.put_nowait(piece)
                 elif isinstance(event, AnswerRestart):
