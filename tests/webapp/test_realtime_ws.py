@@ -273,31 +273,34 @@ def test_typed_text_in_the_conversation_is_answered_aloud(live: Live) -> None:
 
 
 def test_simultaneous_conversations_share_the_models_and_queue(live: Live, speak) -> None:
-    """One caller asks for a story (the model is busy for seconds), the other asks a question
-    a moment later: both are answered on the shared model, and the second is told it waits."""
+    """One caller asks for a story; the other asks a question as soon as the story starts to
+    be written: both are answered on the shared model, and the second is told it waits."""
     story = "Tell me a long story about a brave dragon and a princess."
-    told = pcm16(speak(story))
-    # Sent in real time; the question ends about two seconds after the story's turn, while
-    # the story is still being written.
     audios = [
-        silence(0.3) + told + silence(1.0),
-        silence(0.3 + len(told) / 2 / RATE + 0.8) + pcm16(speak(QUESTION)) + silence(1.0),
+        silence(0.3) + pcm16(speak(story)) + silence(1.0),
+        silence(0.3) + pcm16(speak(QUESTION)) + silence(1.0),
     ]
     results: list[Received] = [Received(), Received()]
     errors: list[BaseException] = []
 
-    def talk(got: Received, audio: bytes) -> None:
+    def talk(got: Received, audio: bytes, after: Received | None) -> None:
         try:
             with live.ws() as ws:
                 receive_until(ws, got, "ready")
-                send_audio(ws, audio, pace=1.0)
+                deadline = time.monotonic() + 60
+                while after is not None and "answer" not in after.types():
+                    assert time.monotonic() < deadline, "the story was never written"
+                    time.sleep(0.01)
+                # Faster than real time: the turn ends within Whisper's time, while the
+                # story (64 tokens in the tests) is still being written.
+                send_audio(ws, audio)
                 receive_until(ws, got, "turn", timeout=90)
         except BaseException as exc:  # handed to the test thread
             errors.append(exc)
 
     threads = [
-        threading.Thread(target=talk, args=(got, audio))
-        for got, audio in zip(results, audios, strict=True)
+        threading.Thread(target=talk, args=(results[0], audios[0], None)),
+        threading.Thread(target=talk, args=(results[1], audios[1], results[0])),
     ]
     for thread in threads:
         thread.start()
