@@ -13,7 +13,7 @@ import secrets
 import time
 import wave
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -193,45 +193,54 @@ def place_call(base_url: str, number: str) -> tuple[str, str, dict[str, str]]:
     return call_sid, stream.attrib["url"], values
 
 
-async def call(base_url: str, utterance: Utterance) -> Measure:
-    """A new caller (so a new session, the same prompt each round) says one utterance."""
+@contextlib.asynccontextmanager
+async def media_call(base_url: str, number: str, measure: Measure) -> AsyncIterator[Line]:
+    """A signed call from `number` and its media stream, opened as Twilio opens it; the
+    `Line` receives while the block runs. On exit: `stop`, as when the caller hangs up."""
     from websockets.asyncio.client import connect
 
     from tests.telephony.simulator import sid, sign
 
-    call_sid, url, params = place_call(base_url, f"+1555010{next(_numbers):04d}")
+    call_sid, url, params = place_call(base_url, number)
     local = base_url.replace("http://", "ws://", 1) + "/twilio/media"
     headers = {"X-Twilio-Signature": sign(url, {}, AUTH_TOKEN)}
     async with connect(local, additional_headers=headers, open_timeout=10) as ws:
-        line = Line(ws, sid("MZ"), measure=Measure(utterance.text))
+        line = Line(ws, sid("MZ"), measure=measure)
         start = {"callSid": call_sid, "streamSid": line.stream_sid, "customParameters": params}
         start["mediaFormat"] = {"encoding": "audio/x-mulaw", "sampleRate": RATE, "channels": 1}
         await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
         await ws.send(json.dumps({"event": "start", "streamSid": line.stream_sid, "start": start}))
         receiver = asyncio.create_task(line.receive())
         try:
-            for _ in range(LEAD_FRAMES):
-                await line.send(SILENCE)
-            voiced = time.perf_counter()
-            for i, frame in enumerate(utterance.frames):
-                sent = await line.send(frame)
-                if i == utterance.voiced_frames - 1:
-                    voiced = sent
-            while time.perf_counter() - voiced < FIRST_AUDIO_TIMEOUT_S:
-                if line.first_media is not None and line.first_media >= voiced:
-                    break
-                await line.send(SILENCE)
-            while line.playing() and time.perf_counter() - voiced < ANSWER_TIMEOUT_S:
-                await line.send(SILENCE)  # the line stays open while the answer plays
-            if line.first_media is not None and line.first_media >= voiced:
-                line.measure.latency_s = round(line.first_media - voiced, 4)
-            else:
-                line.measure.error = "no reply audio"
+            yield line
             stop = {"event": "stop", "streamSid": line.stream_sid, "stop": {"callSid": call_sid}}
             await ws.send(json.dumps(stop))
         finally:
             with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
                 await asyncio.wait_for(receiver, 10)
+
+
+async def call(base_url: str, utterance: Utterance) -> Measure:
+    """A new caller (so a new session, the same prompt each round) says one utterance."""
+    number = f"+1555010{next(_numbers):04d}"
+    async with media_call(base_url, number, Measure(utterance.text)) as line:
+        for _ in range(LEAD_FRAMES):
+            await line.send(SILENCE)
+        voiced = time.perf_counter()
+        for i, frame in enumerate(utterance.frames):
+            sent = await line.send(frame)
+            if i == utterance.voiced_frames - 1:
+                voiced = sent
+        while time.perf_counter() - voiced < FIRST_AUDIO_TIMEOUT_S:
+            if line.first_media is not None and line.first_media >= voiced:
+                break
+            await line.send(SILENCE)
+        while line.playing() and time.perf_counter() - voiced < ANSWER_TIMEOUT_S:
+            await line.send(SILENCE)  # the line stays open while the answer plays
+        if line.first_media is not None and line.first_media >= voiced:
+            line.measure.latency_s = round(line.first_media - voiced, 4)
+        else:
+            line.measure.error = "no reply audio"
     return line.measure
 
 

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import json
 import time
 from dataclasses import asdict, dataclass
 
@@ -26,7 +24,6 @@ import numpy as np
 from bench.common import Check, Result, running_server, speech_with_pauses, write_result
 from bench.multiturn import BARGE_AFTER_S, BARGE_IN, SCRIPT, TARGET_BARGE_IN_S
 from bench.phone_latency import (
-    AUTH_TOKEN,
     FRAME,
     RATE,
     SILENCE,
@@ -34,8 +31,8 @@ from bench.phone_latency import (
     Line,
     Measure,
     Utterance,
+    media_call,
     phone_settings,
-    place_call,
     stats,
 )
 
@@ -83,73 +80,59 @@ def make_lines() -> list[PhoneLine]:
     return lines
 
 
+async def say(line: Line, said: PhoneLine, turn: PhoneTurn, *, cut: bool) -> None:
+    """Say one line on the call and measure its turn; with `cut`, the next line is a
+    barge-in, so return BARGE_AFTER_S into this line's answer."""
+    if not said.barge_in:  # wait for the answer before to end, then a moment's silence
+        while line.playing():
+            await line.send(SILENCE)
+        for _ in range(LEAD_FRAMES):
+            await line.send(SILENCE)
+    began = time.perf_counter()
+    first_voiced = voiced = began
+    for i, frame in enumerate(said.utterance.frames):
+        sent = await line.send(frame)
+        if i == said.first_voiced:
+            first_voiced = sent
+        if i == said.utterance.voiced_frames - 1:
+            voiced = sent
+    while time.perf_counter() - voiced < FIRST_AUDIO_TIMEOUT_S:
+        if any(t > voiced for t in line.media_at):
+            break
+        await line.send(SILENCE)
+    after = [t for t in line.media_at if t > voiced]
+    turn.latency_s = round(after[0] - voiced, 4) if after else None
+    clears = [t for t in line.clears_at if began <= t <= voiced + 0.5]
+    if said.barge_in:
+        turn.barge_in_stop_s = round(clears[0] - first_voiced, 4) if clears else None
+        clears = clears[1:]  # the interruption it meant to make
+    # An answer inside a pause: its audio arrives mid-line, then (as the caller goes on) a
+    # `clear`; counted once.
+    early = not said.barge_in and any(began + 0.3 < t <= voiced for t in line.media_at)
+    turn.false_starts = len(clears) or int(early)
+    if cut and after:
+        while time.perf_counter() - after[0] < BARGE_AFTER_S:
+            await line.send(SILENCE)
+
+
 async def one_call(base_url: str, number: int, lines: list[PhoneLine]) -> list[PhoneTurn]:
-    from websockets.asyncio.client import connect
-
-    from tests.telephony.simulator import sid, sign
-
-    call_sid, url, params = place_call(base_url, f"+1555020{number:04d}")
-    local = base_url.replace("http://", "ws://", 1) + "/twilio/media"
-    headers = {"X-Twilio-Signature": sign(url, {}, AUTH_TOKEN)}
     turns: list[PhoneTurn] = []
-    async with connect(local, additional_headers=headers, open_timeout=10) as ws:
-        line = Line(ws, sid("MZ"), measure=Measure("call"))
-        start = {"callSid": call_sid, "streamSid": line.stream_sid, "customParameters": params}
-        start["mediaFormat"] = {"encoding": "audio/x-mulaw", "sampleRate": RATE, "channels": 1}
-        await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
-        await ws.send(json.dumps({"event": "start", "streamSid": line.stream_sid, "start": start}))
-        receiver = asyncio.create_task(line.receive())
-        try:
-            for _ in range(LEAD_FRAMES):  # Twilio says the greeting (<Say>) before the stream
-                await line.send(SILENCE)
-            for index, said in enumerate(lines):
-                turn = PhoneTurn(number, index, said.utterance.text, said.barge_in)
-                if not said.barge_in:
-                    while line.playing():
-                        await line.send(SILENCE)
-                    for _ in range(LEAD_FRAMES):
-                        await line.send(SILENCE)
-                began = time.perf_counter()
-                first_voiced = voiced = began
-                for i, frame in enumerate(said.utterance.frames):
-                    sent = await line.send(frame)
-                    if i == said.first_voiced:
-                        first_voiced = sent
-                    if i == said.utterance.voiced_frames - 1:
-                        voiced = sent
-                following = lines[index + 1] if index + 1 < len(lines) else None
-                cut = following is not None and following.barge_in
-                while time.perf_counter() - voiced < FIRST_AUDIO_TIMEOUT_S:
-                    if any(t > voiced for t in line.media_at):
-                        break
-                    await line.send(SILENCE)
-                after = [t for t in line.media_at if t > voiced]
-                turn.latency_s = round(after[0] - voiced, 4) if after else None
-                clears = [t for t in line.clears_at if began <= t <= voiced + 0.5]
-                if said.barge_in:
-                    turn.barge_in_stop_s = round(clears[0] - first_voiced, 4) if clears else None
-                    clears = clears[1:]  # the interruption it meant to make
-                # An answer inside a pause: its audio arrives mid-line, then (as the caller
-                # goes on) a `clear`; counted once.
-                early = not said.barge_in and any(began + 0.3 < t <= voiced for t in line.media_at)
-                turn.false_starts = len(clears) or int(early)
-                if cut and after:
-                    while time.perf_counter() - after[0] < BARGE_AFTER_S:
-                        await line.send(SILENCE)
-                turns.append(turn)
-                latency = f"{turn.latency_s:6.3f} s" if turn.latency_s is not None else "  none  "
-                notes = f"  [{turn.false_starts} false start(s)]" if turn.false_starts else ""
-                stop = turn.barge_in_stop_s
-                notes += f"  [barge-in stopped it after {stop:.3f} s]" if stop is not None else ""
-                print(f"  {number}.{index + 1} {latency}  {turn.text[:60]!r}{notes}", flush=True)
-            deadline = time.perf_counter() + ANSWER_TIMEOUT_S
-            while line.playing() and time.perf_counter() < deadline:
-                await line.send(SILENCE)
-            stop_event = {"event": "stop", "streamSid": line.stream_sid}
-            await ws.send(json.dumps({**stop_event, "stop": {"callSid": call_sid}}))
-        finally:
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
-                await asyncio.wait_for(receiver, 10)
+    async with media_call(base_url, f"+1555020{number:04d}", Measure("call")) as line:
+        for _ in range(LEAD_FRAMES):  # Twilio says the greeting (<Say>) before the stream
+            await line.send(SILENCE)
+        for index, said in enumerate(lines):
+            turn = PhoneTurn(number, index, said.utterance.text, said.barge_in)
+            cut = index + 1 < len(lines) and lines[index + 1].barge_in
+            await say(line, said, turn, cut=cut)
+            turns.append(turn)
+            latency = f"{turn.latency_s:6.3f} s" if turn.latency_s is not None else "  none  "
+            notes = f"  [{turn.false_starts} false start(s)]" if turn.false_starts else ""
+            stop = turn.barge_in_stop_s
+            notes += f"  [barge-in stopped it after {stop:.3f} s]" if stop is not None else ""
+            print(f"  {number}.{index + 1} {latency}  {turn.text[:60]!r}{notes}", flush=True)
+        deadline = time.perf_counter() + ANSWER_TIMEOUT_S
+        while line.playing() and time.perf_counter() < deadline:
+            await line.send(SILENCE)
     return turns
 
 

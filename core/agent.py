@@ -281,11 +281,7 @@ class Agent:
             if session_id:
                 with contextlib.suppress(NotFoundError):  # not stored before its first turn
                     session = self.store.get_session(user_id=user.id, session_id=session_id)
-            turns = (
-                self.store.list_turns(user_id=user.id, session_id=session_id)
-                if session and session_id
-                else []
-            )
+            turns = self.store.list_turns(user_id=user.id, session_id=session.id) if session else []
             history = [t for t in turns if t.status == "answered"]
             name, custom = self._personality(user, session)
             return self.build_messages(

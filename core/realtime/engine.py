@@ -381,8 +381,7 @@ class Conversation:
             self._emit(ev.Queued(position))
         tts = self.agent.providers.tts
         provider = chosen_voice(self.user.tts_provider, self.agent.settings)
-        pieces: asyncio.Queue[str | None] = asyncio.Queue()
-        buffer = AnswerPieces()
+        pieces = AnswerPieces()
         playback = Playback(turn_id=turn_id)
         self._playback = playback
         first_token_ms: float | None = None
@@ -418,24 +417,19 @@ class Conversation:
                             hold=hold,
                             start=start,
                         )
-                        speaker = self._spawn(voice.run(pieces))
+                        speaker = self._spawn(voice.run(pieces.queue))
                 elif isinstance(event, AnswerDelta):
                     if first_token_ms is None:
                         first_token_ms = _ms_since(start)
                     self._emit(ev.AnswerText(event.text))
-                    for piece in buffer.feed(event.text):
-                        pieces.put_nowait(piece)
+                    pieces.feed(event.text)
                 elif isinstance(event, AnswerRestart):
-                    buffer.restart()
-                    while not pieces.empty():  # the broken answer's unspoken pieces
-                        pieces.get_nowait()
+                    pieces.restart()
                     self._emit(ev.AnswerRestart(event.reason))
                 elif isinstance(event, TurnDone):
                     answer = event.result.answer
                     outcome = {"provider": event.result.provider, "fallback": event.result.fallback}
-            for piece in buffer.flush():
-                pieces.put_nowait(piece)
-            pieces.put_nowait(None)
+            pieces.finish()
             if speaker is not None:
                 await speaker
         except asyncio.CancelledError:

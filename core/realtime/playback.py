@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from core.concurrency import run_blocking
 from core.config import TTSProvider
-from core.errors import AgentError
 from core.realtime import events as ev
 from core.realtime.vad import WINDOW_MS
 from core.tts.router import SpeechSynthesizer
-from core.tts.speaking import piece_pcm
+from core.tts.speaking import speak_piece
 from core.tts.text import speakable
-
-logger = logging.getLogger(__name__)
 
 # Spoken audio leaves in chunks of this length, at most this far ahead of real time.
 AUDIO_CHUNK_S = 0.1
@@ -80,7 +75,14 @@ class AnswerSpeaker:
             text = speakable(piece)
             if not text.strip():
                 continue
-            pcm = await self._synthesize(text, first=playback.started is None)
+            pcm = await speak_piece(
+                self.tts,
+                text,
+                language=self.language,
+                provider=self.provider,
+                sample_rate=self.sample_rate,
+                hold=self.hold if playback.started is None else None,  # the first piece
+            )
             if not pcm:
                 continue
             if playback.started is None:
@@ -94,25 +96,6 @@ class AnswerSpeaker:
 
     def _since_start(self) -> float:
         return round((time.perf_counter() - self.start) * 1000, 1)
-
-    async def _synthesize(self, text: str, *, first: bool) -> bytes:
-        if first:
-            self.hold.clear()
-        try:
-            return await run_blocking(
-                lambda: piece_pcm(
-                    self.tts,
-                    text,
-                    language=self.language,
-                    provider=self.provider,
-                    sample_rate=self.sample_rate,
-                )
-            )
-        except AgentError as exc:
-            logger.warning("Speaking a piece of the answer failed: %s", exc)
-            return b""
-        finally:
-            self.hold.set()
 
     async def _send_paced(self, pcm: bytes) -> None:
         """Send audio in short chunks, never more than `AUDIO_LEAD_S` ahead of playback, so

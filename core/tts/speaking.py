@@ -8,9 +8,17 @@ cut by sentence, as they are ahead of the speech anyway.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import threading
+
+from core.concurrency import run_blocking
 from core.config import Settings, TTSProvider
+from core.errors import AgentError
 from core.tts.router import SpeechSynthesizer, resample_pcm
 from core.tts.text import CLAUSE_MIN_CHARS, MAX_PIECE_CHARS, SentenceBuffer
+
+logger = logging.getLogger(__name__)
 
 # The first piece may be cut at a comma after this many characters, and at a space after
 # this many: "The capital of France is Paris." is one piece, a long first sentence is not.
@@ -24,29 +32,37 @@ def chosen_voice(choice: str | None, settings: Settings) -> TTSProvider:
 
 
 class AnswerPieces:
-    """An answer's text as it streams in, cut into the pieces to speak one at a time."""
+    """An answer's text as it streams in, cut into the pieces to speak one at a time. They
+    wait in `queue` for the voice, and a None follows the last one."""
 
     def __init__(self) -> None:
         self._buffer = self._first()
+        self.queue: asyncio.Queue[str | None] = asyncio.Queue()
 
     @staticmethod
     def _first() -> SentenceBuffer:
         return SentenceBuffer(clause_min=FIRST_CLAUSE_CHARS, max_chars=FIRST_PIECE_MAX_CHARS)
 
-    def feed(self, delta: str) -> list[str]:
-        """The pieces this delta completed (often none)."""
+    def feed(self, delta: str) -> None:
+        """More of the answer: queue the pieces it completed (often none)."""
         pieces = self._buffer.feed(delta)
         if pieces:
             self._buffer.set_limits(clause_min=CLAUSE_MIN_CHARS, max_chars=MAX_PIECE_CHARS)
-        return pieces
-
-    def flush(self) -> list[str]:
-        """The answer is complete: whatever is left."""
-        return self._buffer.flush()
+        for piece in pieces:
+            self.queue.put_nowait(piece)
 
     def restart(self) -> None:
-        """The answer starts again (another model took over): forget the text so far."""
+        """The answer starts again (another model took over): forget the text so far, and
+        the broken answer's pieces not spoken yet."""
         self._buffer = self._first()
+        while not self.queue.empty():
+            self.queue.get_nowait()
+
+    def finish(self) -> None:
+        """The answer is complete: queue whatever is left, then the None."""
+        for piece in self._buffer.flush():
+            self.queue.put_nowait(piece)
+        self.queue.put_nowait(None)
 
 
 def piece_pcm(
@@ -63,3 +79,32 @@ def piece_pcm(
         c.pcm if c.sample_rate == sample_rate else resample_pcm(c.pcm, c.sample_rate, sample_rate)
         for c in tts.synthesize(text, language=language, provider=provider)
     )
+
+
+async def speak_piece(
+    tts: SpeechSynthesizer,
+    text: str,
+    *,
+    language: str,
+    provider: TTSProvider,
+    sample_rate: int,
+    hold: threading.Event | None = None,
+) -> bytes:
+    """A piece of an answer (already `speakable`) spoken off the event loop (`piece_pcm`).
+    While it is synthesised `hold` (if given) is cleared: the model pauses between tokens and
+    the voice gets the cores, which the first piece wants. Speech is a bonus: a piece no
+    voice could speak is b"", the failure logged."""
+    if hold is not None:
+        hold.clear()
+    try:
+        return await run_blocking(
+            lambda: piece_pcm(
+                tts, text, language=language, provider=provider, sample_rate=sample_rate
+            )
+        )
+    except AgentError as exc:
+        logger.warning("Speaking a piece of the answer failed: %s", exc)
+        return b""
+    finally:
+        if hold is not None:
+            hold.set()

@@ -1,30 +1,26 @@
 """The answer spoken on the page while it is written, as a live conversation speaks it.
 
 The agent's events are read by one task, which cuts the answer into pieces (`AnswerPieces`);
-another speaks each piece in the user's voice (`piece_pcm`). The page's handler reads both
-through `merge`, in the order they are ready, and hands each piece of audio to the page's
-player (webapp/ui/player.py), which starts on the first one.
+another speaks each piece in the user's voice (`speak_piece`, as the live engine does). The
+page's handler reads both through `merge`, in the order they are ready, and hands each
+piece of audio to the page's player (webapp/ui/player.py), which starts on the first one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import threading
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from core.agent import AgentEvent, AnswerDelta, AnswerRestart, TurnStarted
-from core.concurrency import run_blocking
 from core.errors import AgentError
 from core.history import UserRecord
-from core.tts.speaking import AnswerPieces, chosen_voice, piece_pcm
+from core.tts.speaking import AnswerPieces, chosen_voice, speak_piece
 from core.tts.text import speakable
 from webapp.deps import AppState
-
-logger = logging.getLogger(__name__)
 
 # The player's rate: Piper's and eSpeak NG's own, so their pieces pass unchanged.
 PAGE_RATE = 22050
@@ -45,7 +41,6 @@ class PageSpeech:
         self.first_audio: float | None = None  # perf_counter() when the first piece was ready
         self.spoken = False
         self._pieces = AnswerPieces()
-        self._texts: asyncio.Queue[str | None] = asyncio.Queue()
         self._ready: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
 
     async def merge(
@@ -92,48 +87,34 @@ class PageSpeech:
             async for event in events:
                 if isinstance(event, AnswerDelta):
                     self.first_token = self.first_token or time.perf_counter()
-                    for piece in self._pieces.feed(event.text):
-                        self._texts.put_nowait(piece)
+                    self._pieces.feed(event.text)
                 elif isinstance(event, AnswerRestart):
                     self._pieces.restart()
-                    while not self._texts.empty():  # the broken answer's unspoken pieces
-                        self._texts.get_nowait()
                 self._ready.put_nowait(("event", event))
-            for piece in self._pieces.flush():
-                self._texts.put_nowait(piece)
         except AgentError as exc:
             self._ready.put_nowait(("error", exc))
         finally:
-            self._texts.put_nowait(None)
+            self._pieces.finish()
             self._ready.put_nowait(("done", None))
 
     async def _speak(self, language: str) -> None:
+        assert self.tts is not None
         try:
-            while (piece := await self._texts.get()) is not None:
+            while (piece := await self._pieces.queue.get()) is not None:
                 text = speakable(piece)
-                if text.strip():
-                    pcm = await self._piece(text, language)
-                    if pcm:
-                        if self.first_audio is None:
-                            self.first_audio = time.perf_counter()
-                        self.spoken = True
-                        self._ready.put_nowait(("audio", pcm))
+                if not text.strip():
+                    continue
+                pcm = await speak_piece(
+                    self.tts,
+                    text,
+                    language=language,
+                    provider=self.voice,
+                    sample_rate=PAGE_RATE,
+                    hold=None if self.spoken else self.hold,  # until the first piece is heard
+                )
+                if pcm:
+                    self.first_audio = self.first_audio or time.perf_counter()
+                    self.spoken = True
+                    self._ready.put_nowait(("audio", pcm))
         finally:
             self._ready.put_nowait(("done", None))
-
-    async def _piece(self, text: str, language: str) -> bytes:
-        assert self.tts is not None
-        tts = self.tts
-        if not self.spoken:
-            self.hold.clear()
-        try:
-            return await run_blocking(
-                lambda: piece_pcm(
-                    tts, text, language=language, provider=self.voice, sample_rate=PAGE_RATE
-                )
-            )
-        except AgentError as exc:  # speech is a bonus: the written answer still stands
-            logger.warning("Speaking a piece of the answer failed: %s", exc)
-            return b""
-        finally:
-            self.hold.set()
