@@ -91,6 +91,7 @@ class TurnMeasure:
     audio_s: float = 0.0  # reply audio received for the turn
     interrupted: int = 0  # `interrupted` events during this utterance
     extra_turns: int = 0  # turns stored besides the answer to the whole utterance
+    resumed: int = 0  # answers withdrawn unheard: the speaker went on before any audio
     queued: int = 0
     close_code: int | None = None  # a conversation's last turn: close code after `end`, -1 none
     errors: list[str] = field(default_factory=list)  # `error` events and missing answers
@@ -114,6 +115,7 @@ class TurnMeasure:
 
         latency = f"{self.latency_s:6.3f} s" if self.latency_s is not None else "  none  "
         notes = [f"{self.false_starts} false start(s)"] if self.false_starts else []
+        notes += [f"{self.resumed} withdrawn unheard"] if self.resumed else []
         notes += [f"queued {self.queued}"] if self.queued else []
         notes += [f"WER {self.wer:.2f}"] if self.wer > MAX_WER else []
         notes += self.errors
@@ -254,6 +256,7 @@ class Conversation:
     ) -> TurnMeasure:
         m = TurnMeasure(utterance.text)
         m.interrupted = len(self._of(start, "interrupted"))
+        m.resumed = len(self._of(start, "resumed"))
         m.queued = len(self._of(start, "queued"))
         m.errors = [f"error: {e.get('message')}" for _, e in self._of(start, "error")]
         turns = self._of(start, "turn")

@@ -10,7 +10,8 @@ keeps its mid-sentence tone up to the pause), then streamed at real-time pace
 on the same connection, turn after turn. A barge-in turn starts while the previous answer is
 still playing. Per turn: the last voiced frame to the first reply audio, and its stages
 (end of speech, transcript, first token); false starts (the agent answering inside the
-speaker's own pause, seen as `interrupted` or an extra stored turn); for a barge-in, the
+speaker's own pause and heard, seen as `interrupted` or an extra stored turn; an answer
+withdrawn before any of its audio was sent, `resumed`, is counted apart); for a barge-in, the
 first voiced frame to `interrupted`. The sequential pipeline of bench/latency (end of speech,
 then transcription, then the whole answer, then the whole speech) hears every utterance in
 the same run, so its p50 gives the ratio.
@@ -167,6 +168,7 @@ def result(turns: list[Turn], sequential: list[float]) -> Result:
     ratio = first["p50_s"] / seq["p50_s"] if seq["p50_s"] else float("nan")
     spread = first["p95_s"] / first["p50_s"] if first["p50_s"] else float("nan")
     false_starts = sum(t.measure.false_starts for t in turns if not t.barge_in)
+    withdrawn = sum(t.measure.resumed for t in turns)
     barge = [t.barge_in_stop_s for t in turns if t.barge_in_stop_s is not None]
     stages = {
         key: round(median([v for m in answered if (v := getattr(m, key)) is not None]), 3)
@@ -179,7 +181,10 @@ def result(turns: list[Turn], sequential: list[float]) -> Result:
     )
     print(f"stages (medians, s after the last voiced frame): {stages}")
     print(f"sequential pipeline p50 {seq['p50_s']:.3f} s: ratio {ratio:.2f}; p95/p50 {spread:.2f}")
-    print(f"false starts {false_starts}; barge-in stops {barge}")
+    print(
+        f"false starts {false_starts}; answers withdrawn unheard {withdrawn}; "
+        f"barge-in stops {barge}"
+    )
     res = Result(NAME)
     res.checks += [
         Check("first audio p50 / sequential p50", round(ratio, 3), TARGET_RATIO, "x"),
@@ -200,6 +205,7 @@ def result(turns: list[Turn], sequential: list[float]) -> Result:
         "p95_over_p50": round(spread, 3),
         "stages_median_s": stages,
         "false_starts": false_starts,
+        "withdrawn_unheard": withdrawn,
         "barge_in_stop_s": barge,
         "turns": [{**asdict(t), "measure": asdict(t.measure)} for t in turns],
         "sequential_s": sequential,

@@ -279,6 +279,26 @@ class HistoryStore:
                 turn.answered_at = turn.answered_at or utcnow()
             return _record(TurnRecord, turn)
 
+    def withdraw_turn(self, *, turn_id: int) -> None:
+        """Delete a live turn whose speaker went on before any of its answer was heard: what
+        they said is carried into the next turn, so nothing is lost. A session title taken
+        from it comes from the session's first turn left, or the next one."""
+        with self._tx() as db:
+            turn = db.get(Turn, turn_id)
+            if turn is None:
+                return
+            conv = turn.session
+            db.delete(turn)
+            db.flush()
+            if conv.title == turn.user_text[:80]:
+                first = db.scalar(
+                    select(Turn.user_text)
+                    .where(Turn.session_id == conv.id)
+                    .order_by(Turn.id)
+                    .limit(1)
+                )
+                conv.title = first[:80] if first else None
+
     def set_turn_status(self, *, turn_id: int, status: str) -> None:
         """Mark a turn `answering` when its answer starts, or `pending` again when none came."""
         with self._tx() as db:

@@ -24,7 +24,7 @@ from core.audio import SAMPLE_RATE, AudioFormat, DecodedAudio
 from core.concurrency import run_blocking, run_model, waiting_on
 from core.errors import AgentError
 from core.fallback import transcribe as transcribe_with_fallback
-from core.history import UserRecord, new_session_id
+from core.history import TurnRecord, UserRecord, new_session_id
 from core.realtime import events as ev
 from core.realtime.heard import heard_text
 from core.realtime.playback import AnswerSpeaker, Playback
@@ -42,6 +42,15 @@ TAIL_PADDING = SAMPLE_RATE // 4  # samples of silence after an utterance, for Wh
 
 def _ms_since(start: float) -> float:
     return round((time.perf_counter() - start) * 1000, 1)
+
+
+@dataclasses.dataclass
+class _Said:
+    """A spoken turn between the end of its speech and the first of its answer's audio: if
+    the user goes on in that time, it is withdrawn and carried into what they say next."""
+
+    samples: np.ndarray
+    stored: asyncio.Task[TurnRecord] | None = None  # its row, once the transcript is in
 
 
 class Conversation:
@@ -75,6 +84,7 @@ class Conversation:
         self._stale = threading.Event()  # set when the current speculation is not wanted
         self._pinned: str | None = None  # the language the session or user pinned
         self._answer: asyncio.Task[None] | None = None
+        self._said: _Said | None = None  # the spoken turn being answered, until it is heard
         self._playback = Playback()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
@@ -184,9 +194,47 @@ class Conversation:
         return answering or self._playback.playing()
 
     def speech_started(self, *, at_ms: int, barge_in: bool) -> None:
-        if barge_in:
+        if barge_in and self._unheard():
+            self._resume(at_ms)
+        elif barge_in:
             self._interrupt()
         self._emit(ev.SpeechStarted(at_ms=at_ms))
+
+    def _unheard(self) -> bool:
+        """A spoken turn is being answered and none of the answer has been sent."""
+        answer, said = self._answer, self._said
+        return (
+            said is not None
+            and answer is not None
+            and not answer.done()
+            and self._playback.started is None
+        )
+
+    def _resume(self, at_ms: int) -> None:
+        """The user goes on before hearing anything: the pause was not the end of the turn.
+        The answer stops without a word spoken, its turn is withdrawn, and what was said
+        before the pause opens the new utterance, so the next transcript covers all of it."""
+        said, answer = self._said, self._answer
+        assert said is not None and answer is not None
+        self._said = None
+        answer.cancel()
+        self._playback.stopped = True
+        self._playback = Playback()
+        self.turns.carry_on(said.samples)
+        self._emit(ev.Resumed(at_ms=at_ms))
+        self._spawn(self._withdraw(said, answer))
+
+    async def _withdraw(self, said: _Said, answer: asyncio.Task[None]) -> None:
+        # The cancelled answer stores what it generated first; then the row goes.
+        with contextlib.suppress(BaseException):
+            await asyncio.wait_for(asyncio.shield(answer), timeout=5)
+        if said.stored is None:
+            return  # cancelled before its transcript was stored: nothing to withdraw
+        try:
+            turn = await said.stored
+        except Exception:
+            return
+        await run_blocking(lambda: self.agent.store.withdraw_turn(turn_id=turn.id))
 
     def paused(self, samples: np.ndarray) -> None:
         self._stale = threading.Event()
@@ -243,6 +291,9 @@ class Conversation:
     def speech_ended(self, samples: np.ndarray, *, at_ms: int, last_voice_at: float) -> None:
         speculation, self._speculation = self._speculation, None
         self._emit(ev.SpeechStopped(at_ms=at_ms))
+        # Any earlier answer has played or was interrupted: this turn's is not started yet.
+        self._playback = Playback()
+        said = self._said = _Said(samples)
         if speculation is not None:
             pending = speculation
         else:
@@ -250,7 +301,7 @@ class Conversation:
             if position:
                 self._emit(ev.Queued(position))
             pending = self._spawn(self._transcribe(samples))
-        self._start_answer(self._spoken_turn(pending, last_voice_at))
+        self._start_answer(self._spoken_turn(pending, last_voice_at, said))
 
     async def _transcribe(
         self, samples: np.ndarray, *, unwanted: threading.Event | None = None
@@ -282,6 +333,7 @@ class Conversation:
         """A typed message in the conversation: answered like a spoken one."""
         if self.agent_busy():
             self._interrupt()
+        self._said = None
         self._start_answer(self._typed_turn(text.strip(), time.perf_counter()))
 
     def interrupt(self) -> None:
@@ -329,7 +381,7 @@ class Conversation:
     # Answers -------------------------------------------------------------------------
 
     async def _spoken_turn(
-        self, pending: asyncio.Task[tuple[Transcript, float]], voice_end: float
+        self, pending: asyncio.Task[tuple[Transcript, float]], voice_end: float, said: _Said
     ) -> None:
         try:
             transcript, stt_ms = await pending
@@ -343,14 +395,18 @@ class Conversation:
         self._emit(ev.TranscriptEvent(transcript.text, final=True, language=language))
         assert self.session_id is not None
         await self._store_session()
-        turn = await self.agent.record_speech(
-            user=self.user,
-            session_id=self.session_id,
-            transcript=transcript,
-            language=language,
-            stt_ms=stt_ms,
-            source="voice",
+        # Its own task, so a withdrawal that cancels this one still learns the row's id.
+        said.stored = asyncio.ensure_future(
+            self.agent.record_speech(
+                user=self.user,
+                session_id=self.session_id,
+                transcript=transcript,
+                language=language,
+                stt_ms=stt_ms,
+                source="voice",
+            )
         )
+        turn = await asyncio.shield(said.stored)
         await self._answer_turn(
             turn.id, transcript.text, None, voice_end, transcript_ms, stt_ms=stt_ms
         )

@@ -75,6 +75,15 @@ class Interrupted:
 
 
 @dataclass(frozen=True)
+class Resumed:
+    """The user went on speaking before any of the answer was heard: the turn is withdrawn
+    (its transcript and answer text so far are void, nothing was spoken) and what was said
+    before the pause opens the utterance now under way, whose transcript covers both."""
+
+    at_ms: int
+
+
+@dataclass(frozen=True)
 class TurnTimings:
     """Milliseconds from the end of the user's speech (the last voiced audio) to each stage."""
 
@@ -113,6 +122,7 @@ Event = (
     | AudioOut
     | AudioEnd
     | Interrupted
+    | Resumed
     | TurnComplete
     | ErrorEvent
 )

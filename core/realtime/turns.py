@@ -162,6 +162,13 @@ class TurnTaker:
         self._heard = None
         self._verdict = None
 
+    def carry_on(self, samples: np.ndarray) -> None:
+        """The utterance just started goes on from the turn that last ended (the listener
+        withdrew it: none of its answer was heard), so `samples`, what was said before the
+        pause, open it. Called from `speech_started`."""
+        if self.in_speech and len(samples):
+            self._utterance[:0] = np.split(samples, range(WINDOW, len(samples), WINDOW))
+
     def end_now(self) -> None:
         """End the turn in progress (for instance, the client is done)."""
         if not self.in_speech:

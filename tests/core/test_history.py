@@ -165,6 +165,28 @@ def test_deleting_a_session_deletes_its_turns(store: HistoryStore) -> None:
         assert conn.execute(text("SELECT count(*) FROM turns")).scalar() == 0
 
 
+def test_a_withdrawn_turn_goes_and_its_title_follows_the_turns_left(store: HistoryStore) -> None:
+    user = store.create_user(username="fay", password_hash="x")
+    session = store.create_session(user_id=user.id)
+
+    def add(words: str) -> int:
+        return store.add_turn(
+            user_id=user.id, session_id=session.id, source="voice", user_text=words, language="en"
+        ).id
+
+    first = add("Okay.")
+    merged = add("Okay. What is the capital of France?")
+    store.withdraw_turn(turn_id=first)
+    (left,) = store.list_turns(user_id=user.id, session_id=session.id)
+    assert left.id == merged
+    assert store.get_session(user_id=user.id, session_id=session.id).title == left.user_text
+    store.withdraw_turn(turn_id=merged)
+    store.withdraw_turn(turn_id=merged)  # gone already: nothing to do, no error
+    assert store.get_session(user_id=user.id, session_id=session.id).title is None
+    add("Hello there.")
+    assert store.get_session(user_id=user.id, session_id=session.id).title == "Hello there."
+
+
 # Each process starts the way an app process does: migrate, then create the first account.
 _START = """
 import sys

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import threading
 
 import numpy as np
 import pytest
 
 from core.agent import Agent
+from core.errors import NotFoundError
 from core.history import HistoryStore
 from core.realtime import events as ev
 from core.realtime.engine import Conversation
@@ -252,3 +255,78 @@ def test_with_prefill_the_pause_prompt_is_read_ahead_and_the_turn_is_answered_wh
     assert "capital" in words and words.index("capital") < len(words) - 2, final
     done = events[-1]
     assert isinstance(done, ev.TurnComplete) and done.answer, done
+
+
+class _HeldVoice:
+    """The real English voice, which speaks only once `voice` is set."""
+
+    def __init__(self, tts, voice: threading.Event) -> None:  # type: ignore[no-untyped-def]
+        self._tts, self._voice = tts, voice
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self._tts, name)
+
+    def synthesize(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self._voice.wait(60)
+        return self._tts.synthesize(*args, **kwargs)
+
+
+def test_going_on_before_the_answer_is_heard_withdraws_it_and_answers_all_that_was_said(
+    tmp_path, local_providers, vad: SileroVAD, speak
+) -> None:
+    """A word ("Okay.") and a pause long enough to end the turn; the turn is stored and its answer
+    runs, but before any of it is spoken the user goes on. No `interrupted`: the unheard turn
+    is withdrawn (`resumed`), and one turn answers both sides of the pause. The voice is held
+    back until the user has gone on, so "before any audio" does not depend on the CPU."""
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path / "data", smart_turn=False, vad_stop_ms=400)
+    voice = threading.Event()
+    tts = local_providers.tts
+    assert tts is not None
+    held = dataclasses.replace(tts, english=_HeldVoice(tts.english, voice))
+    store = HistoryStore.open(settings.sqlalchemy_url)
+    agent = Agent(
+        settings=settings, providers=dataclasses.replace(local_providers, tts=held), store=store
+    )
+    user = store.create_user(username="goes-on", password_hash="x")
+    quiet = b"\x00\x00" * 16000
+
+    async def scenario() -> tuple[list, str]:
+        conversation = Conversation(agent=agent, vad=vad, user=user, sample_rate=16000)
+        session_id = await conversation.start()
+        conversation.feed(quiet + pcm16(speak("Okay.")) + quiet)  # a turn, by the VAD alone
+        for _ in range(600):  # until its transcript is stored and its answer has begun
+            await asyncio.sleep(0.05)
+            try:  # the session is stored with its first turn
+                turns = store.list_turns(user_id=user.id, session_id=session_id)
+            except NotFoundError:
+                continue
+            if turns and turns[0].status == "answering":
+                break
+        else:
+            raise AssertionError("the first turn was never answered")
+        conversation.feed(pcm16(speak(QUESTION)) + quiet)
+        voice.set()
+        events = await _collect(conversation, ev.TurnComplete, seconds=120)
+        await conversation.finish()
+        await conversation.close()
+        return events, session_id
+
+    try:
+        events, session_id = asyncio.run(scenario())
+        turns = store.list_turns(user_id=user.id, session_id=session_id)
+        title = store.get_session(user_id=user.id, session_id=session_id).title
+    finally:
+        voice.set()
+        store.close()
+    kinds = [type(e) for e in events]
+    assert ev.Resumed in kinds and ev.Interrupted not in kinds, kinds
+    assert kinds.index(ev.Resumed) < kinds.index(ev.AudioStart)
+    done = events[-1]
+    assert isinstance(done, ev.TurnComplete) and done.answer, done
+    words = done.user_text.lower()
+    assert "okay" in words and "week" in words, done.user_text
+    (turn,) = turns  # the withdrawn "Okay." is gone; its words live on in this one
+    assert turn.id == done.turn_id and turn.user_text == done.user_text
+    assert title == done.user_text[:80]

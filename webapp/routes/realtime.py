@@ -39,6 +39,7 @@ _NAMES: dict[type, str] = {
     ev.AudioStart: "audio_start",
     ev.AudioEnd: "audio_end",
     ev.Interrupted: "interrupted",
+    ev.Resumed: "resumed",
     ev.TurnComplete: "turn",
     ev.ErrorEvent: "error",
 }

@@ -198,6 +198,15 @@ function setupHandsfree(root) {
           this.askedLine = null;
           setState("hearing", "Interrupted: go ahead…");
           break;
+        case "resumed":
+          // The user went on before hearing the answer: that turn is withdrawn, and the next
+          // transcript covers what was said before the pause too.
+          if (this.agentLine) this.agentLine.parentElement.remove();
+          if (this.askedLine) this.askedLine.parentElement.remove();
+          this.agentLine = null;
+          this.askedLine = null;
+          setState("hearing", "Hearing you…");
+          break;
         case "turn":
           if (!this.agentLine && event.answer && !this.answers.has(event.turn_id)) {
             this.agentLine = addLine("Agent", "", "handsfree-agent");
