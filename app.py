@@ -1,4 +1,8 @@
-"""Start the voice agent: settings, models, the API (and UI) on one server."""
+"""Start the voice agent: settings, models, and the channels side by side on one server.
+
+The channels (the REST API and live WebSocket, the phone, the browser page) are wired here,
+each over the same `core.service.Service`; none of them imports another.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,34 @@ import faulthandler
 import logging
 
 import uvicorn
+from fastapi import FastAPI
 from pydantic import ValidationError
 
 from core import tracing
 from core.config import Settings
 from core.errors import ModelMissingError
-from webapp.api import create_app
+from core.providers import Providers
+from core.service import open_service
+from telephony import routes as phone
+from webapp import api
+from webapp.deps import state_of
 
 # The request line and headers of one request, in bytes. A megabyte "token" still reaches the
 # app, which refuses it unparsed (401); a bigger header block is refused by uvicorn (400).
 MAX_HEADER_BYTES = 2 * 1024 * 1024
+
+
+def create_app(settings: Settings, *, providers: Providers | None = None) -> FastAPI:
+    """The whole server; `providers` lets tests share loaded models between apps."""
+    service = open_service(settings, providers)
+    app = api.create_app(service)
+    phone.install(app, service)
+    if settings.ui_enabled:
+        from webapp.ui import mount_ui  # Gradio is heavy: imported only when the UI is on
+
+        # Last: the page is mounted at "/", behind every route above.
+        app = mount_ui(app, state_of(app))
+    return app
 
 
 def main() -> None:

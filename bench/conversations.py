@@ -13,8 +13,9 @@ import asyncio
 from typing import Any
 
 from bench.common import UTTERANCES, Check, Result, register, running_server, write_result, ws_url
-from bench.latency import RATE, USER_PASSWORD, level, make_utterances, talk, tally
+from bench.latency import USER_PASSWORD, level, tally
 from bench.noise import report_machine_load
+from bench.ws_client import RATE, make_utterances, talk
 
 NAME = "conversations"
 TARGET_P95_S = 2.0

@@ -34,16 +34,16 @@ from bench.common import (
     write_result,
     ws_url,
 )
-from bench.latency import (
+from bench.latency import stats
+from bench.sequential import SequentialPipeline
+from bench.ws_client import (
     FRAME_BYTES,
     FRAME_MS,
     RATE,
     Conversation,
-    SequentialPipeline,
     TurnMeasure,
     Utterance,
     conversation,
-    stats,
 )
 
 NAME = "multiturn"

@@ -44,7 +44,7 @@ def authenticate(store: HistoryStore, username: str, password: str) -> UserRecor
     """The user when the password matches, else None (same cost whether or not they exist)."""
     if len(password) > MAX_PASSWORD or len(username) > 64:
         return None
-    user = store.get_user_by_name(username=username)
+    user = store.find_user_by_name(username=username)
     try:
         _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):

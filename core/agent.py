@@ -7,12 +7,18 @@ import logging
 import threading
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
-from dataclasses import dataclass
 
 from core import fallback, language, personalities
 from core.admission import ConversationLimit, Gate
 from core.audio import decode
-from core.concurrency import iterate_blocking, parallelism, run_blocking, run_model, waiting_on
+from core.concurrency import (
+    Queueing,
+    iterate_blocking,
+    parallelism,
+    run_blocking,
+    run_model,
+    waiting_on,
+)
 from core.config import Settings
 from core.errors import (
     AgentError,
@@ -23,89 +29,21 @@ from core.errors import (
 )
 from core.history import HistoryStore, SessionRecord, TurnRecord, UserRecord
 from core.llm import ChatMessage, repetition
+from core.prompting import Prompts, personality_of, pinned_language
 from core.providers import Providers
+from core.results import (
+    AgentEvent,
+    AnswerDelta,
+    AnswerRestart,
+    AnswerTimings,
+    TranscriptionResult,
+    TurnDone,
+    TurnResult,
+    TurnStarted,
+)
 from core.stt import Transcript
 
 logger = logging.getLogger(__name__)
-
-# Tokens kept free beyond the answer itself, for the chat template's own markers.
-_TEMPLATE_MARGIN = 64
-
-
-@dataclass(frozen=True)
-class TranscriptionResult:
-    """A transcribed recording, stored as the session's next (not yet answered) user turn."""
-
-    session_id: str | None  # None when no speech was heard and no session was named
-    turn_id: int | None  # None when no speech was heard (nothing stored)
-    text: str
-    language: str
-    duration: float
-    provider: str
-    stt_ms: float
-    fallback: str | None
-
-
-@dataclass(frozen=True)
-class Timings:
-    stt_ms: float | None
-    llm_first_token_ms: float | None
-    total_ms: float
-
-
-@dataclass(frozen=True)
-class TurnResult:
-    """A finished turn, as stored."""
-
-    session_id: str
-    turn_id: int
-    user_text: str
-    answer: str
-    language: str
-    personality: str
-    provider: str
-    fallback: str | None
-    timings: Timings
-
-
-@dataclass(frozen=True)
-class AnswerDelta:
-    text: str
-
-
-@dataclass(frozen=True)
-class AnswerRestart:
-    """The cloud model failed mid-answer; the local one starts over, so drop the text so far."""
-
-    reason: str
-
-
-@dataclass(frozen=True)
-class TurnStarted:
-    session_id: str
-    turn_id: int
-    language: str
-    personality: str
-
-
-@dataclass(frozen=True)
-class TurnDone:
-    result: TurnResult
-
-
-AgentEvent = TurnStarted | AnswerDelta | AnswerRestart | TurnDone
-
-
-def _with_reminder(text: str, language: str, previous: str | None) -> str:
-    """A user message as the model sees it. When the user changes language, the message ends
-    with a reminder in the new one: small models follow the conversation's earlier language
-    over the system prompt. Otherwise it is left alone, as measured on the evaluation set: a
-    reminder on every message made them repeat statements back. It depends only on the turn
-    and the one before it, so the prompt of the next turn starts with the tokens of this one
-    and llama.cpp reuses its cache instead of reading the history again."""
-    if previous is None or previous == language:
-        return text
-    return f"{text}\n\n{personalities.reply_reminder(language)}"
 
 
 REPEATING = "the answer was stopped: it repeated itself"
@@ -126,8 +64,9 @@ class Agent:
         self.speech_gate = self._gate("speech recogniser", providers.stt, service_s=0.5)
         self.answer_gate = self._gate("language model", providers.llm, service_s=1.5)
         self.conversations = ConversationLimit(settings.max_conversations)
+        self.prompts = Prompts(settings, providers)
 
-    def _gate(self, name: str, model: object, *, service_s: float) -> Gate:
+    def _gate(self, name: str, model: Queueing, *, service_s: float) -> Gate:
         return Gate(
             name,
             max_wait_s=self.settings.max_queue_wait_s,
@@ -148,28 +87,6 @@ class Agent:
         return await run_blocking(
             lambda: self.store.create_session(user_id=user.id, channel=channel, session_id=new_id)
         )
-
-    @staticmethod
-    def pinned_language(user: UserRecord, session: SessionRecord | None) -> str | None:
-        """The language a session (if any yet) or user has pinned, or None for detection."""
-        for value in (session.language if session else None, user.language):
-            if value and value != language.AUTO:
-                return value
-        return None
-
-    def _personality(
-        self, user: UserRecord, session: SessionRecord | None, *overrides: str | None
-    ) -> tuple[str, str | None]:
-        for value in (*overrides, session.personality if session else None, user.personality):
-            if value:
-                name = value
-                break
-        else:
-            name = self.settings.default_personality
-        custom = (session.custom_prompt if session else None) or user.custom_prompt
-        if name == personalities.CUSTOM and not custom:
-            name = self.settings.default_personality
-        return name, custom
 
     # Speech ----------------------------------------------------------------------------
 
@@ -196,7 +113,7 @@ class Agent:
                     deadline_s=self.settings.max_decode_seconds,
                 )
             )
-            pinned = self.pinned_language(user, session)
+            pinned = pinned_language(user, session)
             start = time.perf_counter()
             transcript = await run_model(
                 lambda: fallback.transcribe(
@@ -283,8 +200,8 @@ class Agent:
                     session = self.store.get_session(user_id=user.id, session_id=session_id)
             turns = self.store.list_turns(user_id=user.id, session_id=session.id) if session else []
             history = [t for t in turns if t.status == "answered"]
-            name, custom = self._personality(user, session)
-            return self.build_messages(
+            name, custom = personality_of(self.settings.default_personality, user, session)
+            return self.prompts.build_messages(
                 history, text, language=spoken, personality=name, custom=custom
             )
 
@@ -434,13 +351,15 @@ class Agent:
         turns = self.store.list_turns(user_id=user.id, session_id=session.id)
         history = [t for t in turns if t.status == "answered"]
         if text:
-            pinned = self.pinned_language(user, session)
+            pinned = pinned_language(user, session)
             prior = turns[-1].language if turns else self.settings.default_language
             lang = pinned or language.detect(text, fallback=prior)
-            name, custom = self._personality(user, session, personality)
+            name, custom = personality_of(
+                self.settings.default_personality, user, session, personality
+            )
             # Built before the turn is stored, so a message too long for the model is refused
             # without leaving a turn behind.
-            messages = self.build_messages(
+            messages = self.prompts.build_messages(
                 history, text, language=lang, personality=name, custom=custom
             )
             turn = self.store.add_turn(
@@ -458,75 +377,15 @@ class Agent:
                 "No text given and the session has no transcription waiting for an answer."
             )
         turn = pending[-1]
-        name, custom = self._personality(user, session, personality, turn.personality)
-        messages = self.build_messages(
+        name, custom = personality_of(
+            self.settings.default_personality, user, session, personality, turn.personality
+        )
+        messages = self.prompts.build_messages(
             history, turn.user_text, language=turn.language, personality=name, custom=custom
         )
         # `answering` until stored: a turn still so at the next start was cut off by a stop.
         self.store.set_turn_status(turn_id=turn.id, status="answering")
         return turn, name, messages
-
-    def build_messages(
-        self,
-        history: list[TurnRecord],
-        user_text: str,
-        *,
-        language: str,
-        personality: str,
-        custom: str | None,
-    ) -> list[ChatMessage]:
-        """System prompt, as many earlier turns as fit the model's context, the new message."""
-        llm = self.providers.llm
-        system = personalities.system_prompt(personality, custom_prompt=custom, language=language)
-        budget = min(llm.context_tokens, self.settings.llm_context_tokens)
-        if self.providers.llm_fallback is not None:
-            budget = min(budget, self.providers.llm_fallback.context_tokens)
-        budget -= self.settings.llm_max_tokens + _TEMPLATE_MARGIN
-        message_tokens = self._tokens(user_text)
-        budget -= self._tokens(system) + message_tokens
-        if budget < 0:
-            raise InvalidInputError(
-                "The message (with the personality's prompt) is too long for the language "
-                f"model by about {-budget} tokens; send a shorter one."
-            )
-        limit = self.message_token_limit()
-        if limit is not None and message_tokens > limit:
-            raise InvalidInputError(
-                f"The message is {message_tokens} tokens long; this server reads at most {limit} "
-                f"tokens per message (about {self.settings.max_prompt_seconds:g} s of its local "
-                "model's time, MAX_PROMPT_SECONDS). Send a shorter one."
-            )
-        previous = [None, *(turn.language for turn in history)]
-        earlier: list[ChatMessage] = []
-        for turn, before in zip(reversed(history), reversed(previous[:-1]), strict=True):
-            if not turn.answer:
-                continue
-            cost = self._tokens(turn.user_text) + self._tokens(turn.answer) + 8
-            if cost > budget:
-                break
-            budget -= cost
-            earlier[:0] = [
-                ChatMessage("user", _with_reminder(turn.user_text, turn.language, before)),
-                ChatMessage("assistant", turn.answer),
-            ]
-        return [
-            ChatMessage("system", system),
-            *earlier,
-            ChatMessage("user", _with_reminder(user_text, language, previous[-1])),
-        ]
-
-    def message_token_limit(self) -> int | None:
-        """The longest message, in tokens, that the local model reads within MAX_PROMPT_SECONDS
-        (so one request cannot hold it for half a minute); None with a cloud model first, or
-        before the reading speed is measured."""
-        speed = self.providers.prompt_tokens_per_s
-        if speed is None or not self.providers.llm.is_local:
-            return None
-        return max(64, int(speed * self.settings.max_prompt_seconds))
-
-    def _tokens(self, text: str) -> int:
-        counter = self.providers.llm_fallback or self.providers.llm
-        return counter.count_tokens(text)
 
     @staticmethod
     def _result(record: TurnRecord, provider: str, personality: str) -> TurnResult:
@@ -539,7 +398,7 @@ class Agent:
             personality=personality,
             provider=provider,
             fallback=record.fallback,
-            timings=Timings(
+            timings=AnswerTimings(
                 stt_ms=record.stt_ms,
                 llm_first_token_ms=record.llm_first_token_ms,
                 total_ms=record.total_ms or 0.0,

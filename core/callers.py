@@ -83,13 +83,13 @@ class CallerDirectory:
     def user(self, caller_id: str | None) -> UserRecord:
         """The user of a caller id (of the anonymous caller for None), created on first call."""
         name = USERNAME_PREFIX + (caller_id or ANONYMOUS)
-        user = self.store.get_user_by_name(username=name)
+        user = self.store.find_user_by_name(username=name)
         if user is None:
             try:
                 user = self.store.create_user(username=name, password_hash=UNUSABLE_PASSWORD)
                 logger.info("New phone caller: user %s", user.id)
             except ConflictError:  # the same number calling on two lines at once
-                user = self.store.get_user_by_name(username=name)
+                user = self.store.find_user_by_name(username=name)
         if user is None or user.password_hash != UNUSABLE_PASSWORD:
             raise ConflictError(f"The account '{name}' is not a phone caller's account.")
         return user

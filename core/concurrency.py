@@ -7,7 +7,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 T = TypeVar("T")
 
@@ -69,16 +69,25 @@ class FairLock:
             self._cond.notify_all()
 
 
-def parallelism(model: object) -> int:
-    """How many calls a model serves at once: one behind a lock (a local model), as many as
-    the model pool runs for the rest (cloud models, served by someone else's machines)."""
-    return 1 if isinstance(getattr(model, "lock", None), FairLock) else MODEL_WORKERS
+class Queueing(Protocol):
+    """A model as admission sees it (`core.stt.STT` and `core.llm.LLM` are both)."""
+
+    @property
+    def lock(self) -> FairLock | None:
+        """A local model serves one call at a time, in arrival order, behind this lock; None
+        for a model whose calls run side by side (a cloud model, on someone else's machines)."""
+        ...
 
 
-def waiting_on(model: object) -> int:
-    """How many callers hold or wait for a local model's lock (0 for models without one)."""
-    lock = getattr(model, "lock", None)
-    return lock.ahead if isinstance(lock, FairLock) else 0
+def parallelism(model: Queueing) -> int:
+    """How many calls a model serves at once: one behind its lock, else as many as the model
+    pool runs."""
+    return 1 if model.lock is not None else MODEL_WORKERS
+
+
+def waiting_on(model: Queueing) -> int:
+    """How many callers hold or wait for a model's lock (0 for a model without one)."""
+    return model.lock.ahead if model.lock is not None else 0
 
 
 async def run_blocking(fn: Callable[..., T], *args: object) -> T:

@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from core.errors import ProviderError
+from core.sdk_errors import Failure, classify
 
 logger = logging.getLogger(__name__)
 
@@ -62,11 +63,12 @@ class GroqBreaker:
         import groq
 
         why = type(exc).__name__
-        if isinstance(exc, groq.RateLimitError):
+        failure = classify(exc, groq)
+        if failure is Failure.RATE_LIMITED:
             scope, pause = backend, _retry_after(exc, self.cooldown_s)
-        elif isinstance(exc, groq.APIConnectionError):  # includes timeouts
+        elif failure in (Failure.TIMED_OUT, Failure.UNREACHABLE):
             scope, pause = _SERVICE, self.cooldown_s
-        elif isinstance(exc, groq.APIStatusError) and exc.status_code < 500:
+        elif failure is Failure.REFUSED:
             return  # this request was refused (too long, say), not the service
         else:  # 5xx, or a stream that broke mid-answer
             scope, pause = backend, self.cooldown_s

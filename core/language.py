@@ -6,6 +6,8 @@ import logging
 import re
 import threading
 
+from core.errors import InvalidInputError
+
 logger = logging.getLogger(__name__)
 
 AUTO = "auto"
@@ -73,6 +75,15 @@ _MARKS = {"es": "ñ¿¡", "fr": "çœêèàùâîôû", "de": "ßäöü", "pt": 
 _WORD = re.compile(r"[\w'’-]+", re.UNICODE)
 _lock = threading.Lock()
 _ready = False
+
+
+def validate(value: str | None) -> str | None:
+    """Accept None, "auto" or a known ISO 639-1 code, else raise `InvalidInputError`."""
+    if value is None or value == AUTO or value in NAMES:
+        return value
+    raise InvalidInputError(
+        f"Unknown language '{value}'. Use \"auto\" or one of: {', '.join(NAMES)}."
+    )
 
 
 def language_name(code: str) -> str:

@@ -30,7 +30,6 @@ from telephony.mulaw import FRAME_MS, RATE, MulawDecoder, MulawEncoder
 from telephony.signature import SETTINGS_HEADER, SIGNATURE_HEADER, NotConfigured
 from telephony.state import Phone
 from telephony.tickets import StreamIdentity
-from webapp.deps import AppState
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +39,7 @@ ENCODING = "audio/x-mulaw"
 _SEND_ERRORS = (WebSocketDisconnect, RuntimeError, OSError)
 
 
-async def serve(websocket: WebSocket, state: AppState, phone: Phone) -> None:
+async def serve(websocket: WebSocket, phone: Phone) -> None:
     """Check the handshake's signature, then run the stream until it stops or dies."""
     try:
         signatures = phone.signatures()
@@ -54,7 +53,7 @@ async def serve(websocket: WebSocket, state: AppState, phone: Phone) -> None:
         await websocket.close(code=status.WS_1008_POLICY_VIOLATION)
         return
     await websocket.accept()
-    await MediaStream(websocket, state, phone).run()
+    await MediaStream(websocket, phone).run()
 
 
 @dataclass
@@ -71,9 +70,8 @@ class _Speech:
 class MediaStream:
     """One call's stream: Twilio's messages into the engine, the engine's events out."""
 
-    def __init__(self, websocket: WebSocket, state: AppState, phone: Phone) -> None:
+    def __init__(self, websocket: WebSocket, phone: Phone) -> None:
         self.ws = websocket
-        self.state = state
         self.phone = phone
         self.stream_sid = ""
         self.call_sid = ""
@@ -160,7 +158,7 @@ class MediaStream:
             logger.warning("Refused media stream %s: format %s", self.call_sid, media_format)
             await self._close(status.WS_1003_UNSUPPORTED_DATA, "Unsupported media format")
             return None
-        user = await run_blocking(lambda: self.state.store.get_user(user_id=identity.user_id))
+        user = await run_blocking(lambda: self.phone.store.find_user(user_id=identity.user_id))
         if user is None:
             await self._close(status.WS_1008_POLICY_VIOLATION, "Unknown caller")
             return None
@@ -170,8 +168,8 @@ class MediaStream:
             )
         )
         engine = Conversation(
-            agent=self.state.agent,
-            vad=self.state.agent.providers.voice_activity(),
+            agent=self.phone.agent,
+            vad=self.phone.agent.providers.voice_activity(),
             user=user,
             sample_rate=RATE,
             session_id=identity.session_id,

@@ -8,19 +8,19 @@ import logging
 from typing import Annotated
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, WebSocket
 from fastapi.responses import Response
 from starlette.datastructures import ImmutableMultiDict
 
-from core.agent import Agent
 from core.callers import ANONYMOUS, CHANNEL, Caller
 from core.concurrency import run_blocking
 from core.config import TelephonyMode
 from core.errors import AgentError
+from core.prompting import pinned_language
+from core.service import Service
 from telephony import media, twiml
 from telephony.signature import SETTINGS_HEADER, SIGNATURE_HEADER, NotConfigured
-from telephony.state import FINAL_STATUSES, Phone, phone_of
-from webapp.deps import StateDep
+from telephony.state import FINAL_STATUSES, Phone, make_phone, phone_of
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +41,12 @@ _TWIML_RESPONSES: dict[int | str, dict[str, object]] = {
     200: {"content": {XML: {}}, "description": "TwiML"},
     403: {"description": "Missing or invalid X-Twilio-Signature, or the phone is not set up"},
 }
+
+
+def install(app: FastAPI, service: Service) -> None:
+    """Add the phone channel to `app`: its state, made from `service`, and its routes."""
+    app.state.phone = make_phone(service)
+    app.include_router(router)
 
 
 def get_phone(request: Request) -> Phone:
@@ -110,13 +116,13 @@ async def _caller(phone: Phone, form: Form) -> Caller:
 
 
 @router.post("/voice", response_class=Response, responses=_TWIML_RESPONSES)
-async def voice(request: Request, phone: PhoneDep, state: StateDep) -> Response:
+async def voice(request: Request, phone: PhoneDep) -> Response:
     """The incoming-call webhook: greet the caller, then stream the call to `/twilio/media`
     (or, with `TELEPHONY_MODE=gather`, listen turn by turn with `<Gather>`). When the server
     already holds MAX_CONVERSATIONS live conversations, the caller hears so and is let go."""
     form = await signed_form(request, phone)
     settings = phone.settings
-    if settings.telephony_mode is TelephonyMode.STREAM and state.agent.conversations.full:
+    if settings.telephony_mode is TelephonyMode.STREAM and phone.agent.conversations.full:
         logger.warning(
             "Turned a call away: all %s conversations in use", settings.max_conversations
         )
@@ -137,12 +143,12 @@ async def voice(request: Request, phone: PhoneDep, state: StateDep) -> Response:
 
 def _language(phone: Phone, caller: Caller) -> str:
     """The language to listen for: the caller's pinned one, else the server's default."""
-    pinned = Agent.pinned_language(caller.user, caller.session)
+    pinned = pinned_language(caller.user, caller.session)
     return pinned or phone.settings.default_language
 
 
 @router.post("/gather", response_class=Response, responses=_TWIML_RESPONSES)
-async def gather(request: Request, phone: PhoneDep, state: StateDep) -> Response:
+async def gather(request: Request, phone: PhoneDep) -> Response:
     """One turn of a `<Gather>` call: answer what the caller said, then listen again."""
     form = await signed_form(request, phone)
     caller = await _caller(phone, form)
@@ -158,7 +164,7 @@ async def gather(request: Request, phone: PhoneDep, state: StateDep) -> Response
         return _twiml(twiml.gather_turn(STILL_THERE, action, language))
     try:
         result = await asyncio.wait_for(
-            state.agent.answer(
+            phone.agent.answer(
                 user=caller.user, text=speech, session_id=caller.session.id, channel=CHANNEL
             ),
             timeout=GATHER_ANSWER_TIMEOUT_S,
@@ -201,4 +207,4 @@ async def fallback() -> Response:
 @router.websocket("/media")
 async def media_stream(websocket: WebSocket) -> None:
     """Twilio Media Streams (bidirectional), for the `<Connect><Stream>` of `/twilio/voice`."""
-    await media.serve(websocket, websocket.app.state.agent_state, phone_of(websocket.app))
+    await media.serve(websocket, phone_of(websocket.app))

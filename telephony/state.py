@@ -5,18 +5,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import threading
 from dataclasses import dataclass
 
-from fastapi import FastAPI
+from starlette.applications import Starlette
 
+from core.agent import Agent
 from core.callers import CallerDirectory
 from core.config import Settings
 from core.history import HistoryStore
+from core.service import Service
 from telephony.signature import TwilioSignatures
 from telephony.tickets import StreamTickets
-from webapp.auth import load_secret
-from webapp.deps import AppState
 
 logger = logging.getLogger(__name__)
 
@@ -33,37 +32,39 @@ class Phone:
     """Everything the phone routes share in one app."""
 
     settings: Settings
+    agent: Agent
     callers: CallerDirectory
     tickets: StreamTickets
-    calls: HistoryStore  # the calls table (blocking: call it off the event loop)
+    store: HistoryStore  # blocking: call it off the event loop
+
+    @property
+    def calls(self) -> HistoryStore:
+        """Where the call records are kept."""
+        return self.store
 
     def signatures(self) -> TwilioSignatures:
         """The signature checker; raises `NotConfigured` naming a missing setting."""
         return TwilioSignatures.from_settings(self.settings)
 
 
-_create_lock = threading.Lock()
+def make_phone(service: Service) -> Phone:
+    """The phone channel's state, made from the service.
 
-
-def phone_of(app: FastAPI) -> Phone:
-    """The app's phone state, made on first use from its agent state.
-
-    The keys that hash numbers and sign stream tickets derive from the JWT secret (JWT_SECRET,
-    or the one generated in DATA_DIR), which outlives auth-token rotations at Twilio.
+    The keys that hash numbers and sign stream tickets derive from the server's secret
+    (JWT_SECRET, or the one generated in DATA_DIR), which outlives auth-token rotations at
+    Twilio.
     """
-    existing: Phone | None = getattr(app.state, "phone", None)
-    if existing is not None:
-        return existing
-    with _create_lock:
-        existing = getattr(app.state, "phone", None)
-        if existing is None:
-            state: AppState = app.state.agent_state
-            secret = load_secret(state.settings)
-            existing = Phone(
-                settings=state.settings,
-                callers=CallerDirectory(state.store, key=_derive(secret, "caller numbers")),
-                tickets=StreamTickets(_derive(secret, "stream tickets")),
-                calls=state.store,
-            )
-            app.state.phone = existing
-    return existing
+    return Phone(
+        settings=service.settings,
+        agent=service.agent,
+        callers=CallerDirectory(service.store, key=_derive(service.secret, "caller numbers")),
+        tickets=StreamTickets(_derive(service.secret, "stream tickets")),
+        store=service.store,
+    )
+
+
+def phone_of(app: Starlette) -> Phone:
+    """The app's phone state, as `telephony.routes.install` stored it."""
+    phone = app.state.phone
+    assert isinstance(phone, Phone)
+    return phone

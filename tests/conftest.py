@@ -15,11 +15,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from app import create_app
 from core.config import LocalLLM, Settings
 from core.providers import Providers, build_local_llm, build_local_stt, build_tts
 from core.tts.router import SpeechSynthesizer
 from tests.helpers import ADMIN
-from webapp.api import create_app
 
 # An admin URL of a PostgreSQL server (scripts/with-postgres.sh starts one and sets it).
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")

@@ -184,6 +184,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
+        self.send_header("Connection", "close")  # as it is: no client reuses a closed one
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
@@ -195,6 +196,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Connection", "close")
         self.end_headers()
         ident = f"chatcmpl-{time.monotonic_ns()}"
         events = [chunk(ident, model, {"role": "assistant", "content": ""})]

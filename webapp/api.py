@@ -1,24 +1,18 @@
-"""Build the FastAPI application: shared agent state, middleware, error handlers and routes."""
+"""Build the web application: its state, middleware, error handlers and routes."""
 
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from core import accounts, language
-from core.agent import Agent
-from core.config import Settings
-from core.history import HistoryStore
-from core.providers import Providers, build_providers
+from core.service import Service
 from core.throttle import LoginThrottle
-from telephony import routes as telephony_routes
 from webapp import docs, errors
-from webapp.auth import TokenService, load_secret
+from webapp.auth import TokenService
 from webapp.deps import AppState
 from webapp.limits import BodySizeLimit
 from webapp.routes import auth, chat, config, realtime, sessions, speech
@@ -37,35 +31,28 @@ personality you choose. Sign in with `POST /login`, then send `Authorization: Be
 """
 
 
-def build_state(settings: Settings, providers: Providers | None = None) -> AppState:
-    """Open the database, load the models (unless given) and create the first account."""
-    store = HistoryStore.open(settings.sqlalchemy_url)
-    cut = store.interrupt_unfinished(reason="the server stopped while answering")
-    if cut:
-        logger.warning("%d turn(s) cut off by the last stop are marked interrupted", cut)
-    generated = accounts.ensure_admin(store, settings)
-    if generated is not None:
-        # Shown once, on the console of whoever started the server; never logged.
-        sys.stderr.write(
-            f"\n  First start: created user '{settings.admin_username}' with password "
-            f"'{generated}'.\n  Set ADMIN_PASSWORD to choose it yourself.\n\n"
-        )
-    if providers is None:
-        providers = build_providers(settings)
-    language.warm_up()
-    agent = Agent(settings=settings, providers=providers, store=store)
-    tokens = TokenService(load_secret(settings), expire_minutes=settings.jwt_expire_minutes)
+def build_state(service: Service) -> AppState:
+    """The web app's state: the service, its tokens and its sign-in throttle."""
+    settings = service.settings
+    tokens = TokenService(service.secret, expire_minutes=settings.jwt_expire_minutes)
     logins = LoginThrottle(
         per_account=settings.login_max_failures,
         per_client=settings.login_max_failures_per_client,
         window_s=settings.login_window_s,
     )
-    return AppState(settings=settings, store=store, agent=agent, tokens=tokens, logins=logins)
+    return AppState(
+        settings=settings,
+        store=service.store,
+        agent=service.agent,
+        tokens=tokens,
+        logins=logins,
+    )
 
 
-def create_app(settings: Settings, *, providers: Providers | None = None) -> FastAPI:
-    """The whole web application; `providers` lets tests share loaded models between apps."""
-    state = build_state(settings, providers)
+def create_app(service: Service) -> FastAPI:
+    """The REST API and the live WebSocket; `app.py` adds the phone and the page."""
+    settings = service.settings
+    state = build_state(service)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -104,10 +91,5 @@ def create_app(settings: Settings, *, providers: Providers | None = None) -> Fas
     )
     for module in (auth, chat, sessions, config, speech, realtime):
         app.include_router(module.router)
-    app.include_router(telephony_routes.router)
     docs.install(app)
-    if settings.ui_enabled:
-        from webapp.ui import mount_ui  # Gradio is heavy: imported only when the UI is on
-
-        app = mount_ui(app, state)
     return app

@@ -1,4 +1,4 @@
-"""JSON Web Tokens for the API: HS256 only, expiry required, secret from settings or data dir.
+"""JSON Web Tokens for the API: HS256 only, expiry required, signed with the service's secret.
 
 Tokens are made with joserfc, the JOSE library of the Authlib project: `authlib.jose` is
 deprecated in its favour and Authlib installs it as a dependency.
@@ -7,17 +7,12 @@ deprecated in its favour and Authlib installs it as a dependency.
 from __future__ import annotations
 
 import logging
-import os
 import re
-import secrets
 import time
-from pathlib import Path
 
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
-
-from core.config import MIN_JWT_SECRET_BYTES, Settings
 
 logger = logging.getLogger(__name__)
 
@@ -31,25 +26,6 @@ COOKIE = "voice_agent_token"
 
 class InvalidToken(Exception):
     """The token is missing, malformed, forged or expired."""
-
-
-def load_secret(settings: Settings) -> bytes:
-    """JWT_SECRET when set; otherwise a strong secret generated once and kept in DATA_DIR."""
-    if settings.jwt_secret is not None:
-        return settings.jwt_secret.get_secret_value().encode()
-    path: Path = settings.data_dir / "jwt_secret"
-    if path.is_file():
-        secret = path.read_bytes().strip()
-        if len(secret) >= MIN_JWT_SECRET_BYTES:
-            return secret
-        logger.warning("Ignoring the weak secret in %s and generating a new one", path)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_urlsafe(48).encode()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(secret)
-    logger.info("Generated a JWT secret in %s", path)
-    return secret
 
 
 USER_ID = re.compile(r"[1-9][0-9]{0,18}")

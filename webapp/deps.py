@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.applications import Starlette
 
 from core.agent import Agent
 from core.concurrency import run_blocking
@@ -25,8 +26,15 @@ class AppState:
     logins: LoginThrottle
 
 
+def state_of(app: Starlette) -> AppState:
+    """The web app's state, as `webapp.api.create_app` stored it."""
+    state = app.state.agent_state
+    assert isinstance(state, AppState)
+    return state
+
+
 def get_state(request: Request) -> AppState:
-    return request.app.state.agent_state  # type: ignore[no-any-return]
+    return state_of(request.app)
 
 
 StateDep = Annotated[AppState, Depends(get_state)]
@@ -48,7 +56,7 @@ async def current_user(
         user_id = state.tokens.verify(credentials.credentials)
     except InvalidToken as exc:
         raise HTTPException(401, str(exc), headers=_UNAUTHORIZED) from exc
-    user = await run_blocking(lambda: state.store.get_user(user_id=user_id))
+    user = await run_blocking(lambda: state.store.find_user(user_id=user_id))
     if user is None:
         raise HTTPException(
             401, "The account of this token no longer exists.", headers=_UNAUTHORIZED

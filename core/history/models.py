@@ -68,12 +68,12 @@ class User(Base):
     tts_provider: Mapped[str | None] = mapped_column(NulFreeString(16), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    sessions: Mapped[list[Conversation]] = relationship(
+    sessions: Mapped[list[SessionRow]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
 
 
-class Conversation(Base):
+class SessionRow(Base):
     """A conversation: the unit whose earlier turns the agent remembers."""
 
     __tablename__ = "sessions"
@@ -127,7 +127,7 @@ class Turn(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
-    session: Mapped[Conversation] = relationship(back_populates="turns")
+    session: Mapped[SessionRow] = relationship(back_populates="turns")
 
     @validates("stt_provider", "llm_provider")
     def _fit_provider(self, key: str, value: str | None) -> str | None:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import sessionmaker
 
 from core.errors import ConflictError, NotFoundError
 from core.history.db import make_engine, migrate
-from core.history.models import Call, Conversation, Turn, User, utcnow
+from core.history.models import Call, SessionRow, Turn, User, utcnow
 from core.history.records import CallRecord, SessionRecord, TurnRecord, UserRecord
 
 R = TypeVar("R")
@@ -38,7 +38,10 @@ def new_session_id() -> str:
 
 
 class HistoryStore:
-    """Blocking data access; the agent calls it off the event loop."""
+    """Blocking data access; the agent calls it off the event loop.
+
+    One rule for what is not there: `get_*` raises `NotFoundError` (the caller asked for
+    something that must exist), `find_*` returns None (looking is the point)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -75,12 +78,12 @@ class HistoryStore:
         except IntegrityError as exc:
             raise ConflictError(f"The username '{username}' is taken.") from exc
 
-    def get_user(self, *, user_id: int) -> UserRecord | None:
+    def find_user(self, *, user_id: int) -> UserRecord | None:
         with self._tx() as db:
             user = db.get(User, user_id)
             return _record(UserRecord, user) if user else None
 
-    def get_user_by_name(self, *, username: str) -> UserRecord | None:
+    def find_user_by_name(self, *, username: str) -> UserRecord | None:
         with self._tx() as db:
             user = db.scalar(select(User).where(User.username == username))
             return _record(UserRecord, user) if user else None
@@ -120,17 +123,17 @@ class HistoryStore:
     ) -> SessionRecord:
         """A new session; `session_id` is one named earlier with `new_session_id`."""
         with self._tx() as db:
-            conv = Conversation(
+            conv = SessionRow(
                 id=session_id or new_session_id(), user_id=user_id, title=title, channel=channel
             )
             db.add(conv)
             db.flush()
             return _record(SessionRecord, conv, turn_count=0)
 
-    def _owned(self, db: DBSession, user_id: int, session_id: str) -> Conversation:
+    def _owned(self, db: DBSession, user_id: int, session_id: str) -> SessionRow:
         if not SESSION_ID.fullmatch(session_id):  # not an id this store makes: never looked up
             raise NotFoundError("Session not found.")
-        conv = db.get(Conversation, session_id)
+        conv = db.get(SessionRow, session_id)
         if conv is None or conv.user_id != user_id:
             raise NotFoundError("Session not found.")
         return conv
@@ -149,10 +152,10 @@ class HistoryStore:
             select(Turn.session_id, func.count().label("n")).group_by(Turn.session_id).subquery()
         )
         stmt = (
-            select(Conversation, func.coalesce(counts.c.n, 0))
-            .outerjoin(counts, counts.c.session_id == Conversation.id)
-            .where(Conversation.user_id == user_id)
-            .order_by(Conversation.updated_at.desc())
+            select(SessionRow, func.coalesce(counts.c.n, 0))
+            .outerjoin(counts, counts.c.session_id == SessionRow.id)
+            .where(SessionRow.user_id == user_id)
+            .order_by(SessionRow.updated_at.desc())
             .limit(limit)
         )
         with self._tx() as db:
@@ -321,7 +324,7 @@ class HistoryStore:
             )
             return int(getattr(result, "rowcount", 0) or 0)
 
-    def pending_turn(self, *, user_id: int, session_id: str) -> TurnRecord | None:
+    def find_pending_turn(self, *, user_id: int, session_id: str) -> TurnRecord | None:
         """The newest transcription of the session that has no answer yet."""
         with self._tx() as db:
             self._owned(db, user_id, session_id)
@@ -373,7 +376,7 @@ class HistoryStore:
                 db.flush()
             return _record(CallRecord, call)
 
-    def get_call(self, *, call_sid: str) -> CallRecord | None:
+    def find_call(self, *, call_sid: str) -> CallRecord | None:
         with self._tx() as db:
             call = db.get(Call, call_sid)
             return _record(CallRecord, call) if call else None

@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from core.concurrency import FairLock
+
 
 @dataclass(frozen=True)
 class ChatMessage:
@@ -18,6 +20,12 @@ class LLM(Protocol):
 
     name: str
     is_local: bool
+
+    @property
+    def lock(self) -> FairLock | None:
+        """One call at a time, in arrival order, behind this lock (`core.concurrency`)."""
+        ...
+
     context_tokens: int
 
     def stream(self, messages: list[ChatMessage], *, max_tokens: int) -> Iterator[str]: ...
@@ -39,7 +47,8 @@ def stream_chat_completion(
     temperature: float,
 ) -> Iterator[str]:
     """The text of a streamed `chat.completions` call, piece by piece. The `groq` and `openai`
-    SDKs share this call and its chunks; each backend maps its own SDK's errors."""
+    SDKs share this call and its chunks; each backend turns the SDK's errors into the core's
+    with `core.sdk_errors`."""
     payload: Any = [{"role": m.role, "content": m.content} for m in messages]
     stream = client.chat.completions.create(
         model=model,

@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
+from core.concurrency import FairLock
 from core.errors import ProviderError
 from core.groq_client import GroqBreaker, make_client
 from core.llm import ChatMessage, stream_chat_completion
+from core.sdk_errors import provider_error
 
 logger = logging.getLogger(__name__)
 
@@ -16,6 +18,7 @@ class GroqLLM:
     """Llama 3 (`llama-3.3-70b-versatile` by default) with token streaming."""
 
     is_local = False
+    lock: FairLock | None = None  # calls run side by side, on the vendor's machines
 
     def __init__(
         self,
@@ -58,12 +61,9 @@ class GroqLLM:
                 max_tokens=max_tokens,
                 temperature=self.temperature,
             )
-        except groq.GroqError as exc:
+        except Exception as exc:  # the SDK's errors, and httpx's when a stream breaks
             self._failed(exc)
-            raise ProviderError(f"Groq chat failed: {type(exc).__name__}: {exc}") from exc
-        except Exception as exc:  # a broken stream surfaces as an httpx error
-            self._failed(exc)
-            raise ProviderError(f"Groq stream broke: {type(exc).__name__}: {exc}") from exc
+            raise provider_error(exc, groq, service="Groq", call="chat") from exc
 
     def _failed(self, exc: BaseException) -> None:
         if self.breaker is not None:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
-from core.errors import ProviderError
+from core.concurrency import FairLock
 from core.llm import ChatMessage, stream_chat_completion
+from core.sdk_errors import provider_error
 
 logger = logging.getLogger(__name__)
 
@@ -20,6 +21,7 @@ class OpenAILLM:
     """Any OpenAI-compatible `/chat/completions`, streamed token by token."""
 
     is_local = False
+    lock: FairLock | None = None  # calls run side by side, on the vendor's machines
 
     def __init__(
         self,
@@ -65,11 +67,5 @@ class OpenAILLM:
                 max_tokens=max_tokens,
                 temperature=self.temperature,
             )
-        except openai.OpenAIError as exc:
-            raise ProviderError(
-                f"OpenAI-compatible chat failed: {type(exc).__name__}: {exc}"
-            ) from exc
-        except Exception as exc:  # a broken stream surfaces as an HTTP client error
-            raise ProviderError(
-                f"OpenAI-compatible stream broke: {type(exc).__name__}: {exc}"
-            ) from exc
+        except Exception as exc:  # the SDK's errors, and the HTTP client's when a stream breaks
+            raise provider_error(exc, openai, service="OpenAI-compatible", call="chat") from exc

@@ -18,30 +18,23 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from core import metrics, tracing
-from core.agent import Agent, AnswerDelta, AnswerRestart, TurnDone, TurnStarted
-from core.audio import SAMPLE_RATE, AudioFormat, DecodedAudio
-from core.concurrency import run_blocking, run_model, waiting_on
+from core import metrics
+from core.agent import Agent
 from core.errors import AgentError
-from core.fallback import transcribe as transcribe_with_fallback
 from core.history import TurnRecord, UserRecord, new_session_id
+from core.prompting import pinned_language
 from core.realtime import events as ev
+from core.realtime.answering import LiveAnswer, ms_since
 from core.realtime.heard import heard_text
-from core.realtime.playback import AnswerSpeaker, Playback
+from core.realtime.playback import Playback
+from core.realtime.port import AgentPort
 from core.realtime.turns import TurnTaker
 from core.realtime.vad import SileroVAD
 from core.stt import Transcript
-from core.tts.speaking import AnswerPieces, chosen_voice
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-TAIL_PADDING = SAMPLE_RATE // 4  # samples of silence after an utterance, for Whisper
-
-
-def _ms_since(start: float) -> float:
-    return round((time.perf_counter() - start) * 1000, 1)
 
 
 @dataclasses.dataclass
@@ -67,15 +60,14 @@ class Conversation:
         channel: str = "ws",
     ) -> None:
         settings = agent.settings
-        self.agent = agent
+        self.port = AgentPort(agent)
         self.user = user
         self.channel = channel
         self.sample_rate = sample_rate
         self.requested_session = session_id
         self.session_id: str | None = None
         self._unstored = False  # a new session, named but not stored until its first turn
-        tts = agent.providers.tts
-        self.output_sample_rate = int(getattr(getattr(tts, "english", None), "sample_rate", 22050))
+        self.output_sample_rate = self.port.output_sample_rate
         self._events: asyncio.Queue[ev.Event | None] = asyncio.Queue()
         self.turns = TurnTaker(vad=vad, settings=settings, sample_rate=sample_rate, listener=self)
         # A transcription started during the pause, valid while the user stays silent.
@@ -98,12 +90,12 @@ class Conversation:
         Raises `NotFoundError` for a session that is not the user's, and `OverloadedError`
         when the server already holds MAX_CONVERSATIONS conversations.
         """
-        self.agent.conversations.enter()
+        self.port.enter()
         self._admitted = True
         session = None
         try:
             if self.requested_session:
-                session = await self.agent.open_session(
+                session = await self.port.open_session(
                     self.user, self.requested_session, self.channel
                 )
         except BaseException:
@@ -113,7 +105,7 @@ class Conversation:
         # speaks leaves no row behind.
         self.session_id = session.id if session else new_session_id()
         self._unstored = session is None
-        self._pinned = self.agent.pinned_language(self.user, session)
+        self._pinned = pinned_language(self.user, session)
         self._emit(ev.Ready(self.session_id, self.sample_rate, self.output_sample_rate))
         return self.session_id
 
@@ -122,7 +114,7 @@ class Conversation:
         if self._unstored:
             self._unstored = False  # before the await: a second turn must not store it again
             try:
-                await self.agent.open_session(self.user, None, self.channel, new_id=self.session_id)
+                await self.port.open_session(self.user, None, self.channel, new_id=self.session_id)
             except BaseException:
                 self._unstored = True
                 raise
@@ -169,7 +161,7 @@ class Conversation:
     def _release(self) -> None:
         if self._admitted:
             self._admitted = False
-            self.agent.conversations.leave()
+            self.port.leave()
 
     def _emit(self, event: ev.Event) -> None:
         if not self._closed:
@@ -234,18 +226,17 @@ class Conversation:
             turn = await said.stored
         except Exception:
             return
-        await run_blocking(lambda: self.agent.store.withdraw_turn(turn_id=turn.id))
+        await self.port.withdraw(turn.id)
 
     def paused(self, samples: np.ndarray) -> None:
         self._stale = threading.Event()
-        task = self._spawn(self._transcribe(samples, unwanted=self._stale))
+        task = self._spawn(self.port.transcribe(samples, pinned=self._pinned, unwanted=self._stale))
         self._speculation = task
         task.add_done_callback(self._announce_speculation)
-        model = self.agent.providers.turn_model
-        if model is not None:
+        if self.port.judges_turns:
             stale = self._stale
             self.turns.judging()
-            judged = self._spawn(run_model(model.complete, samples))
+            judged = self._spawn(self.port.judge(samples))
             judged.add_done_callback(lambda done: self._announce_judgement(done, stale))
 
     def _announce_judgement(self, task: asyncio.Task[float], stale: threading.Event) -> None:
@@ -256,7 +247,7 @@ class Conversation:
             logger.warning("The end-of-turn model failed; the VAD alone ends this turn")
             self.turns.turn_uncertain()
             return
-        settings, complete = self.agent.settings, task.result()
+        settings, complete = self.port.settings, task.result()
         if complete >= settings.smart_turn_finished:
             self.turns.turn_finished()
         elif complete < settings.smart_turn_unfinished:
@@ -278,13 +269,13 @@ class Conversation:
                 ev.TranscriptEvent(transcript.text, final=False, language=transcript.language)
             )
             self.turns.transcript_heard(transcript.text)
-            if self.turns.in_speech and self.agent.settings.llm_prefill:  # still pausing
+            if self.turns.in_speech and self.port.settings.llm_prefill:  # still pausing
                 self._prefill = self._spawn(
-                    self.agent.prefill(
+                    self.port.prefill(
                         user=self.user,
                         session_id=self.session_id,
                         text=transcript.text,
-                        spoken=transcript.language or self.agent.settings.default_language,
+                        spoken=transcript.language or self.port.settings.default_language,
                     )
                 )
 
@@ -297,31 +288,11 @@ class Conversation:
         if speculation is not None:
             pending = speculation
         else:
-            position = waiting_on(self.agent.providers.stt)
+            position = self.port.hearing_queue()
             if position:
                 self._emit(ev.Queued(position))
-            pending = self._spawn(self._transcribe(samples))
+            pending = self._spawn(self.port.transcribe(samples, pinned=self._pinned))
         self._start_answer(self._spoken_turn(pending, last_voice_at, said))
-
-    async def _transcribe(
-        self, samples: np.ndarray, *, unwanted: threading.Event | None = None
-    ) -> tuple[Transcript, float]:
-        """Transcribe on the worker pool; returns the transcript and Whisper's time in ms."""
-        providers = self.agent.providers
-        pinned = self._pinned
-        # Whisper hears the last word better with a little silence after it (the speculative
-        # transcription starts only ~0.1 s after the voice stopped).
-        padded = np.concatenate([samples.astype(np.float32), np.zeros(TAIL_PADDING, np.float32)])
-        audio = DecodedAudio(samples=padded, format=AudioFormat.WAV)
-        start = time.perf_counter()
-        transcript = await run_model(
-            lambda: transcribe_with_fallback(
-                providers.stt, providers.stt_fallback, audio, language=pinned, unwanted=unwanted
-            )
-        )
-        if pinned:
-            transcript = dataclasses.replace(transcript, language=pinned)
-        return transcript, _ms_since(start)
 
     def _start_answer(self, coro: Coroutine[Any, Any, None]) -> None:
         previous = self._answer
@@ -368,15 +339,8 @@ class Conversation:
             with contextlib.suppress(BaseException):
                 await asyncio.wait_for(asyncio.shield(answer), timeout=5)
         metrics.observe_interruption(self.channel)
-        await run_blocking(
-            lambda: self.agent.store.record_realtime(
-                turn_id=turn_id,
-                transcript_ms=None,
-                first_token_ms=None,
-                first_audio_ms=None,
-                heard_answer=heard,
-            )
-        )
+        unmeasured = ev.TurnTimings(None, None, None, None)
+        await self.port.store_timings(turn_id, unmeasured, heard_answer=heard)
 
     # Answers -------------------------------------------------------------------------
 
@@ -390,20 +354,19 @@ class Conversation:
             return
         if not transcript.text:
             return  # noise, a cough: no turn
-        transcript_ms = _ms_since(voice_end)
-        language = transcript.language or self.agent.settings.default_language
+        transcript_ms = ms_since(voice_end)
+        language = transcript.language or self.port.settings.default_language
         self._emit(ev.TranscriptEvent(transcript.text, final=True, language=language))
         assert self.session_id is not None
         await self._store_session()
         # Its own task, so a withdrawal that cancels this one still learns the row's id.
         said.stored = asyncio.ensure_future(
-            self.agent.record_speech(
+            self.port.record_speech(
                 user=self.user,
                 session_id=self.session_id,
                 transcript=transcript,
                 language=language,
                 stt_ms=stt_ms,
-                source="voice",
             )
         )
         turn = await asyncio.shield(said.stored)
@@ -427,116 +390,28 @@ class Conversation:
         *,
         stt_ms: float | None,
     ) -> None:
-        """Stream the answer's text, speak it piece by piece as it comes, store the timings."""
+        """Answer (`LiveAnswer`), once any reading ahead of this turn's prompt is done."""
         if self._prefill is not None:
             # Our own reading ahead holds the model for a moment: not a queue to announce.
             await asyncio.wait([self._prefill])
             self._prefill = None
-        position = waiting_on(self.agent.providers.llm)
+        position = self.port.answering_queue()
         if position:
             self._emit(ev.Queued(position))
-        tts = self.agent.providers.tts
-        provider = chosen_voice(self.user.tts_provider, self.agent.settings)
-        pieces = AnswerPieces()
-        playback = Playback(turn_id=turn_id)
-        self._playback = playback
-        first_token_ms: float | None = None
-        # Cleared while the first piece is synthesised: both models want both cores, and the
-        # first audio matters more than the rest of the text, which is ahead of speech anyway.
-        hold = threading.Event()
-        hold.set()
-        language = self.agent.settings.default_language
-        voice: AnswerSpeaker | None = None
-        speaker: asyncio.Task[None] | None = None
-        answer = ""
-        outcome: dict[str, str | None] = {}  # the model that answered, and any fallback
-        try:
-            async for event in self.agent.respond(
-                user=self.user,
-                text=text,
-                session_id=self.session_id,
-                channel=self.channel,
-                hold=hold,
-                refuse_when_busy=False,
-            ):
-                if isinstance(event, TurnStarted):
-                    turn_id = playback.turn_id = event.turn_id
-                    language = event.language
-                    if tts is not None:
-                        voice = AnswerSpeaker(
-                            tts=tts,
-                            playback=playback,
-                            language=language,
-                            provider=provider,
-                            sample_rate=self.output_sample_rate,
-                            emit=self._emit,
-                            hold=hold,
-                            start=start,
-                        )
-                        speaker = self._spawn(voice.run(pieces.queue))
-                elif isinstance(event, AnswerDelta):
-                    if first_token_ms is None:
-                        first_token_ms = _ms_since(start)
-                    self._emit(ev.AnswerText(event.text))
-                    pieces.feed(event.text)
-                elif isinstance(event, AnswerRestart):
-                    pieces.restart()
-                    self._emit(ev.AnswerRestart(event.reason))
-                elif isinstance(event, TurnDone):
-                    answer = event.result.answer
-                    outcome = {"provider": event.result.provider, "fallback": event.result.fallback}
-            pieces.finish()
-            if speaker is not None:
-                await speaker
-        except asyncio.CancelledError:
-            hold.set()
-            if speaker is not None:
-                speaker.cancel()
-            raise
-        except AgentError as exc:
-            if speaker is not None:
-                speaker.cancel()
-            self._emit(ev.ErrorEvent(f"The agent could not answer: {exc}"))
-            return
-        if turn_id is None:
-            return
-        timings = ev.TurnTimings(
+        playback = self._playback = Playback(turn_id=turn_id)
+        answer = LiveAnswer(
+            port=self.port,
+            user=self.user,
+            session_id=self.session_id,
+            channel=self.channel,
+            playback=playback,
+            emit=self._emit,
+            spawn=self._spawn,
+        )
+        await answer.run(
+            user_text=user_text,
+            text=text,
+            start=start,
             transcript_ms=transcript_ms,
-            first_token_ms=first_token_ms,
-            first_audio_ms=voice.first_audio_ms if voice else None,
             stt_ms=stt_ms,
-        )
-        final_turn_id = turn_id
-        await run_blocking(
-            lambda: self.agent.store.record_realtime(
-                turn_id=final_turn_id,
-                transcript_ms=timings.transcript_ms,
-                first_token_ms=timings.first_token_ms,
-                first_audio_ms=timings.first_audio_ms,
-            )
-        )
-        metrics.observe_turn(self.channel, timings)
-        tracing.record_turn(
-            tracing.TurnTrace(
-                channel=self.channel,
-                ended_at=start,
-                stages_ms={
-                    "transcript": transcript_ms,
-                    "first_token": first_token_ms,
-                    "first_tts_chunk": voice.first_tts_ms if voice else None,
-                    "first_audio_sent": timings.first_audio_ms,
-                },
-                attributes={"turn_id": turn_id, "language": language, **outcome},
-            )
-        )
-        self._emit(
-            ev.TurnComplete(
-                turn_id=turn_id,
-                session_id=self.session_id or "",
-                user_text=user_text,
-                answer=answer,
-                language=language,
-                interrupted=False,
-                timings=timings,
-            )
         )

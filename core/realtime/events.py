@@ -1,12 +1,15 @@
-"""What a real-time conversation tells its channel: one frozen dataclass per event."""
+"""What a real-time conversation tells its channel: one frozen dataclass per event, each
+named (`type`) as the WebSocket protocol calls it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 
 @dataclass(frozen=True)
 class Ready:
+    type: ClassVar[str] = "ready"
     session_id: str
     input_sample_rate: int
     output_sample_rate: int
@@ -14,16 +17,19 @@ class Ready:
 
 @dataclass(frozen=True)
 class SpeechStarted:
+    type: ClassVar[str] = "speech_started"
     at_ms: int  # audio time since the conversation started
 
 
 @dataclass(frozen=True)
 class SpeechStopped:
+    type: ClassVar[str] = "speech_stopped"
     at_ms: int
 
 
 @dataclass(frozen=True)
 class TranscriptEvent:
+    type: ClassVar[str] = "transcript"
     text: str
     final: bool
     language: str
@@ -33,24 +39,28 @@ class TranscriptEvent:
 class Queued:
     """The models are busy with other conversations: this turn waits behind `position` others."""
 
+    type: ClassVar[str] = "queued"
     position: int
 
 
 @dataclass(frozen=True)
 class AnswerText:
+    type: ClassVar[str] = "answer"
     delta: str
 
 
 @dataclass(frozen=True)
-class AnswerRestart:
+class AnswerRestarted:
     """The cloud model broke off mid-answer and the local one starts over: drop the answer's
     text so far (audio already sent has been heard; no more of the broken answer follows)."""
 
+    type: ClassVar[str] = "answer_restart"
     reason: str
 
 
 @dataclass(frozen=True)
 class AudioStart:
+    type: ClassVar[str] = "audio_start"
     turn_id: int
     sample_rate: int
 
@@ -59,16 +69,19 @@ class AudioStart:
 class AudioOut:
     """Spoken answer: 16-bit little-endian mono PCM at the `AudioStart`'s rate."""
 
+    type: ClassVar[str] = "audio"  # never sent as JSON: the WebSocket sends it as binary
     pcm: bytes
 
 
 @dataclass(frozen=True)
 class AudioEnd:
+    type: ClassVar[str] = "audio_end"
     turn_id: int
 
 
 @dataclass(frozen=True)
 class Interrupted:
+    type: ClassVar[str] = "interrupted"
     turn_id: int
     heard_text: str
     heard_ms: int
@@ -80,6 +93,7 @@ class Resumed:
     (its transcript and answer text so far are void, nothing was spoken) and what was said
     before the pause opens the utterance now under way, whose transcript covers both."""
 
+    type: ClassVar[str] = "resumed"
     at_ms: int
 
 
@@ -95,6 +109,7 @@ class TurnTimings:
 
 @dataclass(frozen=True)
 class TurnComplete:
+    type: ClassVar[str] = "turn"
     turn_id: int
     session_id: str
     user_text: str
@@ -106,6 +121,7 @@ class TurnComplete:
 
 @dataclass(frozen=True)
 class ErrorEvent:
+    type: ClassVar[str] = "error"
     message: str
     fatal: bool = False
 
@@ -117,7 +133,7 @@ Event = (
     | TranscriptEvent
     | Queued
     | AnswerText
-    | AnswerRestart
+    | AnswerRestarted
     | AudioStart
     | AudioOut
     | AudioEnd

@@ -67,6 +67,7 @@ class AnswerSpeaker:
     start: float  # the clock the first-audio time is measured from
     first_tts_ms: float | None = None  # the first piece synthesised
     first_audio_ms: float | None = None  # its first audio handed to the channel
+    fallback: str | None = None  # why the chosen voice did not speak (some of) it
 
     async def run(self, pieces: asyncio.Queue[str | None]) -> None:
         """Synthesise each piece as it arrives and send its audio, until a None."""
@@ -75,7 +76,7 @@ class AnswerSpeaker:
             text = speakable(piece)
             if not text.strip():
                 continue
-            pcm = await speak_piece(
+            spoken = await speak_piece(
                 self.tts,
                 text,
                 language=self.language,
@@ -83,6 +84,7 @@ class AnswerSpeaker:
                 sample_rate=self.sample_rate,
                 hold=self.hold if playback.started is None else None,  # the first piece
             )
+            pcm, self.fallback = spoken.pcm, spoken.fallback or self.fallback
             if not pcm:
                 continue
             if playback.started is None:

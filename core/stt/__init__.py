@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from core.audio import DecodedAudio
+from core.concurrency import FairLock
 
 
 @dataclass(frozen=True)
@@ -24,5 +25,10 @@ class STT(Protocol):
 
     name: str
     is_local: bool
+
+    @property
+    def lock(self) -> FairLock | None:
+        """One call at a time, in arrival order, behind this lock (`core.concurrency`)."""
+        ...
 
     def transcribe(self, audio: DecodedAudio, *, language: str | None = None) -> Transcript: ...

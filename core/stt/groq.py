@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 
 from core.audio import DecodedAudio
+from core.concurrency import FairLock
 from core.errors import ProviderError
 from core.groq_client import GroqBreaker, make_client
+from core.sdk_errors import provider_error
 from core.stt import Transcript
 
 logger = logging.getLogger(__name__)
@@ -16,6 +18,7 @@ class GroqSTT:
     """`whisper-large-v3-turbo` (configurable) over Groq's OpenAI-compatible audio endpoint."""
 
     is_local = False
+    lock: FairLock | None = None  # calls run side by side, on the vendor's machines
 
     def __init__(
         self,
@@ -49,7 +52,7 @@ class GroqSTT:
         except groq.GroqError as exc:
             if self.breaker is not None:
                 self.breaker.failed(self.name, exc)
-            raise ProviderError(f"Groq transcription failed: {type(exc).__name__}: {exc}") from exc
+            raise provider_error(exc, groq, service="Groq", call="transcription") from exc
         text = (getattr(result, "text", "") or "").strip()
         detected = getattr(result, "language", None) or language or ""
         return Transcript(

@@ -29,6 +29,11 @@ class TTS(Protocol):
     name: str
     is_local: bool
 
+    @property
+    def sample_rate(self) -> int:
+        """The rate of the audio it speaks."""
+        ...
+
     def supports(self, language: str) -> bool: ...
 
     def synthesize(self, text: str, *, language: str) -> Iterator[AudioChunk]: ...

@@ -93,6 +93,11 @@ class SpeechSynthesizer:
     def is_local(self) -> bool:
         return self.cloud is None
 
+    @property
+    def sample_rate(self) -> int:
+        """The live channels' rate: the English voice's; the other voices are resampled."""
+        return self.english.sample_rate
+
     def supports(self, language: str) -> bool:
         return True  # the English voice is the last resort
 
@@ -152,10 +157,14 @@ def to_wav(chunks: list[SpeechChunk]) -> Speech:
     if not chunks:
         raise InvalidInputError("There is nothing to speak in this text.")
     rate = chunks[0].audio.sample_rate
-    pcm = b"".join(
+    return Speech(pcm16_wav(join_pcm(chunks, rate), rate), chunks[-1].provider, chunks[-1].fallback)
+
+
+def join_pcm(chunks: list[SpeechChunk], rate: int) -> bytes:
+    """Streamed speech as one run of 16-bit mono PCM at `rate`, resampled where it is not."""
+    return b"".join(
         c.audio.pcm
         if c.audio.sample_rate == rate
         else resample_pcm(c.audio.pcm, c.audio.sample_rate, rate)
         for c in chunks
     )
-    return Speech(pcm16_wav(pcm, rate), chunks[-1].provider, chunks[-1].fallback)

@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from dataclasses import dataclass
 
 from core.concurrency import run_blocking
 from core.config import Settings, TTSProvider
 from core.errors import AgentError
-from core.tts.router import SpeechSynthesizer, resample_pcm
+from core.tts.router import SpeechSynthesizer, join_pcm
 from core.tts.text import CLAUSE_MIN_CHARS, MAX_PIECE_CHARS, SentenceBuffer
 
 logger = logging.getLogger(__name__)
@@ -65,6 +66,15 @@ class AnswerPieces:
         self.queue.put_nowait(None)
 
 
+@dataclass(frozen=True)
+class SpokenPiece:
+    """A piece of an answer as heard: 16-bit mono PCM, and why the chosen voice did not
+    speak it, when it did not (to be noted on the turn, as REST notes it)."""
+
+    pcm: bytes
+    fallback: str | None = None
+
+
 def piece_pcm(
     tts: SpeechSynthesizer,
     text: str,
@@ -72,13 +82,11 @@ def piece_pcm(
     language: str,
     provider: TTSProvider,
     sample_rate: int,
-) -> bytes:
-    """One piece spoken as 16-bit mono PCM at `sample_rate`, whichever voice spoke it.
-    Blocking; raises the voice's `AgentError` when no voice could speak it."""
-    return b"".join(
-        c.pcm if c.sample_rate == sample_rate else resample_pcm(c.pcm, c.sample_rate, sample_rate)
-        for c in tts.synthesize(text, language=language, provider=provider)
-    )
+) -> SpokenPiece:
+    """One piece spoken at `sample_rate`, whichever voice spoke it. Blocking; raises the
+    voice's `AgentError` when no voice could speak it."""
+    chunks = list(tts.stream(text, language=language, provider=provider))
+    return SpokenPiece(join_pcm(chunks, sample_rate), chunks[-1].fallback if chunks else None)
 
 
 async def speak_piece(
@@ -89,11 +97,11 @@ async def speak_piece(
     provider: TTSProvider,
     sample_rate: int,
     hold: threading.Event | None = None,
-) -> bytes:
+) -> SpokenPiece:
     """A piece of an answer (already `speakable`) spoken off the event loop (`piece_pcm`).
     While it is synthesised `hold` (if given) is cleared: the model pauses between tokens and
     the voice gets the cores, which the first piece wants. Speech is a bonus: a piece no
-    voice could speak is b"", the failure logged."""
+    voice could speak is silent (b""), the failure logged."""
     if hold is not None:
         hold.clear()
     try:
@@ -104,7 +112,7 @@ async def speak_piece(
         )
     except AgentError as exc:
         logger.warning("Speaking a piece of the answer failed: %s", exc)
-        return b""
+        return SpokenPiece(b"")
     finally:
         if hold is not None:
             hold.set()

@@ -9,10 +9,12 @@ import os
 import threading
 from pathlib import Path
 
-from core.config import TTSProvider
-from core.errors import NotFoundError
-from core.history import HistoryStore
+from core.concurrency import run_blocking
+from core.config import Settings, TTSProvider
+from core.errors import NotFoundError, ProviderError
+from core.history import HistoryStore, UserRecord
 from core.tts.router import Speech, SpeechSynthesizer
+from core.tts.speaking import chosen_voice
 
 logger = logging.getLogger(__name__)
 
@@ -63,3 +65,28 @@ def speak_turn(
     if speech.fallback:
         store.note_fallback(turn_id=turn_id, reason=f"speech: {speech.fallback}")
     return speech
+
+
+async def turn_speech(
+    *,
+    store: HistoryStore,
+    tts: SpeechSynthesizer | None,
+    settings: Settings,
+    user: UserRecord,
+    turn_id: int,
+) -> Speech:
+    """The answer of one of `user`'s turns spoken in their chosen voice (`speak_turn`, off
+    the event loop, cached under DATA_DIR/audio). `ProviderError` on a server that does not
+    speak."""
+    if tts is None:
+        raise ProviderError("Text-to-speech is not available on this server.")
+    return await run_blocking(
+        lambda: speak_turn(
+            store=store,
+            tts=tts,
+            cache_dir=settings.data_dir / "audio",
+            user_id=user.id,
+            turn_id=turn_id,
+            provider=chosen_voice(user.tts_provider, settings),
+        )
+    )

@@ -43,7 +43,7 @@ def test_history_is_trimmed_to_the_context_keeping_the_newest(
     store = HistoryStore.open(database_url)
     agent = Agent(settings=settings, providers=local_providers, store=store)
     history = [turn(i, 40) for i in range(1, 21)]
-    messages = agent.build_messages(
+    messages = agent.prompts.build_messages(
         history, "And now?", language="fr", personality="formal", custom=None
     )
     store.close()
@@ -63,10 +63,10 @@ def test_a_change_of_language_is_named_in_the_message_and_only_then(
     store = HistoryStore.open(database_url)
     agent = Agent(settings=settings, providers=local_providers, store=store)
     history = [turn(1, 3, "en"), turn(2, 3, "en"), turn(3, 3, "de")]
-    messages = agent.build_messages(
+    messages = agent.prompts.build_messages(
         history, "Et maintenant ?", language="fr", personality="casual", custom=None
     )
-    same = agent.build_messages(
+    same = agent.prompts.build_messages(
         history, "Und jetzt?", language="de", personality="casual", custom=None
     )
     store.close()
@@ -113,7 +113,7 @@ def test_a_client_leaving_mid_answer_keeps_the_partial_answer_and_frees_the_mode
     tmp_path, database_url, local_providers
 ) -> None:
     from core import accounts
-    from core.agent import AnswerDelta, TurnStarted
+    from core.results import AnswerDelta, TurnStarted
 
     settings = make_settings(tmp_path, llm_max_tokens=200)
     store = HistoryStore.open(database_url)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from app import create_app
 from core.audio import AudioFormat, DecodedAudio
 from core.config import Settings
 from core.errors import ProviderError
@@ -22,7 +23,6 @@ from core.stt.groq import GroqSTT
 from tests.conftest import make_settings
 from tests.groq_server import API_KEY, CHAT, TRANSCRIPTIONS, FakeGroq, groq_server_fixture  # noqa: F401
 from tests.helpers import login, wer
-from webapp.api import create_app
 
 SENTENCE = "The weather is lovely today and I would like to go for a walk."
 QUESTION = "Why is the sky blue?"

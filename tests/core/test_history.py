@@ -67,7 +67,7 @@ def test_upgrade_from_0001_keeps_users_and_adds_their_voice_choice(database_url:
 
     store = HistoryStore.open(url)
     try:
-        user = store.get_user_by_name(username="old")
+        user = store.find_user_by_name(username="old")
         assert user is not None
         assert (user.language, user.tts_provider) == ("fr", None)
         updated = store.update_user(user_id=user.id, tts_provider="gtts")
@@ -102,7 +102,7 @@ def test_sessions_and_turns_are_scoped_to_their_owner(store: HistoryStore) -> No
     turn = store.add_turn(
         user_id=alice.id, session_id=session.id, source="text", user_text="hi", language="en"
     )
-    assert store.pending_turn(user_id=alice.id, session_id=session.id) == turn
+    assert store.find_pending_turn(user_id=alice.id, session_id=session.id) == turn
     with pytest.raises(NotFoundError):
         store.get_session(user_id=bob.id, session_id=session.id)
     with pytest.raises(NotFoundError):
@@ -144,14 +144,14 @@ def test_completed_turn_keeps_timings_and_is_no_longer_pending(store: HistorySto
         80.0,
         400.0,
     )
-    assert store.pending_turn(user_id=user.id, session_id=session.id) is None
+    assert store.find_pending_turn(user_id=user.id, session_id=session.id) is None
 
 
 def test_duplicate_username_is_a_conflict_and_keeps_the_first(store: HistoryStore) -> None:
     store.create_user(username="dave", password_hash="first")
     with pytest.raises(ConflictError):
         store.create_user(username="dave", password_hash="second")
-    assert store.get_user_by_name(username="dave").password_hash == "first"
+    assert store.find_user_by_name(username="dave").password_hash == "first"
 
 
 def test_deleting_a_session_deletes_its_turns(store: HistoryStore) -> None:
@@ -271,7 +271,7 @@ def test_times_come_back_in_utc_whatever_the_server_zone(database_url: str) -> N
     store = HistoryStore.open(kolkata.render_as_string(hide_password=False))
     try:
         made = store.create_user(username="grace", password_hash="x")
-        read = store.get_user(user_id=made.id)
+        read = store.find_user(user_id=made.id)
     finally:
         store.close()
     assert read is not None and read.created_at == made.created_at

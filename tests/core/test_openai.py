@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from app import create_app
 from core.config import Provider
 from core.errors import ProviderError
 from core.llm import ChatMessage
@@ -25,7 +26,6 @@ from tests.openai_server import (
     hanging_server,
     openai_server_fixture,  # noqa: F401
 )
-from webapp.api import create_app
 
 QUESTION = "What is the capital of France? Answer in one short sentence."
 NAME = f"openai:{MODEL}"

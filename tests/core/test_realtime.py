@@ -17,6 +17,7 @@ from core.realtime.engine import Conversation
 from core.realtime.heard import heard_text
 from core.realtime.resample import Resampler
 from core.realtime.vad import WINDOW, SileroVAD
+from tests.gtts_server import FakeGoogle, gtts_server_fixture  # noqa: F401
 from tests.helpers import pcm16, wer
 
 QUESTION = "How many days are in a week?"
@@ -330,3 +331,38 @@ def test_going_on_before_the_answer_is_heard_withdraws_it_and_answers_all_that_w
     (turn,) = turns  # the withdrawn "Okay." is gone; its words live on in this one
     assert turn.id == done.turn_id and turn.user_text == done.user_text
     assert title == done.user_text[:80]
+
+
+def test_a_live_answer_notes_on_its_turn_when_the_chosen_voice_failed(
+    settings, local_providers, vad: SileroVAD, speak, gtts_server: FakeGoogle
+) -> None:
+    """The user chose gTTS and Google fails: the answer is spoken by the local voice, and the
+    stored turn says so, as a REST answer's does (`speech: gtts:google-translate failed ...`)."""
+    from core.tts.gtts import GTTS
+
+    gtts_server.fault = "500"
+    cloud = GTTS(base_url=gtts_server.url, timeout=1.0)
+    tts = dataclasses.replace(local_providers.tts, cloud=cloud)
+    store = HistoryStore.open(settings.sqlalchemy_url)
+    agent = Agent(
+        settings=settings, providers=dataclasses.replace(local_providers, tts=tts), store=store
+    )
+    account = store.create_user(username="gtts-fan", password_hash="x")
+    user = store.update_user(user_id=account.id, tts_provider="gtts")
+    quiet = b"\x00\x00" * 16000
+
+    async def scenario() -> list:
+        conversation = Conversation(agent=agent, vad=vad, user=user, sample_rate=16000)
+        await conversation.start()
+        conversation.feed(quiet + pcm16(speak(QUESTION)) + quiet)
+        events = await _collect(conversation, ev.TurnComplete)
+        await conversation.close()
+        return events
+
+    events = asyncio.run(scenario())
+    done = events[-1]
+    turn = store.get_turn(user_id=user.id, turn_id=done.turn_id)
+    store.close()
+    assert gtts_server.requests, "the chosen voice was tried"
+    assert sum(len(e.pcm) for e in events if isinstance(e, ev.AudioOut)) > 22050  # spoken anyway
+    assert turn.fallback and "speech: gtts:google-translate failed (HTTPError: 500" in turn.fallback

@@ -38,7 +38,7 @@ class PhoneServer:
     def caller(self, caller_id: str) -> UserRecord:
         """The user of a caller id (from the TwiML's parameters): callers cannot sign in, so
         the test reads the store directly."""
-        user = self.store.get_user_by_name(username=USERNAME_PREFIX + caller_id)
+        user = self.store.find_user_by_name(username=USERNAME_PREFIX + caller_id)
         assert user is not None
         return user
 

@@ -76,7 +76,7 @@ def test_a_gather_call_answers_turn_by_turn_escaping_the_answer(gather_server, g
     assert gather.attrib["language"] == "en-US"
 
     # Remembered: the caller's session has the turn; the next call continues it.
-    users = phone.store.get_user_by_name
+    users = phone.store.find_user_by_name
     from telephony.state import phone_of
 
     caller_id = phone_of(phone.app).callers.caller_id(NUMBER)

@@ -115,13 +115,13 @@ def test_status_callbacks_update_the_call_record(phone: PhoneServer) -> None:
     call_sid = sid("CA")
     phone.twilio.post("/twilio/voice", call_params(call_sid, NUMBER))
     calls = phone_of(phone.app).calls
-    assert calls.get_call(call_sid=call_sid).status == "ringing"  # type: ignore[union-attr]
+    assert calls.find_call(call_sid=call_sid).status == "ringing"  # type: ignore[union-attr]
     update = call_params(call_sid, NUMBER, CallStatus="completed", CallDuration="42")
     assert phone.twilio.post("/twilio/status", update, signature=None).status_code == 403
-    assert calls.get_call(call_sid=call_sid).status == "ringing"  # type: ignore[union-attr]
+    assert calls.find_call(call_sid=call_sid).status == "ringing"  # type: ignore[union-attr]
     res = phone.twilio.post("/twilio/status", update)
     assert res.status_code == 204
-    record = calls.get_call(call_sid=call_sid)
+    record = calls.find_call(call_sid=call_sid)
     assert record is not None and record.status == "completed" and record.duration_s == 42
     assert NUMBER not in repr(record)
     # The record is in the database: another store on the same file (a restart) sees it.
@@ -130,7 +130,7 @@ def test_status_callbacks_update_the_call_record(phone: PhoneServer) -> None:
     settings = phone_of(phone.app).settings
     other = HistoryStore.open(settings.sqlalchemy_url)
     try:
-        again = other.get_call(call_sid=call_sid)
+        again = other.find_call(call_sid=call_sid)
         assert again is not None and again.status == "completed" and again.duration_s == 42
         assert again.session_id is not None and again.caller_id != NUMBER
     finally:

@@ -14,10 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from app import create_app
 from core.providers import Providers
 from tests.conftest import make_settings
 from tests.helpers import login, report, serve
-from webapp.api import create_app
 
 EXAMPLES = 60
 

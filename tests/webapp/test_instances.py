@@ -7,10 +7,10 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from app import create_app
 from core.providers import Providers
 from tests.conftest import make_settings
 from tests.helpers import register
-from webapp.api import create_app
 
 SECRET = "a-shared-secret-of-at-least-thirty-two-bytes"
 

@@ -18,10 +18,10 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
+from app import create_app
 from core.providers import Providers
 from tests.conftest import make_settings
 from tests.helpers import login, serve
-from webapp.api import create_app
 from webapp.auth import MAX_TOKEN_LENGTH
 
 QUICK_S = 1.0

@@ -28,8 +28,12 @@ QUESTION = "What is the capital of France?"
 
 @pytest.fixture
 def live_groq(app_factory, groq_providers: Callable, groq_server: FakeGroq) -> Iterator[tuple]:
-    """A live server whose providers are the loopback Groq, the bundled models behind it."""
-    app = app_factory(providers=groq_providers(), groq_api_key="x", groq_base_url=groq_server.url)
+    """A live server whose providers are the loopback Groq, the bundled models behind it.
+    The client waits up to 3 s (not 1 s): the fake Groq answers from a thread of this busy
+    process, and one slow answer under load made a transcription time out."""
+    app = app_factory(
+        providers=groq_providers(timeout=3.0), groq_api_key="x", groq_base_url=groq_server.url
+    )
     with serve(app) as base:
         res = httpx.post(f"{base}/login", json={"username": ADMIN[0], "password": ADMIN[1]})
         yield Live(base, res.json()["token"]), app.state.agent_state.store
@@ -46,7 +50,7 @@ def spoken_turn(live: Live, speak) -> tuple[Received, dict]:
 
 
 def stored(store, turn: dict) -> TurnRecord:
-    user = store.get_user_by_name(username=ADMIN[0])
+    user = store.find_user_by_name(username=ADMIN[0])
     return store.get_turn(user_id=user.id, turn_id=turn["turn_id"])
 
 

@@ -20,10 +20,10 @@ import schemathesis
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, events, from_schema
 
+from app import create_app
 from core.providers import Providers
 from tests.conftest import make_settings
 from tests.helpers import login, report, serve
-from webapp.api import create_app
 
 CHECKS = [
     "not_a_server_error",

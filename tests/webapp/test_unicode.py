@@ -10,10 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app import create_app
 from core.providers import Providers
 from tests.conftest import make_settings
 from tests.helpers import login, serve
-from webapp.api import create_app
 
 LONE = ["\\ud800", "\\udfff", "a\\udc00b", "\\ud83d"]  # high, low, between letters, half an emoji
 

@@ -129,6 +129,7 @@ class BrokenSTT:
 
     name = "local:broken"
     is_local = True
+    lock = None
 
     def transcribe(self, audio: DecodedAudio, *, language: str | None = None):
         raise TranscriptionError("the speech model crashed")

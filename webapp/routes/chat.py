@@ -11,12 +11,12 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import StreamingResponse
 
-from core.agent import AgentEvent, AnswerDelta, AnswerRestart, TurnDone, TurnResult, TurnStarted
 from core.errors import AgentError, ProviderError
 from core.history import UserRecord
+from core.results import AgentEvent, AnswerDelta, AnswerRestart, TurnDone, TurnResult, TurnStarted
+from core.tts.turns import turn_speech
 from webapp.deps import AppState, CurrentUser, StateDep
 from webapp.errors import documented, status_for
-from webapp.routes.speech import turn_speech
 from webapp.schemas import (
     AudioMode,
     ResponseRequest,
@@ -99,7 +99,13 @@ def audio_step(mode: AudioMode, user: UserRecord, state: AppState) -> Finish:
             # The answer is stored already: speech that fails leaves it without audio, saying why.
             audio, note = None, None
             try:
-                speech = await turn_speech(state, user, body.turn_id)
+                speech = await turn_speech(
+                    store=state.store,
+                    tts=state.agent.providers.tts,
+                    settings=state.settings,
+                    user=user,
+                    turn_id=body.turn_id,
+                )
                 audio, note = base64.b64encode(speech.wav).decode(), speech.fallback
             except AgentError as exc:
                 logger.warning("No audio for turn %s: %s", body.turn_id, exc)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from core import personalities
+from core import language, personalities
 from core.concurrency import run_blocking
 from core.config import Settings
 from core.history import UserRecord
 from core.tts.speaking import chosen_voice
 from webapp.deps import CurrentUser, StateDep
 from webapp.errors import documented
-from webapp.routes.sessions import check_language
 from webapp.schemas import Health, LlamaHealth, PersonalityPublic, ProviderHealth, UserSettings
 
 router = APIRouter(tags=["configuration"])
@@ -52,7 +51,7 @@ async def put_settings(body: UserSettings, user: CurrentUser, state: StateDep) -
     """Set my personality (formal, casual, humorous or custom), language (auto or pinned) and
     voice (local or gtts; left out: unchanged)."""
     personalities.validate(body.personality, body.custom_prompt)
-    check_language(body.language)
+    language.validate(body.language)
     record = await run_blocking(
         lambda: state.store.update_user(
             user_id=user.id,

@@ -19,7 +19,7 @@ from core.history import UserRecord
 from core.realtime import events as ev
 from core.realtime.engine import Conversation
 from webapp.auth import COOKIE, InvalidToken
-from webapp.deps import AppState
+from webapp.deps import AppState, state_of
 
 logger = logging.getLogger(__name__)
 
@@ -28,26 +28,10 @@ router = APIRouter(tags=["real-time"])
 MAX_MESSAGE_BYTES = 1024 * 1024
 MIN_RATE, MAX_RATE = 8000, 48000
 
-_NAMES: dict[type, str] = {
-    ev.Ready: "ready",
-    ev.SpeechStarted: "speech_started",
-    ev.SpeechStopped: "speech_stopped",
-    ev.TranscriptEvent: "transcript",
-    ev.Queued: "queued",
-    ev.AnswerText: "answer",
-    ev.AnswerRestart: "answer_restart",
-    ev.AudioStart: "audio_start",
-    ev.AudioEnd: "audio_end",
-    ev.Interrupted: "interrupted",
-    ev.Resumed: "resumed",
-    ev.TurnComplete: "turn",
-    ev.ErrorEvent: "error",
-}
-
 
 def event_message(event: ev.Event) -> dict[str, object]:
     """An engine event as the protocol's JSON object (`AudioOut` travels as binary)."""
-    return {"type": _NAMES[type(event)], **asdict(event)}
+    return {"type": event.type, **asdict(event)}
 
 
 async def _user(state: AppState, websocket: WebSocket) -> UserRecord | None:
@@ -58,12 +42,12 @@ async def _user(state: AppState, websocket: WebSocket) -> UserRecord | None:
         user_id = state.tokens.verify(token)
     except InvalidToken:
         return None
-    return await run_blocking(lambda: state.store.get_user(user_id=user_id))
+    return await run_blocking(lambda: state.store.find_user(user_id=user_id))
 
 
 @router.websocket("/ws/conversation")
 async def conversation(websocket: WebSocket) -> None:
-    state: AppState = websocket.app.state.agent_state
+    state = state_of(websocket.app)
     user = await _user(state, websocket)
     # Accepted before refusing, so that the client sees the policy-violation close code
     # (a refused handshake only shows as an HTTP 403).

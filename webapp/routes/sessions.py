@@ -6,7 +6,6 @@ from fastapi import APIRouter, Response
 
 from core import language, personalities
 from core.concurrency import run_blocking
-from core.errors import InvalidInputError
 from core.history import SessionRecord, TurnRecord
 from webapp.deps import CurrentUser, StateDep
 from webapp.errors import documented
@@ -66,15 +65,6 @@ def turn_public(turn: TurnRecord) -> TurnPublic:
     )
 
 
-def check_language(value: str | None) -> str | None:
-    """Accept None, "auto" or a known ISO 639-1 code."""
-    if value is None or value == language.AUTO or value in language.NAMES:
-        return value
-    raise InvalidInputError(
-        f"Unknown language '{value}'. Use \"auto\" or one of: {', '.join(language.NAMES)}."
-    )
-
-
 @router.get("", response_model=list[SessionPublic], responses=documented(401))
 async def list_sessions(user: CurrentUser, state: StateDep) -> list[SessionPublic]:
     """My sessions, most recent first."""
@@ -115,7 +105,7 @@ async def update_session(
             custom = current.custom_prompt
         personalities.validate(changes["personality"], custom)
     if "language" in changes:
-        changes["language"] = check_language(changes["language"])
+        changes["language"] = language.validate(changes["language"])
     record = await run_blocking(
         lambda: state.store.update_session(user_id=user.id, session_id=session_id, **changes)
     )

@@ -9,13 +9,11 @@ from fastapi import APIRouter, Path, Response
 from core import language
 from core.concurrency import run_blocking
 from core.errors import InvalidInputError, ProviderError
-from core.history import UserRecord
 from core.tts.router import Speech, SpeechSynthesizer
 from core.tts.speaking import chosen_voice
-from core.tts.turns import speak_turn
+from core.tts.turns import turn_speech
 from webapp.deps import AppState, CurrentUser, StateDep
 from webapp.errors import documented
-from webapp.routes.sessions import check_language
 from webapp.schemas import SpeakRequest
 
 router = APIRouter(tags=["speech"])
@@ -51,21 +49,6 @@ def wav_response(speech: Speech, language: str | None = None) -> Response:
     return Response(speech.wav, media_type="audio/wav", headers=headers)
 
 
-async def turn_speech(state: AppState, user: UserRecord, turn_id: int) -> Speech:
-    """The answer of one of `user`'s turns spoken (cached under DATA_DIR/audio)."""
-    tts = synthesizer(state)
-    return await run_blocking(
-        lambda: speak_turn(
-            store=state.store,
-            tts=tts,
-            cache_dir=state.settings.data_dir / "audio",
-            user_id=user.id,
-            turn_id=turn_id,
-            provider=chosen_voice(user.tts_provider, state.settings),
-        )
-    )
-
-
 @router.post(
     "/speak",
     response_class=Response,
@@ -76,7 +59,7 @@ async def speak(body: SpeakRequest, user: CurrentUser, state: StateDep) -> Respo
     text = body.text.strip()
     if not text:
         raise InvalidInputError("There is no text to speak.")
-    pinned = check_language(body.language)
+    pinned = language.validate(body.language)
     tts = synthesizer(state)
     provider = chosen_voice(user.tts_provider, state.settings)
 
@@ -101,4 +84,8 @@ async def turn_audio(
     state: StateDep,
 ) -> Response:
     """The answer of one of my turns, spoken in its language (404 for anyone else's turn)."""
-    return wav_response(await turn_speech(state, user, turn_id))
+    tts = state.agent.providers.tts
+    speech = await turn_speech(
+        store=state.store, tts=tts, settings=state.settings, user=user, turn_id=turn_id
+    )
+    return wav_response(speech)

@@ -11,7 +11,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from core.history import UserRecord
 from webapp.auth import COOKIE, InvalidToken
-from webapp.deps import AppState
+from webapp.deps import AppState, state_of
 from webapp.routes.auth import check_password, client_address
 
 SIGNIN_PATH = "/signin"
@@ -66,7 +66,7 @@ def user_id_from_cookie(state: AppState, cookies: dict[str, str]) -> int | None:
 
 def current_ui_user(state: AppState, cookies: dict[str, str]) -> UserRecord | None:
     user_id = user_id_from_cookie(state, cookies)
-    return state.store.get_user(user_id=user_id) if user_id is not None else None
+    return state.store.find_user(user_id=user_id) if user_id is not None else None
 
 
 def auth_dependency(state: AppState):  # type: ignore[no-untyped-def]
@@ -90,7 +90,7 @@ async def signin(
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=1024)],
 ) -> Response:
-    state: AppState = request.app.state.agent_state
+    state = state_of(request.app)
     try:
         user = await check_password(state, username, password, client_address(request))
     except HTTPException as exc:

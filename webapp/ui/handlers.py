@@ -13,10 +13,10 @@ from typing import Any
 import gradio as gr
 
 from core import language, personalities, tracing
-from core.agent import AnswerDelta, AnswerRestart, TurnDone, TurnResult, TurnStarted
 from core.concurrency import run_blocking
 from core.errors import AgentError
 from core.history import TurnRecord, UserRecord
+from core.results import AnswerDelta, AnswerRestart, TurnDone, TurnResult, TurnStarted
 from webapp.deps import AppState
 from webapp.errors import status_for
 from webapp.ui.auth import current_ui_user

@@ -15,9 +15,10 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from core.agent import AgentEvent, AnswerDelta, AnswerRestart, TurnStarted
+from core.concurrency import run_blocking
 from core.errors import AgentError
 from core.history import UserRecord
+from core.results import AgentEvent, AnswerDelta, AnswerRestart, TurnStarted
 from core.tts.speaking import AnswerPieces, chosen_voice, speak_piece
 from core.tts.text import speakable
 from webapp.deps import AppState
@@ -32,6 +33,7 @@ class PageSpeech:
 
     def __init__(self, state: AppState, user: UserRecord) -> None:
         self.tts = state.agent.providers.tts
+        self.store = state.store
         self.voice = chosen_voice(user.tts_provider, state.settings)
         # Cleared while the first piece is synthesised: the model pauses and the voice gets
         # both cores, as in a live conversation.
@@ -40,6 +42,7 @@ class PageSpeech:
         self.first_token: float | None = None  # perf_counter() when the first token came
         self.first_audio: float | None = None  # perf_counter() when the first piece was ready
         self.spoken = False
+        self.fallback: str | None = None  # why the chosen voice did not speak (some of) it
         self._pieces = AnswerPieces()
         self._ready: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
 
@@ -61,7 +64,7 @@ class PageSpeech:
                 for kind, value in ready:
                     if kind == "event":
                         if isinstance(value, TurnStarted) and self.tts is not None:
-                            tasks.append(asyncio.create_task(self._speak(value.language)))
+                            tasks.append(asyncio.create_task(self._speak(value)))
                             running += 1
                         batch.append(value)
                     elif kind == "audio":
@@ -97,14 +100,15 @@ class PageSpeech:
             self._pieces.finish()
             self._ready.put_nowait(("done", None))
 
-    async def _speak(self, language: str) -> None:
+    async def _speak(self, turn: TurnStarted) -> None:
         assert self.tts is not None
+        language = turn.language
         try:
             while (piece := await self._pieces.queue.get()) is not None:
                 text = speakable(piece)
                 if not text.strip():
                     continue
-                pcm = await speak_piece(
+                spoken = await speak_piece(
                     self.tts,
                     text,
                     language=language,
@@ -112,9 +116,15 @@ class PageSpeech:
                     sample_rate=PAGE_RATE,
                     hold=None if self.spoken else self.hold,  # until the first piece is heard
                 )
+                pcm, self.fallback = spoken.pcm, spoken.fallback or self.fallback
                 if pcm:
                     self.first_audio = self.first_audio or time.perf_counter()
                     self.spoken = True
                     self._ready.put_nowait(("audio", pcm))
+            if self.fallback:  # noted on the turn, as REST and the live engine note it
+                reason = f"speech: {self.fallback}"
+                await run_blocking(
+                    lambda: self.store.note_fallback(turn_id=turn.turn_id, reason=reason)
+                )
         finally:
             self._ready.put_nowait(("done", None))

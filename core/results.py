@@ -1,0 +1,70 @@
+"""What the agent gives back: a stored transcription, a finished turn, and the events of an
+answer as it streams."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TranscriptionResult:
+    """A transcribed recording, stored as the session's next (not yet answered) user turn."""
+
+    session_id: str | None  # None when no speech was heard and no session was named
+    turn_id: int | None  # None when no speech was heard (nothing stored)
+    text: str
+    language: str
+    duration: float
+    provider: str
+    stt_ms: float
+    fallback: str | None
+
+
+@dataclass(frozen=True)
+class AnswerTimings:
+    stt_ms: float | None
+    llm_first_token_ms: float | None
+    total_ms: float
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    """A finished turn, as stored."""
+
+    session_id: str
+    turn_id: int
+    user_text: str
+    answer: str
+    language: str
+    personality: str
+    provider: str
+    fallback: str | None
+    timings: AnswerTimings
+
+
+@dataclass(frozen=True)
+class AnswerDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class AnswerRestart:
+    """The cloud model failed mid-answer; the local one starts over, so drop the text so far."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class TurnStarted:
+    session_id: str
+    turn_id: int
+    language: str
+    personality: str
+
+
+@dataclass(frozen=True)
+class TurnDone:
+    result: TurnResult
+
+
+AgentEvent = TurnStarted | AnswerDelta | AnswerRestart | TurnDone

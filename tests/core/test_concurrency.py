@@ -1,0 +1,293 @@
+"""Blocking work off the event loop: the fair model lock, the two pools, streamed model output."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from core.concurrency import (
+    MODEL_WORKERS,
+    FairLock,
+    iterate_blocking,
+    parallelism,
+    run_blocking,
+    run_model,
+    waiting_on,
+)
+from core.errors import ProviderError
+from core.stt.groq import GroqSTT
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.005)
+
+
+def queue_behind(lock: FairLock, action: Callable[[], None]) -> threading.Thread:
+    """A thread that asks for `lock`, then runs `action` holding it; returns once it is queued."""
+    queued = lock.waiting
+
+    def work() -> None:
+        with lock:
+            action()
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    wait_until(lambda: lock.waiting == queued + 1)
+    return thread
+
+
+# FairLock ---------------------------------------------------------------------------------
+
+
+def test_a_fair_lock_serves_threads_in_the_order_they_asked() -> None:
+    lock = FairLock()
+    order: list[int] = []
+    with lock:
+        assert (lock.waiting, lock.ahead) == (0, 1)
+        threads = [queue_behind(lock, lambda i=i: order.append(i)) for i in range(6)]
+        assert (lock.waiting, lock.ahead) == (6, 7)
+    for thread in threads:
+        thread.join(5)
+    assert order == [0, 1, 2, 3, 4, 5]
+    assert (lock.waiting, lock.ahead) == (0, 0)
+
+
+def test_try_acquire_takes_only_a_free_lock_and_holds_it_until_release() -> None:
+    lock = FairLock()
+    assert lock.try_acquire()
+    assert lock.ahead == 1
+    assert not lock.try_acquire()  # not re-entrant, even for its holder
+    served = threading.Event()
+    thread = queue_behind(lock, served.set)
+    assert not served.is_set()  # the queued thread waits for the release
+    lock.release()
+    thread.join(5)
+    assert served.is_set()
+    assert lock.try_acquire()
+    lock.release()
+    assert lock.ahead == 0
+
+
+def test_try_acquire_never_jumps_the_queue() -> None:
+    lock = FairLock()
+    served: list[str] = []
+    lock.__enter__()
+    thread = queue_behind(lock, lambda: served.append("queued"))
+    # Hold the lock's condition so the woken thread cannot run yet: this freezes the instant
+    # after the release, when the lock is free but someone is still in line for it.
+    with lock._cond:
+        lock.release()
+        assert lock.ahead == 1  # nobody holds it, one waits
+        assert not lock.try_acquire()
+    thread.join(5)
+    assert served == ["queued"]
+    assert lock.ahead == 0
+
+
+# Queue positions of real models -----------------------------------------------------------
+
+
+def test_local_models_serve_one_call_at_a_time_and_report_their_queue(local_stt, local_llm) -> None:
+    for model in (local_stt, local_llm):
+        assert parallelism(model) == 1
+        assert waiting_on(model) == 0
+        with model.lock:
+            assert waiting_on(model) == 1
+            thread = queue_behind(model.lock, lambda: None)
+            assert waiting_on(model) == 2
+        thread.join(5)
+        assert waiting_on(model) == 0
+
+
+def test_a_cloud_model_has_no_queue_of_its_own() -> None:
+    stt = GroqSTT(api_key="unused", model="whisper-large-v3-turbo", base_url="http://127.0.0.1:9")
+    try:
+        assert parallelism(stt) == MODEL_WORKERS
+        assert waiting_on(stt) == 0
+    finally:
+        stt.client.close()
+
+
+# run_blocking and run_model -----------------------------------------------------------------
+
+
+def test_blocking_work_runs_on_worker_threads_while_the_loop_goes_on() -> None:
+    def work(seconds: float, tag: str) -> tuple[str, str]:
+        time.sleep(seconds)
+        return tag, threading.current_thread().name
+
+    async def scenario() -> tuple[tuple[str, str], tuple[str, str], int]:
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.01)
+
+        ticker = asyncio.create_task(tick())
+        quick, model = await asyncio.gather(
+            run_blocking(work, 0.3, "quick"), run_model(work, 0.3, "model")
+        )
+        ticker.cancel()
+        return quick, model, ticks
+
+    (tag, quick_thread), (model_tag, model_thread), ticks = asyncio.run(scenario())
+    assert (tag, model_tag) == ("quick", "model")
+    assert quick_thread.startswith("agent-work")
+    assert model_thread.startswith("model-work")
+    assert ticks >= 10  # the loop kept running during the 0.3 s sleeps
+
+
+def test_an_error_in_blocking_work_is_raised_to_the_caller() -> None:
+    def fail() -> None:
+        raise ProviderError("the model is gone")
+
+    with pytest.raises(ProviderError, match="the model is gone"):
+        asyncio.run(run_model(fail))
+    with pytest.raises(ProviderError, match="the model is gone"):
+        asyncio.run(run_blocking(fail))
+
+
+def test_quick_work_does_not_queue_behind_a_full_model_pool() -> None:
+    release = threading.Event()
+
+    async def scenario() -> tuple[str, int]:
+        waiting = [asyncio.ensure_future(run_model(release.wait, 10)) for _ in range(MODEL_WORKERS)]
+        try:
+            quick = await asyncio.wait_for(run_blocking(lambda: "served"), timeout=5)
+            busy = sum(not w.done() for w in waiting)
+        finally:
+            release.set()
+            await asyncio.gather(*waiting)
+        return quick, busy
+
+    quick, busy = asyncio.run(scenario())
+    assert quick == "served"
+    assert busy == MODEL_WORKERS  # every model worker was still blocked when it was served
+
+
+# iterate_blocking ---------------------------------------------------------------------------
+
+
+def test_a_blocking_stream_yields_its_items_in_order_from_the_model_pool() -> None:
+    def items() -> Iterator[tuple[int, str]]:
+        for i in range(5):
+            yield i, threading.current_thread().name
+
+    async def scenario() -> list[tuple[int, str]]:
+        return [item async for item in iterate_blocking(items)]
+
+    got = asyncio.run(scenario())
+    assert [i for i, _ in got] == [0, 1, 2, 3, 4]
+    assert all(name.startswith("model-work") for _, name in got)
+
+
+def test_a_blocking_stream_starts_working_before_it_is_awaited() -> None:
+    started = threading.Event()
+
+    def items() -> Iterator[str]:
+        started.set()
+        yield "first"
+
+    async def scenario() -> tuple[bool, list[str]]:
+        stream = iterate_blocking(items)
+        began = started.wait(5)  # no await yet: the worker has already begun
+        return began, [item async for item in stream]
+
+    assert asyncio.run(scenario()) == (True, ["first"])
+
+
+def test_an_error_in_a_blocking_stream_reaches_the_consumer_after_the_items_before_it() -> None:
+    def items() -> Iterator[str]:
+        yield "one"
+        yield "two"
+        raise ProviderError("stream broke")
+
+    async def scenario() -> tuple[list[str], str]:
+        stream = iterate_blocking(items)
+        got: list[str] = []
+        with pytest.raises(ProviderError) as raised:
+            async for item in stream:
+                got.append(item)
+        with pytest.raises(StopAsyncIteration):
+            await anext(stream)
+        return got, str(raised.value)
+
+    assert asyncio.run(scenario()) == (["one", "two"], "stream broke")
+
+
+def test_closing_a_blocking_stream_stops_and_closes_its_iterator() -> None:
+    closed = threading.Event()
+
+    def items() -> Iterator[int]:
+        try:
+            i = 0
+            while True:  # endless: only the stop can end it
+                i += 1
+                yield i
+                time.sleep(0.01)
+        finally:
+            closed.set()
+
+    async def scenario() -> list[int]:
+        stream = iterate_blocking(items)
+        got = [await anext(stream) for _ in range(3)]
+        await stream.aclose()
+        with pytest.raises(StopAsyncIteration):
+            await anext(stream)
+        return got
+
+    assert asyncio.run(scenario()) == [1, 2, 3]
+    assert closed.wait(5)  # the worker noticed the stop and closed the generator
+
+
+def test_a_held_blocking_stream_waits_between_items_until_released() -> None:
+    hold = threading.Event()
+    produced: list[int] = []
+
+    def items() -> Iterator[int]:
+        for i in range(4):
+            produced.append(i)
+            yield i
+
+    async def scenario() -> tuple[int, list[int], list[int]]:
+        stream = iterate_blocking(items, hold=hold)
+        first = await anext(stream)
+        await asyncio.sleep(0.2)
+        during_hold = list(produced)
+        hold.set()
+        return first, during_hold, [item async for item in stream]
+
+    first, during_hold, rest = asyncio.run(scenario())
+    assert first == 0
+    assert during_hold == [0]  # the worker waited after its first item
+    assert rest == [1, 2, 3]
+
+
+def test_a_held_blocking_stream_still_stops_when_closed() -> None:
+    hold = threading.Event()
+    closed = threading.Event()
+
+    def items() -> Iterator[int]:
+        try:
+            yield from range(100)
+        finally:
+            closed.set()
+
+    async def scenario() -> int:
+        stream = iterate_blocking(items, hold=hold)
+        first = await anext(stream)
+        await stream.aclose()
+        return first
+
+    assert asyncio.run(scenario()) == 0
+    assert closed.wait(5)  # the held worker noticed the stop and closed the generator
