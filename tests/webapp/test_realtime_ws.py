@@ -274,12 +274,11 @@ def test_typed_text_in_the_conversation_is_answered_aloud(live: Live) -> None:
 
 def test_simultaneous_conversations_share_the_models_and_queue(live: Live, speak) -> None:
     """One caller asks for a story; the other asks a question as soon as the story starts to
-    be written: both are answered on the shared model, and the second is told it waits."""
+    be written: both are answered on the shared model, and the second is told it waits.
+    The story is typed: heard through Whisper, its words varied from run to run, and the
+    small model sometimes refused the request in one line, done before the question came."""
     story = "Tell me a long story about a brave dragon and a princess."
-    audios = [
-        silence(0.3) + pcm16(speak(story)) + silence(1.0),
-        silence(0.3) + pcm16(speak(QUESTION)) + silence(1.0),
-    ]
+    audios = [b"", silence(0.3) + pcm16(speak(QUESTION)) + silence(1.0)]
     results: list[Received] = [Received(), Received()]
     errors: list[BaseException] = []
 
@@ -291,9 +290,12 @@ def test_simultaneous_conversations_share_the_models_and_queue(live: Live, speak
                 while after is not None and "answer" not in after.types():
                     assert time.monotonic() < deadline, "the story was never written"
                     time.sleep(0.01)
-                # Faster than real time: the turn ends within Whisper's time, while the
-                # story (64 tokens in the tests) is still being written.
-                send_audio(ws, audio)
+                if audio:
+                    # Faster than real time: the turn ends within Whisper's time, while the
+                    # story (64 tokens in the tests) is still being written.
+                    send_audio(ws, audio)
+                else:
+                    ws.send(json.dumps({"type": "text", "text": story}))
                 receive_until(ws, got, "turn", timeout=90)
         except BaseException as exc:  # handed to the test thread
             errors.append(exc)
