@@ -19,6 +19,7 @@ from core.errors import ModelMissingError
 from core.providers import Providers
 from core.service import open_service
 from telephony import routes as phone
+from telephony.outbound import TwilioDialer
 from webapp import api
 from webapp.deps import state_of
 
@@ -29,7 +30,7 @@ MAX_HEADER_BYTES = 2 * 1024 * 1024
 
 def create_app(settings: Settings, *, providers: Providers | None = None) -> FastAPI:
     """The whole server; `providers` lets tests share loaded models between apps."""
-    service = open_service(settings, providers)
+    service = open_service(settings, providers, dialer=TwilioDialer.from_settings(settings))
     app = api.create_app(service)
     phone.install(app, service)
     if settings.ui_enabled:

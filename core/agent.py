@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import threading
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
+from functools import partial
 
 from core import fallback, language, personalities
 from core.admission import ConversationLimit, Gate
@@ -42,6 +44,8 @@ from core.results import (
     TurnStarted,
 )
 from core.stt import Transcript
+from core.tool_turns import Tools, ToolTurn
+from core.tools import Keypad, ToolCall, ToolContext
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +69,7 @@ class Agent:
         self.answer_gate = self._gate("language model", providers.llm, service_s=1.5)
         self.conversations = ConversationLimit(settings.max_conversations)
         self.prompts = Prompts(settings, providers)
+        self.tools = Tools.from_settings(settings)
 
     def _gate(self, name: str, model: Queueing, *, service_s: float) -> Gate:
         return Gate(
@@ -221,13 +226,16 @@ class Agent:
         channel: str = "api",
         hold: threading.Event | None = None,
         refuse_when_busy: bool = True,
+        keypad: Keypad | None = None,
     ) -> AsyncIterator[AgentEvent]:
         """Answer `text`, or the session's pending transcription when `text` is empty.
 
         Yields `TurnStarted`, then `AnswerDelta`s (and an `AnswerRestart` if the cloud model
-        fails mid-answer), then `TurnDone` once the turn is stored. While `hold` is given and
-        cleared, generation pauses between tokens (the real-time engine frees the CPU for the
-        first sentence's speech that way).
+        fails mid-answer), `ToolStarted`/`ToolFinished` around each tool the model calls
+        (the answer then goes on with the results), then `TurnDone` once the turn is stored.
+        `keypad` is the channel's keypad, for the tool that reads digits (the phone). While
+        `hold` is given and cleared, generation pauses between tokens (the real-time engine
+        frees the CPU for the first sentence's speech that way).
 
         When the language model is too busy to start within MAX_QUEUE_WAIT_S, raises
         `OverloadedError` before anything is stored, unless `refuse_when_busy` is off (live
@@ -241,7 +249,7 @@ class Agent:
                 "No text given and no session_id with a transcription to answer."
             )
         with self.answer_gate.slot(refuse=refuse_when_busy):
-            events = self._respond(user, text, session_id, personality, channel, hold)
+            events = self._respond(user, text, session_id, personality, channel, hold, keypad)
             try:
                 async for event in events:
                     yield event
@@ -258,14 +266,18 @@ class Agent:
         personality: str | None,
         channel: str,
         hold: threading.Event | None,
+        keypad: Keypad | None,
     ) -> AsyncGenerator[AgentEvent, None]:
         start = time.perf_counter()
         session = await self._session(user, session_id, channel)
+        toolset = self.tools.offered(channel=channel, keypad=keypad is not None)
         # One hop to a worker for all the preparation: store reads and writes, language
         # detection and token counting, so the model starts as early as possible.
         try:
             turn, name, messages = await run_blocking(
-                lambda: self._prepare_turn(user, session, text, personality)
+                lambda: self._prepare_turn(
+                    user, session, text, personality, self.tools.tokens(toolset, self.prompts)
+                )
             )
         except InvalidInputError:
             if session_id is None:  # refused before any turn: the new session goes too
@@ -273,45 +285,81 @@ class Agent:
                     lambda: self.store.delete_session(user_id=user.id, session_id=session.id)
                 )
             raise
+        tools = ToolTurn(
+            toolset,
+            ToolContext(
+                user_id=user.id,
+                username=user.username,
+                session_id=session.id,
+                channel=channel,
+                language=turn.language,
+                time_zone=user.time_zone or self.settings.time_zone,
+                keypad=keypad,
+                transfer_number=self.settings.transfer_number,
+            ),
+            timeout_s=self.settings.tool_timeout_s,
+        )
+        messages = tools.prompt(messages)
         provider = self.providers.llm.name
         reason: str | None = None
         first_token_ms: float | None = None
         status = "failed"
-        # The model starts before TurnStarted goes out, so sending it costs no model time.
         so_far = ""  # the answer so far: stored at the end, read by the loop check per token
-        stream = iterate_blocking(
-            lambda: fallback.stream_answer(
-                self.providers.llm,
-                self.providers.llm_fallback,
-                messages,
-                max_tokens=self.settings.llm_max_tokens,
-            ),
-            hold=hold,
-        )
         try:
             yield TurnStarted(
                 session_id=session.id, turn_id=turn.id, language=turn.language, personality=name
             )
-            async for event in stream:
-                if isinstance(event, fallback.Switch):
-                    provider, reason = event.provider, event.reason
-                    if event.restart:
-                        so_far = ""
-                        first_token_ms = None
-                        yield AnswerRestart(reason=event.reason)
-                    continue
-                if first_token_ms is None:
-                    first_token_ms = _ms(start)
-                so_far += event.text
-                yield AnswerDelta(event.text)
-                cut = repetition.loop_end(so_far)
-                if cut is not None:  # stop a looping answer; keep it up to its first round
-                    so_far = so_far[:cut]
-                    reason = "; ".join(filter(None, (reason, REPEATING)))
+            looping = False
+            while not looping:
+                # The model starts before anything goes out, so sending costs no model time.
+                stream = iterate_blocking(
+                    partial(
+                        fallback.stream_answer,
+                        self.providers.llm,
+                        self.providers.llm_fallback,
+                        messages,
+                        max_tokens=self.settings.llm_max_tokens,
+                        tools=tools.specs(),
+                    ),
+                    hold=hold,
+                )
+                said = len(so_far)  # where this round's text starts
+                calls: list[ToolCall] = []
+                try:
+                    async for event in stream:
+                        if isinstance(event, ToolCall):
+                            calls.append(event)
+                            continue
+                        if isinstance(event, fallback.Switch):
+                            provider, reason = event.provider, event.reason
+                            if event.restart:
+                                so_far, said = "", 0
+                                first_token_ms = None
+                                yield AnswerRestart(reason=event.reason)
+                            continue
+                        if first_token_ms is None:
+                            first_token_ms = _ms(start)
+                        so_far += event.text
+                        yield AnswerDelta(event.text)
+                        cut = repetition.loop_end(so_far)
+                        if cut is not None:  # stop a looping answer; keep its first round
+                            so_far = so_far[:cut]
+                            reason = "; ".join(filter(None, (reason, REPEATING)))
+                            looping = True
+                            break
+                finally:
+                    await stream.aclose()
+                if looping or not calls:
                     break
+                async for tool_event in tools.run(calls):
+                    yield tool_event
+                messages = tools.follow_up(messages, so_far[said:], calls)
+            closing = tools.closing_words(so_far)
+            if closing:
+                so_far += closing
+                yield AnswerDelta(closing)
             status = "answered"
         finally:
-            await stream.aclose()
             # Runs on success, on failure and when the client goes away mid-answer: what was
             # generated is stored either way, with a status that says which it was.
             # A turn that produced nothing is pending again, so it can be answered on a retry.
@@ -320,9 +368,9 @@ class Agent:
             if status != "answered":
                 status = "cancelled"
             answer = so_far.strip()
-            if status != "answered" and not answer:
+            if status != "answered" and not answer and not tools.results:
                 self.store.set_turn_status(turn_id=turn.id, status="pending")
-            if status == "answered" or answer:
+            if status == "answered" or answer or tools.results:
                 record = self.store.complete_turn(
                     turn_id=turn.id,
                     answer=answer,
@@ -333,9 +381,13 @@ class Agent:
                     llm_first_token_ms=first_token_ms,
                     total_ms=_ms(start) + (turn.stt_ms or 0.0),
                     status=status,
+                    tool_calls=tools.records(),
                 )
         if status == "answered":
-            yield TurnDone(self._result(record, provider, name))
+            result = self._result(record, provider, name)
+            yield TurnDone(
+                dataclasses.replace(result, tool_calls=tuple(tools.results), action=tools.action)
+            )
 
     async def answer(self, **kwargs: object) -> TurnResult:
         """Like `respond`, collecting the stream into the finished turn."""
@@ -345,7 +397,12 @@ class Agent:
         raise ProviderError("The answer stream ended without a result.")
 
     def _prepare_turn(
-        self, user: UserRecord, session: SessionRecord, text: str, personality: str | None
+        self,
+        user: UserRecord,
+        session: SessionRecord,
+        text: str,
+        personality: str | None,
+        reserved: int,
     ) -> tuple[TurnRecord, str, list[ChatMessage]]:
         """Store the user's turn (or find the pending transcription) and build the prompt."""
         turns = self.store.list_turns(user_id=user.id, session_id=session.id)
@@ -360,7 +417,7 @@ class Agent:
             # Built before the turn is stored, so a message too long for the model is refused
             # without leaving a turn behind.
             messages = self.prompts.build_messages(
-                history, text, language=lang, personality=name, custom=custom
+                history, text, language=lang, personality=name, custom=custom, reserved=reserved
             )
             turn = self.store.add_turn(
                 user_id=user.id,
@@ -381,7 +438,12 @@ class Agent:
             self.settings.default_personality, user, session, personality, turn.personality
         )
         messages = self.prompts.build_messages(
-            history, turn.user_text, language=turn.language, personality=name, custom=custom
+            history,
+            turn.user_text,
+            language=turn.language,
+            personality=name,
+            custom=custom,
+            reserved=reserved,
         )
         # `answering` until stored: a turn still so at the next start was cut off by a stop.
         self.store.set_turn_status(turn_id=turn.id, status="answering")

@@ -46,6 +46,12 @@ def normalize(number: str) -> str | None:
     return raw.lower()
 
 
+def phone_key(secret: bytes, purpose: str) -> bytes:
+    """A key for one purpose of the phone channel, derived from the server's secret, so no
+    two uses share a key."""
+    return hmac.new(secret, f"voice-agent phone: {purpose}".encode(), hashlib.sha256).digest()
+
+
 def mask(number: str) -> str:
     """A number safe for a log line: its last two digits only."""
     digits = re.sub(r"\D", "", number)
@@ -70,6 +76,12 @@ class CallerDirectory:
             raise ValueError(f"The caller hashing key must be at least {MIN_KEY_BYTES} bytes.")
         self.store = store
         self._key = key
+
+    @classmethod
+    def from_secret(cls, store: HistoryStore, secret: bytes) -> CallerDirectory:
+        """The directory keyed from the server's secret: calls in and calls out hash a number
+        the same way, and the hashes outlive auth-token rotations at Twilio."""
+        return cls(store, key=phone_key(secret, "caller numbers"))
 
     def caller_id(self, number: str) -> str | None:
         """The number's keyed hash (HMAC-SHA256, hex): the same for every call of a number,

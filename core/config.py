@@ -152,6 +152,23 @@ class Settings(BaseSettings):
     telephony_mode: TelephonyMode = TelephonyMode.STREAM
     phone_greeting: str = "Hello! I am your voice assistant. How can I help you?"
 
+    # Tools (docs/tools.md)
+    tools_enabled: bool = True  # the built-in tools, and those of TOOLS_FILE
+    tools_file: Path | None = None  # HTTP tools declared in JSON (docs/tools.md)
+    time_zone: str = "UTC"  # the IANA zone the clock tool answers in, e.g. Europe/Paris
+    tool_timeout_s: float = Field(default=10.0, gt=0)  # the longest one tool call may run
+    tool_filler_s: float = Field(default=1.0, ge=0)  # a tool slower than this: a filler is said
+    transfer_number: str | None = None  # where "a person, please" goes, e.g. +15551230000
+    # A live conversation that stays silent this long is asked "Are you still there?", and
+    # ended politely after IDLE_HANGUP_S more silence; 0 turns either off.
+    idle_prompt_s: float = Field(default=12.0, ge=0)
+    idle_hangup_s: float = Field(default=30.0, ge=0)
+    # Outbound calls (POST /calls): who may place them, and the number they come from
+    twilio_account_sid: str | None = None
+    twilio_api_base_url: str | None = None  # Twilio's REST API; set only to test against a stand-in
+    twilio_from_number: str | None = None
+    outbound_callers: Annotated[list[str], NoDecode] = []  # user names allowed to call out
+
     # Limits
     max_upload_mb: float = Field(default=25, gt=0)
     max_audio_seconds: float = Field(default=600, gt=0)
@@ -164,7 +181,7 @@ class Settings(BaseSettings):
     # this times the prompt speed measured at start (longer messages: 422 that says the limit)
     max_prompt_seconds: float = Field(default=4.0, gt=0)
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "outbound_callers", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         """Accept a comma-separated string as well as a JSON list."""
@@ -187,6 +204,13 @@ class Settings(BaseSettings):
                 "leave it unset to have one generated and kept in DATA_DIR"
             )
         return value
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from core.tools.clock import check_zone
+
+        return check_zone(value)
 
     @field_validator("default_personality")
     @classmethod

@@ -57,3 +57,16 @@ class OverloadedError(AgentError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class PermissionDeniedError(AgentError):
+    """The signed-in user may not do this on this server (for example, place a call)."""
+
+
+class NotConfiguredError(AgentError):
+    """A feature needs settings that are not set; the message names them."""
+
+
+class UpstreamError(AgentError):
+    """A remote service (Twilio's REST API) refused a request or could not be reached; the
+    message gives its reason, never a secret or a full phone number."""

@@ -12,6 +12,7 @@ from core.audio import DecodedAudio
 from core.errors import ProviderError, TranscriptionError
 from core.llm import LLM, ChatMessage
 from core.stt import STT, Transcript
+from core.tools import JsonObject, ToolCall
 
 logger = logging.getLogger(__name__)
 
@@ -57,14 +58,20 @@ def transcribe(
 
 
 def stream_answer(
-    primary: LLM, fallback: LLM | None, messages: list[ChatMessage], *, max_tokens: int
-) -> Iterator[Token | Switch]:
-    """Stream tokens from `primary`; on failure, before or during the stream, switch once."""
+    primary: LLM,
+    fallback: LLM | None,
+    messages: list[ChatMessage],
+    *,
+    max_tokens: int,
+    tools: list[JsonObject] | None = None,
+) -> Iterator[Token | ToolCall | Switch]:
+    """Stream tokens (and tool calls) from `primary`; on failure, before or during the stream,
+    switch once."""
     emitted = False
     try:
-        for text in primary.stream(messages, max_tokens=max_tokens):
+        for piece in primary.stream(messages, max_tokens=max_tokens, tools=tools):
             emitted = True
-            yield Token(text)
+            yield Token(piece) if isinstance(piece, str) else piece
         return
     except ProviderError as exc:
         if fallback is None:
@@ -72,5 +79,5 @@ def stream_answer(
         reason = f"{primary.name} failed ({exc}); served by {fallback.name}"
         logger.warning("LLM fallback: %s", reason)
     yield Switch(provider=fallback.name, reason=reason, restart=emitted)
-    for text in fallback.stream(messages, max_tokens=max_tokens):
-        yield Token(text)
+    for piece in fallback.stream(messages, max_tokens=max_tokens, tools=tools):
+        yield Token(piece) if isinstance(piece, str) else piece

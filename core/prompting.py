@@ -66,15 +66,17 @@ class Prompts:
         language: str,
         personality: str,
         custom: str | None,
+        reserved: int = 0,
     ) -> list[ChatMessage]:
         """System prompt, as many earlier turns as fit the model's context, the new message.
-        `InvalidInputError` for a message too long to be read."""
+        `reserved` tokens are kept free (the tools' descriptions). `InvalidInputError` for a
+        message too long to be read."""
         llm = self.providers.llm
         system = personalities.system_prompt(personality, custom_prompt=custom, language=language)
         budget = min(llm.context_tokens, self.settings.llm_context_tokens)
         if self.providers.llm_fallback is not None:
             budget = min(budget, self.providers.llm_fallback.context_tokens)
-        budget -= self.settings.llm_max_tokens + _TEMPLATE_MARGIN
+        budget -= self.settings.llm_max_tokens + _TEMPLATE_MARGIN + reserved
         message_tokens = self.tokens(user_text)
         budget -= self.tokens(system) + message_tokens
         if budget < 0:

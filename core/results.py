@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.tools import Action, ToolCall, ToolResult
+
 
 @dataclass(frozen=True)
 class TranscriptionResult:
@@ -40,6 +42,8 @@ class TurnResult:
     provider: str
     fallback: str | None
     timings: AnswerTimings
+    tool_calls: tuple[ToolResult, ...] = ()
+    action: Action | None = None  # what the channel does after this answer (hang up, transfer)
 
 
 @dataclass(frozen=True)
@@ -63,8 +67,21 @@ class TurnStarted:
 
 
 @dataclass(frozen=True)
+class ToolStarted:
+    """The model called a tool; its result follows (a channel may say a filler meanwhile)."""
+
+    call: ToolCall
+    filler: bool  # a live channel may say a filler if it runs long (not while the user types)
+
+
+@dataclass(frozen=True)
+class ToolFinished:
+    result: ToolResult
+
+
+@dataclass(frozen=True)
 class TurnDone:
     result: TurnResult
 
 
-AgentEvent = TurnStarted | AnswerDelta | AnswerRestart | TurnDone
+AgentEvent = TurnStarted | AnswerDelta | AnswerRestart | ToolStarted | ToolFinished | TurnDone

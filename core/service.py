@@ -16,6 +16,7 @@ from pathlib import Path
 from core import accounts, language
 from core.agent import Agent
 from core.config import MIN_JWT_SECRET_BYTES, Settings
+from core.dialing import Dialer
 from core.history import HistoryStore
 from core.providers import Providers, build_providers
 
@@ -28,10 +29,14 @@ class Service:
     store: HistoryStore
     agent: Agent
     secret: bytes  # signs the API's tokens; the phone's keys derive from it
+    dialer: Dialer | None = None  # places outbound calls; None when they are not set up
 
 
-def open_service(settings: Settings, providers: Providers | None = None) -> Service:
-    """Open the database, load the models (unless given) and create the first account."""
+def open_service(
+    settings: Settings, providers: Providers | None = None, *, dialer: Dialer | None = None
+) -> Service:
+    """Open the database, load the models (unless given) and create the first account;
+    `dialer` places outbound calls (None: they are off)."""
     store = HistoryStore.open(settings.sqlalchemy_url)
     cut = store.interrupt_unfinished(reason="the server stopped while answering")
     if cut:
@@ -47,7 +52,9 @@ def open_service(settings: Settings, providers: Providers | None = None) -> Serv
         providers = build_providers(settings)
     language.warm_up()
     agent = Agent(settings=settings, providers=providers, store=store)
-    return Service(settings=settings, store=store, agent=agent, secret=load_secret(settings))
+    return Service(
+        settings=settings, store=store, agent=agent, secret=load_secret(settings), dialer=dialer
+    )
 
 
 def load_secret(settings: Settings) -> bytes:

@@ -174,6 +174,7 @@ class MediaStream:
             sample_rate=RATE,
             session_id=identity.session_id,
             channel=CHANNEL,
+            keypad=True,
         )
         # From a successful start on, nothing may fail before `run` owns the engine (and
         # closes it): a started engine holds one of the MAX_CONVERSATIONS places.
@@ -209,9 +210,11 @@ class MediaStream:
             elif event == "mark":
                 self._mark(engine, message.get("mark"))
             elif event == "dtmf":
-                # A keypress stops the agent talking: a way in on a line too noisy for barge-in.
+                # Digits for a tool reading the keypad; otherwise a keypress stops the agent.
+                dtmf = message.get("dtmf")
+                digit = dtmf.get("digit") if isinstance(dtmf, dict) else None
                 logger.debug("Keypress on call %s", self.call_sid)
-                engine.interrupt()
+                engine.keypress(digit if isinstance(digit, str) else "")
             elif event == "stop":
                 return
 
@@ -261,6 +264,11 @@ class MediaStream:
                     await self._clear()
                 elif isinstance(event, ev.TurnComplete):
                     logger.info("Call %s: turn %s answered", self.call_sid, event.turn_id)
+                elif isinstance(event, ev.ToolUsed) and event.ok is not None:
+                    logger.info("Call %s: tool %s (ok: %s)", self.call_sid, event.name, event.ok)
+                elif isinstance(event, ev.Ending):
+                    await self._end_call(event)
+                    return
                 elif isinstance(event, ev.ErrorEvent):
                     logger.warning("Call %s: %s", self.call_sid, event.message)
             except _SEND_ERRORS:
@@ -297,6 +305,15 @@ class MediaStream:
         heard = speech.received_ms + FRAME_MS if final else min(speech.sent_ms, speech.received_ms)
         name = f"{speech.turn_id}:{heard:.0f}"
         await self._send({"event": "mark", "streamSid": self.stream_sid, "mark": {"name": name}})
+
+    async def _end_call(self, ending: ev.Ending) -> None:
+        """The agent ended the call: note how, then close the stream; Twilio then asks
+        `/twilio/after-stream` (`<Connect action>`) whether to transfer or hang up."""
+        await run_blocking(
+            lambda: self.phone.calls.update_call(call_sid=self.call_sid, ending=ending.reason)
+        )
+        logger.info("Call %s: the agent ends the stream (%s)", self.call_sid, ending.reason)
+        await self._close(status.WS_1000_NORMAL_CLOSURE, f"Call {ending.reason}")
 
     async def _clear(self) -> None:
         """The caller spoke over the agent: Twilio drops the audio it has not played yet."""

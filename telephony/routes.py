@@ -18,6 +18,7 @@ from core.config import TelephonyMode
 from core.errors import AgentError
 from core.prompting import pinned_language
 from core.service import Service
+from core.tools import TransferCall
 from telephony import media, twiml
 from telephony.signature import SETTINGS_HEADER, SIGNATURE_HEADER, NotConfigured
 from telephony.state import FINAL_STATUSES, Phone, make_phone, phone_of
@@ -138,7 +139,30 @@ async def voice(request: Request, phone: PhoneDep) -> Response:
         user_id=caller.user.id,
         session_id=caller.session.id,
     )
-    return _twiml(twiml.stream_call(settings.phone_greeting, signatures.stream_url, parameters))
+    return _twiml(
+        twiml.stream_call(
+            settings.phone_greeting,
+            signatures.stream_url,
+            parameters,
+            action=signatures.url("/twilio/after-stream"),
+        )
+    )
+
+
+@router.post("/after-stream", response_class=Response, responses=_TWIML_RESPONSES)
+async def after_stream(request: Request, phone: PhoneDep) -> Response:
+    """`<Connect>`'s action: the call's stream has ended. When the agent ended it to hand the
+    caller to a person, the call goes on to `<Dial>` TRANSFER_NUMBER; otherwise it hangs up
+    (the agent has said goodbye, or the stream broke: nothing more can be said)."""
+    form = await signed_form(request, phone)
+    call_sid = form.get("CallSid", "")
+    record = await run_blocking(lambda: phone.calls.find_call(call_sid=call_sid))
+    number = phone.settings.transfer_number
+    if record is not None and record.ending == "transfer" and number:
+        logger.info("Call %s: transferred to a person", call_sid)
+        return _twiml(twiml.transfer(number))
+    logger.info("Call %s: hung up after the stream (%s)", call_sid, record and record.ending)
+    return _twiml(twiml.hang_up())
 
 
 def _language(phone: Phone, caller: Caller) -> str:
@@ -170,6 +194,11 @@ async def gather(request: Request, phone: PhoneDep) -> Response:
             timeout=GATHER_ANSWER_TIMEOUT_S,
         )
         text, language = result.answer or FAILED, result.language
+        number = phone.settings.transfer_number
+        if isinstance(result.action, TransferCall) and number:
+            return _twiml(twiml.transfer(number, text, language))
+        if result.action is not None:
+            return _twiml(twiml.goodbye(text, language))
     except TimeoutError:
         logger.warning("Gather turn of session %s took too long; apologising", caller.session.id)
         text = TOO_SLOW

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
 
 from core.agent import Agent
-from core.callers import CallerDirectory
+from core.callers import CallerDirectory, phone_key
 from core.config import Settings
 from core.history import HistoryStore
 from core.service import Service
@@ -20,11 +18,6 @@ from telephony.tickets import StreamTickets
 logger = logging.getLogger(__name__)
 
 FINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
-
-
-def _derive(secret: bytes, purpose: str) -> bytes:
-    """A key for one purpose from the server's secret, so no two uses share a key."""
-    return hmac.new(secret, f"voice-agent phone: {purpose}".encode(), hashlib.sha256).digest()
 
 
 @dataclass
@@ -57,8 +50,8 @@ def make_phone(service: Service) -> Phone:
     return Phone(
         settings=service.settings,
         agent=service.agent,
-        callers=CallerDirectory(service.store, key=_derive(service.secret, "caller numbers")),
-        tickets=StreamTickets(_derive(service.secret, "stream tickets")),
+        callers=CallerDirectory.from_secret(service.store, service.secret),
+        tickets=StreamTickets(phone_key(service.secret, "stream tickets")),
         store=service.store,
     )
 

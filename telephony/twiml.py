@@ -37,12 +37,16 @@ def locale(language: str) -> str | None:
     return _LOCALES.get(language)
 
 
-def stream_call(greeting: str, url: str, parameters: Mapping[str, str]) -> str:
-    """Greet the caller, then connect the call to the bidirectional Media Stream at `url`."""
+def stream_call(
+    greeting: str, url: str, parameters: Mapping[str, str], *, action: str | None = None
+) -> str:
+    """Greet the caller, then connect the call to the bidirectional Media Stream at `url`.
+    When the stream ends, Twilio asks `action` what comes next (a transfer, a hang-up)."""
     response = VoiceResponse()
     if greeting.strip():
         response.say(greeting)
-    stream = response.connect().stream(url=url)
+    connect = response.connect(action=action) if action else response.connect()
+    stream = connect.stream(url=url)
     for name, value in parameters.items():
         stream.parameter(name=name, value=value)
     return str(response)
@@ -73,6 +77,21 @@ def goodbye(text: str = GOODBYE, language: str = "en") -> str:
     """Say `text` and hang up."""
     response = VoiceResponse()
     response.say(text, language=locale(language))
+    response.hangup()
+    return str(response)
+
+
+def transfer(number: str, text: str = "", language: str = "en") -> str:
+    """Say `text` (if any), then put the caller through to `number`."""
+    response = VoiceResponse()
+    if text.strip():
+        response.say(text, language=locale(language))
+    response.dial(number)
+    return str(response)
+
+
+def hang_up() -> str:
+    response = VoiceResponse()
     response.hangup()
     return str(response)
 

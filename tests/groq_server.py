@@ -1,4 +1,8 @@
-"""A loopback server that speaks Groq's OpenAI-compatible wire format, with faults on demand."""
+"""A loopback server that speaks Groq's OpenAI-compatible wire format, with faults on demand.
+
+It answers the `groq` SDK (base URL `url`) and the `openai` SDK alike (base URL `url` +
+"/openai/v1": the SDK adds "/chat/completions"), and calls tools when a test scripts it to
+(`FakeGroq.tool_calls`), in the vendors' streamed and whole wire formats."""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ import threading
 import time
 import wave
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email import message_from_bytes
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
@@ -29,6 +33,9 @@ STT_MODEL = "whisper-large-v3-turbo"
 LLM_MODEL = "llama-3.3-70b-versatile"
 
 Fault = Literal["ok", "429", "500", "hang", "break"]
+# Given a chat request's messages and tools (as sent), the calls to make: [{"name": ...,
+# "arguments": {...}}], or None to answer in text.
+ToolScript = Callable[[list[dict[str, Any]], list[dict[str, Any]]], list[dict[str, Any]] | None]
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,13 @@ class Seen:
     language: str | None = None
     audio_seconds: float | None = None  # length of the uploaded WAV
     voiced_seconds: float | None = None  # how much of it is voice
+    tools: tuple[str, ...] = ()  # the names of the tools a chat request offered
+    tool_result: bool = False  # the chat request's last message was a tool's result
+    tool_calls: tuple[str, ...] = ()  # the tools the answer called
+
+    @property
+    def offered_tools(self) -> bool:
+        return bool(self.tools)
 
 
 @dataclass
@@ -55,6 +69,9 @@ class FakeGroq:
     # so far, as a real transcriber would: not the whole question, which would end the turn.
     transcript_seconds: float | None = None
     answer: str = "Groq here: the sky looks blue because air scatters blue light the most."
+    # When set and a chat request offers tools, what to call (see `ToolScript`); the request
+    # that brings the result back is answered with `TOOL_ANSWER` and the result's content.
+    tool_calls: ToolScript | None = None
     faults: dict[str, Fault] = field(default_factory=lambda: {TRANSCRIPTIONS: "ok", CHAT: "ok"})
     retry_after: int = 30
     requests: list[Seen] = field(default_factory=list)
@@ -77,7 +94,22 @@ class FakeGroq:
 
     def tokens(self) -> list[str]:
         """The answer as the stream sends it: a word (and its trailing space) per chunk."""
-        return re.findall(r"\S+\s*", self.answer)
+        return pieces(self.answer)
+
+    def calls_for(self, request: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """The tool calls that answer a chat request, or None for a text answer: only a request
+        that offers tools and does not bring a tool's result back calls any."""
+        tools = request.get("tools") or []
+        if self.tool_calls is None or not tools or last_role(request) == "tool":
+            return None
+        return self.tool_calls(request["messages"], tools) or None
+
+    def text_for(self, request: dict[str, Any]) -> str:
+        """The text answer: `answer`, or after a tool's result, `TOOL_ANSWER` with it."""
+        if last_role(request) != "tool":
+            return self.answer
+        content = request["messages"][-1].get("content")
+        return TOOL_ANSWER.format(content if isinstance(content, str) else json.dumps(content))
 
     def tokens_before_break(self) -> list[str]:
         """What a `break` stream delivers before the connection drops."""
@@ -85,14 +117,30 @@ class FakeGroq:
         return tokens[: len(tokens) // 2]
 
 
+TOOL_ANSWER = "Here is what I found: {}"
+
+
+def pieces(text: str) -> list[str]:
+    """A text as a stream sends it: a word (and its trailing space) per chunk."""
+    return re.findall(r"\S+\s*", text)
+
+
+def last_role(request: dict[str, Any]) -> str | None:
+    messages = request.get("messages") or []
+    return messages[-1].get("role") if messages else None
+
+
 def form_fields(content_type: str, body: bytes) -> dict[str, bytes]:
     """The parts of a multipart/form-data body, by field name."""
     head = f"Content-Type: {content_type}\r\n\r\n".encode()
     message = message_from_bytes(head + body, policy=email.policy.HTTP)
-    return {
-        part.get_param("name", header="content-disposition"): part.get_payload(decode=True)
-        for part in message.iter_parts()
-    }
+    fields = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if isinstance(name, str) and isinstance(payload, bytes):
+            fields[name] = payload
+    return fields
 
 
 def wav_seconds(data: bytes) -> float:
@@ -131,9 +179,13 @@ class Handler(BaseHTTPRequestHandler):
         if self.path not in fake.faults:
             self.send_json(404, {"error": {"message": f"Unknown path {self.path}"}})
             return
-        seen = self.parse(body)
-        fake.requests.append(seen)
+        seen, request = self.parse(body)
         fault = fake.faults[self.path]
+        answered = self.path == CHAT and fault in ("ok", "break")
+        calls = fake.calls_for(request) if answered else None
+        if calls:
+            seen = replace(seen, tool_calls=tuple(call["name"] for call in calls))
+        fake.requests.append(seen)
         if fault == "429":
             self.send_json(
                 429,
@@ -156,21 +208,39 @@ class Handler(BaseHTTPRequestHandler):
             self.hang(start)
         elif self.path == TRANSCRIPTIONS:
             self.send_json(200, transcription(fake, seen))
-        elif seen.stream:
+        elif calls and seen.stream:
+            events = tool_call_chunks(seen.model, calls)
             broken = fault == "break"
-            tokens = fake.tokens_before_break() if broken else fake.tokens()
-            self.send_stream(seen.model, tokens, finished=not broken)
+            self.send_stream(events[: len(events) // 2] if broken else events, finished=not broken)
+        elif calls:
+            self.send_json(200, tool_completion(seen.model, calls))
+        elif seen.stream:
+            text = fake.text_for(request)
+            broken = fault == "break"
+            tokens = pieces(text)
+            tokens = tokens[: len(tokens) // 2] if broken else tokens
+            self.send_stream(text_chunks(seen.model, tokens, stop=not broken), finished=not broken)
         else:
-            self.send_json(200, completion(seen.model, fake.answer))
+            self.send_json(200, completion(seen.model, fake.text_for(request)))
 
-    def parse(self, body: bytes) -> Seen:
+    def parse(self, body: bytes) -> tuple[Seen, dict[str, Any]]:
+        """What was asked, and for a chat request its JSON body ({} for a transcription)."""
         authorized = self.headers.get("Authorization") == f"Bearer {API_KEY}"
         if self.path == CHAT:
             request = json.loads(body)
-            return Seen(self.path, request["model"], authorized, stream=bool(request.get("stream")))
+            names = tuple(tool["function"]["name"] for tool in request.get("tools") or [])
+            seen = Seen(
+                self.path,
+                request["model"],
+                authorized,
+                stream=bool(request.get("stream")),
+                tools=names,
+                tool_result=last_role(request) == "tool",
+            )
+            return seen, request
         form = form_fields(self.headers["Content-Type"], body)
         language = form.get("language")
-        return Seen(
+        seen = Seen(
             self.path,
             form["model"].decode(),
             authorized,
@@ -178,6 +248,7 @@ class Handler(BaseHTTPRequestHandler):
             audio_seconds=wav_seconds(form["file"]),
             voiced_seconds=voiced_seconds(form["file"]),
         )
+        return seen, {}
 
     def send_json(self, status: int, data: object, headers: dict[str, str] | None = None) -> None:
         payload = json.dumps(data).encode()
@@ -190,19 +261,16 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    def send_stream(self, model: str, tokens: list[str], *, finished: bool) -> None:
-        """Server-sent events in HTTP chunks; unless `finished`, the connection then drops
-        without the final chunk, `[DONE]` or the end of the chunked body."""
+    def send_stream(self, events: list[str], *, finished: bool) -> None:
+        """Server-sent events in HTTP chunks: `events`, then (if `finished`) `[DONE]` and the
+        end of the chunked body; otherwise the connection drops right after `events`."""
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Transfer-Encoding", "chunked")
         self.send_header("Connection", "close")
         self.end_headers()
-        ident = f"chatcmpl-{time.monotonic_ns()}"
-        events = [chunk(ident, model, {"role": "assistant", "content": ""})]
-        events += [chunk(ident, model, {"content": token}) for token in tokens]
         if finished:
-            events += [chunk(ident, model, {}, finish_reason="stop"), "[DONE]"]
+            events = [*events, "[DONE]"]
         try:
             for event in events:
                 data = f"data: {event}\n\n".encode()
@@ -232,7 +300,58 @@ class Handler(BaseHTTPRequestHandler):
             return True
 
 
-def chunk(ident: str, model: str, delta: dict[str, str], finish_reason: str | None = None) -> str:
+def text_chunks(model: str, tokens: list[str], *, stop: bool = True) -> list[str]:
+    """A streamed text answer: the role, a chunk per token, then (if `stop`) the chunk with
+    `finish_reason: stop`."""
+    ident = f"chatcmpl-{time.monotonic_ns()}"
+    events = [chunk(ident, model, {"role": "assistant", "content": ""})]
+    events += [chunk(ident, model, {"content": token}) for token in tokens]
+    if stop:
+        events.append(chunk(ident, model, {}, finish_reason="stop"))
+    return events
+
+
+def split_arguments(arguments: str) -> list[str]:
+    """A call's JSON arguments in up to three pieces, cut anywhere (inside a key or a
+    value), as OpenAI streams them."""
+    if len(arguments) < 3:
+        return [arguments]
+    third = len(arguments) // 3
+    return [arguments[:third], arguments[third : 2 * third], arguments[2 * third :]]
+
+
+def tool_call_chunks(model: str, calls: list[dict[str, Any]]) -> list[str]:
+    """A streamed answer that calls tools: per call a chunk with its index, id, type, name
+    and empty arguments, then the arguments string in pieces, then `finish_reason:
+    tool_calls` (the role and `content: null` come with the first call)."""
+    ident = f"chatcmpl-{time.monotonic_ns()}"
+    events = []
+    for index, call in enumerate(calls):
+        opening: dict[str, Any] = {
+            "tool_calls": [
+                {
+                    "index": index,
+                    "id": call_id(index),
+                    "type": "function",
+                    "function": {"name": call["name"], "arguments": ""},
+                }
+            ]
+        }
+        if index == 0:
+            opening = {"role": "assistant", "content": None, **opening}
+        events.append(chunk(ident, model, opening))
+        for piece in split_arguments(json.dumps(call.get("arguments") or {})):
+            delta = {"tool_calls": [{"index": index, "function": {"arguments": piece}}]}
+            events.append(chunk(ident, model, delta))
+    events.append(chunk(ident, model, {}, finish_reason="tool_calls"))
+    return events
+
+
+def call_id(index: int) -> str:
+    return f"call_{time.monotonic_ns():x}{index}"
+
+
+def chunk(ident: str, model: str, delta: dict[str, Any], finish_reason: str | None = None) -> str:
     return json.dumps(
         {
             "id": ident,
@@ -248,7 +367,7 @@ def chunk(ident: str, model: str, delta: dict[str, str], finish_reason: str | No
     )
 
 
-def completion(model: str, answer: str) -> dict[str, object]:
+def completion(model: str, answer: str) -> dict[str, Any]:
     return {
         "id": f"chatcmpl-{time.monotonic_ns()}",
         "object": "chat.completion",
@@ -266,6 +385,28 @@ def completion(model: str, answer: str) -> dict[str, object]:
         "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
         "x_groq": {"id": "req_test"},
     }
+
+
+def tool_completion(model: str, calls: list[dict[str, Any]]) -> dict[str, Any]:
+    """A whole answer that calls tools: `message.tool_calls`, arguments as a JSON string."""
+    body: dict[str, Any] = completion(model, "")
+    body["choices"][0]["message"] = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {
+                "id": call_id(index),
+                "type": "function",
+                "function": {
+                    "name": call["name"],
+                    "arguments": json.dumps(call.get("arguments") or {}),
+                },
+            }
+            for index, call in enumerate(calls)
+        ],
+    }
+    body["choices"][0]["finish_reason"] = "tool_calls"
+    return body
 
 
 def transcription(fake: FakeGroq, seen: Seen) -> dict[str, object]:
@@ -351,7 +492,11 @@ def groq_providers_fixture(
     cooldown = Settings.model_fields["groq_cooldown_s"].default
 
     def build(timeout: float = 1.0) -> Providers:
-        common = {"api_key": API_KEY, "base_url": groq_server.url, "timeout": timeout}
+        common: dict[str, Any] = {
+            "api_key": API_KEY,
+            "base_url": groq_server.url,
+            "timeout": timeout,
+        }
         breaker = GroqBreaker(cooldown_s=cooldown)
         stt = GroqSTT(model=STT_MODEL, breaker=breaker, **common)
         llm = GroqLLM(model=LLM_MODEL, breaker=breaker, **common)

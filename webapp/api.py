@@ -9,13 +9,15 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from core.callers import CallerDirectory
+from core.dialing import Outbound
 from core.service import Service
 from core.throttle import LoginThrottle
 from webapp import docs, errors
 from webapp.auth import TokenService
 from webapp.deps import AppState
 from webapp.limits import BodySizeLimit
-from webapp.routes import auth, chat, config, realtime, sessions, speech
+from webapp.routes import auth, calls, chat, config, realtime, sessions, speech
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +25,15 @@ logger = logging.getLogger(__name__)
 _MULTIPART_OVERHEAD = 64 * 1024
 # The JSON routes take at most a few KB (8000 characters of text); 1 MB is generous.
 _JSON_LIMIT_MB = 1
-_JSON_PATHS = ("/login", "/register", "/response", "/speak", "/sessions", "/settings")
+_JSON_PATHS = (
+    "/login",
+    "/register",
+    "/response",
+    "/speak",
+    "/sessions",
+    "/settings",
+    "/calls",
+)
 
 DESCRIPTION = """
 A voice agent: upload speech or send text, get an answer in your language, with the
@@ -32,7 +42,8 @@ personality you choose. Sign in with `POST /login`, then send `Authorization: Be
 
 
 def build_state(service: Service) -> AppState:
-    """The web app's state: the service, its tokens and its sign-in throttle."""
+    """The web app's state: the service, its tokens, its sign-in throttle and the calls it
+    places."""
     settings = service.settings
     tokens = TokenService(service.secret, expire_minutes=settings.jwt_expire_minutes)
     logins = LoginThrottle(
@@ -46,6 +57,12 @@ def build_state(service: Service) -> AppState:
         agent=service.agent,
         tokens=tokens,
         logins=logins,
+        outbound=Outbound(
+            settings=settings,
+            store=service.store,
+            callers=CallerDirectory.from_secret(service.store, service.secret),
+            dialer=service.dialer,
+        ),
     )
 
 
@@ -89,7 +106,7 @@ def create_app(service: Service) -> FastAPI:
         limit_mb=_JSON_LIMIT_MB,
         what="request body",
     )
-    for module in (auth, chat, sessions, config, speech, realtime):
+    for module in (auth, chat, sessions, config, speech, realtime, calls):
         app.include_router(module.router)
     docs.install(app)
     return app

@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from core.agent import Agent
 from core.concurrency import run_blocking
 from core.config import Settings
+from core.dialing import Outbound
 from core.history import HistoryStore, UserRecord
 from core.throttle import LoginThrottle
 from webapp.auth import InvalidToken, TokenService
@@ -24,6 +25,7 @@ class AppState:
     agent: Agent
     tokens: TokenService
     logins: LoginThrottle
+    outbound: Outbound
 
 
 def state_of(app: Starlette) -> AppState:

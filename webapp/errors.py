@@ -29,6 +29,9 @@ STATUS: dict[type[errors.AgentError], int] = {
     errors.ProviderError: 503,
     errors.ModelMissingError: 503,
     errors.OverloadedError: 503,
+    errors.PermissionDeniedError: 403,
+    errors.NotConfiguredError: 503,
+    errors.UpstreamError: 502,
 }
 
 
@@ -43,7 +46,9 @@ _MEANING = {
     422: "Invalid request",
     429: "Too many failed sign-ins; see Retry-After",
     500: "Transcription failed",
-    503: "No provider could serve the request, or the server is too busy (see Retry-After)",
+    502: "A remote service (Twilio) refused the request or could not be reached",
+    503: "No provider could serve the request, the server is too busy (see Retry-After), "
+    "or the feature is not set up on this server",
 }
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.config import TTSProvider
+from core.dialing import E164_PATTERN
 
 
 class ErrorResponse(BaseModel):
@@ -97,6 +99,19 @@ class ResponseRequest(BaseModel):
     )
 
 
+class ToolCallPublic(BaseModel):
+    """A tool the agent called while answering, with what came back."""
+
+    name: str
+    arguments: dict[str, Any]
+    result: Any = Field(description='The tool\'s JSON reply (or {"error": ...} when it failed).')
+    ok: bool
+    ms: float
+    action: Literal["end", "transfer"] | None = Field(
+        default=None, description="What the call asked the channel to do after the answer."
+    )
+
+
 class ResponseResponse(BaseModel):
     response: str
     language: str
@@ -110,6 +125,14 @@ class ResponseResponse(BaseModel):
     audio_url: str | None = Field(default=None, description='With `"audio": "url"`.')
     audio_base64: str | None = Field(
         default=None, description='With `"audio": "base64"`: the answer spoken, as a WAV file.'
+    )
+    tool_calls: list[ToolCallPublic] = Field(
+        default_factory=list, description="The tools called for this answer, in order."
+    )
+    action: Literal["end", "transfer"] | None = Field(
+        default=None,
+        description='"end": the agent said goodbye, the conversation is over; "transfer": it '
+        "handed the user over to a person (phone).",
     )
 
 
@@ -137,6 +160,7 @@ class TurnPublic(BaseModel):
     timings: Timings
     realtime: RealtimeTimings | None = None  # turns of a real-time conversation only
     interrupted: bool = False  # the user spoke over the answer; `answer` is what they heard
+    tool_calls: list[ToolCallPublic] = Field(default_factory=list)
     created_at: datetime
     answered_at: datetime | None
 
@@ -181,6 +205,13 @@ class UserSettings(BaseModel):
         description='Who speaks my answers: "local" (bundled voices) or "gtts" (Google, with the '
         "local voices as fallback). Left out of PUT: unchanged.",
     )
+    time_zone: str | None = Field(
+        default=None,
+        max_length=64,
+        description='My IANA time zone, e.g. "Europe/Paris", for the clock tool. Left out of '
+        "PUT: unchanged.",
+        examples=["Europe/Paris"],
+    )
 
 
 class ProviderHealth(BaseModel):
@@ -206,3 +237,33 @@ class Health(BaseModel):
     stt: ProviderHealth
     llm: ProviderHealth
     llama_cpp: LlamaHealth | None = None
+
+
+class CallCreate(BaseModel):
+    """A call to place: the agent rings `to` and talks with whoever answers."""
+
+    to: str = Field(
+        pattern=E164_PATTERN,
+        description="The number to call in E.164 form: '+', country code and number, no spaces",
+        examples=["+14155550123"],
+    )
+
+
+class CallPlaced(BaseModel):
+    """A call Twilio accepted; its record follows it under `GET /calls`."""
+
+    call_sid: str = Field(description="Twilio's id of the call: CA and 32 hex digits")
+    status: str = Field(description='Twilio\'s status of the call, "queued" at first')
+    to: str = Field(description="The number called, masked to its last two digits: ***23")
+    session_id: str = Field(description="The session the call's turns are kept in")
+
+
+class CallPublic(BaseModel):
+    """A recorded call; the number is not kept (only a keyed hash of it), so it is not shown."""
+
+    call_sid: str
+    status: str
+    session_id: str | None
+    duration_s: int | None
+    created_at: datetime
+    updated_at: datetime

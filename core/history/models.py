@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 from sqlalchemy.types import TypeDecorator
 
@@ -66,6 +66,7 @@ class User(Base):
     custom_prompt: Mapped[str | None] = mapped_column(NulFreeText, default=None)
     language: Mapped[str] = mapped_column(NulFreeString(8), default="auto")
     tts_provider: Mapped[str | None] = mapped_column(NulFreeString(16), default=None)
+    time_zone: Mapped[str | None] = mapped_column(NulFreeString(64), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     sessions: Mapped[list[SessionRow]] = relationship(
@@ -124,6 +125,8 @@ class Turn(Base):
     eos_transcript_ms: Mapped[float | None] = mapped_column(Float, default=None)
     eos_first_token_ms: Mapped[float | None] = mapped_column(Float, default=None)
     eos_first_audio_ms: Mapped[float | None] = mapped_column(Float, default=None)
+    # The tools this turn called: name, arguments, result, ok, ms (and action) of each
+    tool_calls: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
@@ -151,5 +154,7 @@ class Call(Base):
     status: Mapped[str] = mapped_column(NulFreeString(16), default="ringing")
     duration_s: Mapped[int | None] = mapped_column(Integer, default=None)
     stream_sid: Mapped[str | None] = mapped_column(NulFreeString(64), default=None)
+    # How the agent ended the stream ("end", "transfer", "idle"): what <Connect>'s action does
+    ending: Mapped[str | None] = mapped_column(NulFreeString(16), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

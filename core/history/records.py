@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -16,6 +17,7 @@ class UserRecord:
     language: str
     created_at: datetime
     tts_provider: str | None = None  # None: the server's TTS_PROVIDER
+    time_zone: str | None = None  # None: the server's TIME_ZONE
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class TurnRecord:
     eos_transcript_ms: float | None = None
     eos_first_token_ms: float | None = None
     eos_first_audio_ms: float | None = None
+    tool_calls: list[dict[str, Any]] | None = None  # what `core.tools.ToolResult.as_record` says
 
 
 @dataclass(frozen=True)
@@ -69,3 +72,4 @@ class CallRecord:
     stream_sid: str | None
     created_at: datetime
     updated_at: datetime
+    ending: str | None = None  # how the agent ended the stream: end, transfer or idle

@@ -96,6 +96,7 @@ class HistoryStore:
         custom_prompt: str | None = _UNSET,
         language: str = _UNSET,
         tts_provider: str | None = _UNSET,
+        time_zone: str | None = _UNSET,
     ) -> UserRecord:
         with self._tx() as db:
             user = db.get(User, user_id)
@@ -106,6 +107,7 @@ class HistoryStore:
                 ("custom_prompt", custom_prompt),
                 ("language", language),
                 ("tts_provider", tts_provider),
+                ("time_zone", time_zone),
             ):
                 if value is not _UNSET:
                     setattr(user, name, value)
@@ -241,6 +243,7 @@ class HistoryStore:
         llm_first_token_ms: float | None,
         total_ms: float,
         status: str = "answered",
+        tool_calls: list[dict[str, Any]] | None = None,
     ) -> TurnRecord:
         with self._tx() as db:
             turn = db.get(Turn, turn_id)
@@ -254,6 +257,7 @@ class HistoryStore:
             turn.llm_first_token_ms = llm_first_token_ms
             turn.total_ms = total_ms
             turn.status = status
+            turn.tool_calls = tool_calls or None
             turn.answered_at = utcnow()
             return _record(TurnRecord, turn)
 
@@ -389,8 +393,10 @@ class HistoryStore:
         duration_s: int | None = None,
         stream_sid: str | None = None,
         clear_stream: bool = False,
+        ending: str | None = None,
     ) -> CallRecord | None:
-        """Change a known call's status, duration or stream; None for an unknown call."""
+        """Change a known call's status, duration, stream or ending; None for an unknown
+        call."""
         with self._tx() as db:
             call = db.get(Call, call_sid)
             if call is None:
@@ -401,5 +407,7 @@ class HistoryStore:
                 call.duration_s = duration_s
             if stream_sid is not None or clear_stream:
                 call.stream_sid = stream_sid
+            if ending is not None:
+                call.ending = ending
             call.updated_at = utcnow()
             return _record(CallRecord, call)

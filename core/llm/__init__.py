@@ -2,17 +2,47 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from core.concurrency import FairLock
+from core.tools import JsonObject, ToolCall
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class ChatMessage:
-    role: Literal["system", "user", "assistant"]
+    """One message of a prompt. An assistant message may carry the tool calls it made; a
+    `tool` message carries one call's result (JSON text), paired by `tool_call_id`."""
+
+    role: Literal["system", "user", "assistant", "tool"]
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+
+
+def wire_messages(messages: list[ChatMessage]) -> list[JsonObject]:
+    """The messages in OpenAI's chat format (Groq's too): tool call arguments as JSON text."""
+    wired: list[JsonObject] = []
+    for m in messages:
+        message: JsonObject = {"role": m.role, "content": m.content}
+        if m.tool_calls:
+            message["tool_calls"] = [
+                {
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": call.arguments_json()},
+                }
+                for call in m.tool_calls
+            ]
+        if m.tool_call_id is not None:
+            message["tool_call_id"] = m.tool_call_id
+        wired.append(message)
+    return wired
 
 
 class LLM(Protocol):
@@ -28,7 +58,16 @@ class LLM(Protocol):
 
     context_tokens: int
 
-    def stream(self, messages: list[ChatMessage], *, max_tokens: int) -> Iterator[str]: ...
+    def stream(
+        self,
+        messages: list[ChatMessage],
+        *,
+        max_tokens: int,
+        tools: list[JsonObject] | None = None,
+    ) -> Iterator[str | ToolCall]:
+        """The answer's text piece by piece; with `tools` (OpenAI-style specs), the model may
+        instead ask for calls, yielded as `ToolCall`s once each is complete."""
+        ...
 
     def count_tokens(self, text: str) -> int: ...
 
@@ -45,19 +84,67 @@ def stream_chat_completion(
     messages: list[ChatMessage],
     max_tokens: int,
     temperature: float,
-) -> Iterator[str]:
-    """The text of a streamed `chat.completions` call, piece by piece. The `groq` and `openai`
+    tools: list[JsonObject] | None = None,
+) -> Iterator[str | ToolCall]:
+    """The text of a streamed `chat.completions` call, piece by piece, and the tool calls it
+    makes (their pieces gathered by `index`, yielded whole at the end). The `groq` and `openai`
     SDKs share this call and its chunks; each backend turns the SDK's errors into the core's
     with `core.sdk_errors`."""
-    payload: Any = [{"role": m.role, "content": m.content} for m in messages]
+    extra: JsonObject = {"tools": tools, "tool_choice": "auto"} if tools else {}
     stream = client.chat.completions.create(
         model=model,
-        messages=payload,
+        messages=wire_messages(messages),
         max_tokens=max_tokens,
         temperature=temperature,
         stream=True,
+        **extra,
     )
+    calls: dict[int, _CallParts] = {}
     with stream:
         for chunk in stream:
-            if chunk.choices and chunk.choices[0].delta.content:
-                yield chunk.choices[0].delta.content
+            if not chunk.choices:
+                continue
+            delta = chunk.choices[0].delta
+            if delta.content:
+                yield delta.content
+            for part in delta.tool_calls or ():
+                gathered = calls.setdefault(part.index, _CallParts())
+                gathered.add(part)
+    for index in sorted(calls):
+        call = calls[index].call(index)
+        if call is not None:
+            yield call
+
+
+@dataclass
+class _CallParts:
+    """One streamed tool call, as its chunks arrive: the id and name come first, the
+    arguments' JSON text in pieces."""
+
+    id: str = ""
+    name: str = ""
+    arguments: str = ""
+
+    def add(self, part: Any) -> None:
+        self.id = part.id or self.id
+        if part.function is not None:
+            self.name = part.function.name or self.name
+            self.arguments += part.function.arguments or ""
+
+    def call(self, index: int) -> ToolCall | None:
+        arguments = parse_arguments(self.arguments)
+        if not self.name or arguments is None:
+            logger.warning("Dropped a malformed tool call from the model (%r)", self.name)
+            return None
+        return ToolCall(id=self.id or f"call_{index}", name=self.name, arguments=arguments)
+
+
+def parse_arguments(text: str) -> JsonObject | None:
+    """A tool call's arguments from JSON text: an object (empty text: no arguments), or None."""
+    if not text.strip():
+        return {}
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None

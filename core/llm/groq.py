@@ -10,6 +10,7 @@ from core.errors import ProviderError
 from core.groq_client import GroqBreaker, make_client
 from core.llm import ChatMessage, stream_chat_completion
 from core.sdk_errors import provider_error
+from core.tools import JsonObject, ToolCall
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,13 @@ class GroqLLM:
     def prefill(self, messages: list[ChatMessage]) -> bool:
         return False  # a cloud model keeps no cache between requests that we can fill
 
-    def stream(self, messages: list[ChatMessage], *, max_tokens: int) -> Iterator[str]:
+    def stream(
+        self,
+        messages: list[ChatMessage],
+        *,
+        max_tokens: int,
+        tools: list[JsonObject] | None = None,
+    ) -> Iterator[str | ToolCall]:
         import groq
 
         if self.breaker is not None:
@@ -60,6 +67,7 @@ class GroqLLM:
                 messages=messages,
                 max_tokens=max_tokens,
                 temperature=self.temperature,
+                tools=tools,
             )
         except Exception as exc:  # the SDK's errors, and httpx's when a stream breaks
             self._failed(exc)

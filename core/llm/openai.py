@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from core.concurrency import FairLock
 from core.llm import ChatMessage, stream_chat_completion
 from core.sdk_errors import provider_error
+from core.tools import JsonObject, ToolCall
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +57,13 @@ class OpenAILLM:
     def prefill(self, messages: list[ChatMessage]) -> bool:
         return False  # a cloud model keeps no cache between requests that we can fill
 
-    def stream(self, messages: list[ChatMessage], *, max_tokens: int) -> Iterator[str]:
+    def stream(
+        self,
+        messages: list[ChatMessage],
+        *,
+        max_tokens: int,
+        tools: list[JsonObject] | None = None,
+    ) -> Iterator[str | ToolCall]:
         import openai
 
         try:
@@ -66,6 +73,7 @@ class OpenAILLM:
                 messages=messages,
                 max_tokens=max_tokens,
                 temperature=self.temperature,
+                tools=tools,
             )
         except Exception as exc:  # the SDK's errors, and the HTTP client's when a stream breaks
             raise provider_error(exc, openai, service="OpenAI-compatible", call="chat") from exc

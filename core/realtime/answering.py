@@ -13,10 +13,19 @@ from typing import Any
 from core import metrics, tracing
 from core.errors import AgentError
 from core.history import UserRecord
+from core.phrases import Line, say
 from core.realtime import events as ev
 from core.realtime.playback import AnswerSpeaker, Playback
 from core.realtime.port import AgentPort
-from core.results import AnswerDelta, AnswerRestart, TurnDone, TurnStarted
+from core.results import (
+    AnswerDelta,
+    AnswerRestart,
+    ToolFinished,
+    ToolStarted,
+    TurnDone,
+    TurnStarted,
+)
+from core.tools import Action, Keypad, TransferCall
 from core.tts.speaking import AnswerPieces
 
 
@@ -35,6 +44,8 @@ class LiveAnswer:
     playback: Playback  # what the client is sent of this answer (turn id set when stored)
     emit: Callable[[ev.Event], None]
     spawn: Callable[[Coroutine[Any, Any, None]], asyncio.Task[None]]
+    keypad: Keypad | None = None
+    action: Action | None = None  # what the answer's tools asked for, once it is done
 
     async def run(
         self,
@@ -60,6 +71,7 @@ class LiveAnswer:
         speaker: asyncio.Task[None] | None = None
         answer = ""
         outcome: dict[str, str | None] = {}  # the model that answered, and any fallback
+        filler: asyncio.Task[None] | None = None
         try:
             async for event in port.respond(
                 user=self.user,
@@ -67,6 +79,7 @@ class LiveAnswer:
                 session_id=self.session_id,
                 channel=self.channel,
                 hold=hold,
+                keypad=self.keypad,
             ):
                 if isinstance(event, TurnStarted):
                     turn_id = playback.turn_id = event.turn_id
@@ -91,8 +104,18 @@ class LiveAnswer:
                 elif isinstance(event, AnswerRestart):
                     pieces.restart()
                     self.emit(ev.AnswerRestarted(event.reason))
+                elif isinstance(event, ToolStarted):
+                    self.emit(ev.ToolUsed(event.call.name, event.call.arguments))
+                    if event.filler and voice is not None:
+                        filler = self.spawn(self._filler(pieces, language))
+                elif isinstance(event, ToolFinished):
+                    if filler is not None:
+                        filler.cancel()
+                    call, output = event.result.call, event.result.output
+                    self.emit(ev.ToolUsed(call.name, call.arguments, output.content, output.ok))
                 elif isinstance(event, TurnDone):
                     answer = event.result.answer
+                    self.action = event.result.action
                     outcome = {"provider": event.result.provider, "fallback": event.result.fallback}
             pieces.finish()
             if speaker is not None:
@@ -101,6 +124,8 @@ class LiveAnswer:
             hold.set()
             if speaker is not None:
                 speaker.cancel()
+            if filler is not None:
+                filler.cancel()
             raise
         except AgentError as exc:
             if speaker is not None:
@@ -143,3 +168,43 @@ class LiveAnswer:
                 timings=timings,
             )
         )
+        if self.action is not None:
+            await self._end(self.action)
+
+    async def _filler(self, pieces: AnswerPieces, language: str) -> None:
+        """A tool that runs longer than TOOL_FILLER_S: say a filler, once."""
+        await asyncio.sleep(self.port.settings.tool_filler_s)
+        pieces.interject(say(Line.FILLER, language))
+
+    async def _end(self, action: Action) -> None:
+        number = action.number if isinstance(action, TransferCall) else None
+        await self.end(action.kind, transfer_to=number)
+
+    async def end(self, reason: str, *, transfer_to: str | None = None) -> None:
+        """The conversation is over: once the last words have played, tell the channel to
+        hang up, transfer or close (`ev.Ending`)."""
+        playback = self.playback
+        if playback.playing() and not playback.stopped:
+            await asyncio.sleep(playback.sent_seconds - playback.heard_ms() / 1000)
+        self.emit(ev.Ending(reason, transfer_to=transfer_to))
+
+    async def say(self, line: str, language: str) -> None:
+        """Say a fixed line that is no answer (nothing stored): "Are you still there?"."""
+        if self.port.voice is None:
+            return
+        hold = threading.Event()
+        hold.set()
+        voice = AnswerSpeaker(
+            tts=self.port.voice,
+            playback=self.playback,
+            language=language,
+            provider=self.port.voice_for(self.user),
+            sample_rate=self.port.output_sample_rate,
+            emit=self.emit,
+            hold=hold,
+            start=time.perf_counter(),
+        )
+        pieces: asyncio.Queue[str | None] = asyncio.Queue()
+        for piece in (line, None):
+            pieces.put_nowait(piece)
+        await voice.run(pieces)

@@ -22,10 +22,13 @@ from core import metrics
 from core.agent import Agent
 from core.errors import AgentError
 from core.history import TurnRecord, UserRecord, new_session_id
+from core.phrases import Line, say
 from core.prompting import pinned_language
 from core.realtime import events as ev
 from core.realtime.answering import LiveAnswer, ms_since
 from core.realtime.heard import heard_text
+from core.realtime.idle import CHECK_EVERY_S, IdleWatch
+from core.realtime.keypad import KeypadDigits
 from core.realtime.playback import Playback
 from core.realtime.port import AgentPort
 from core.realtime.turns import TurnTaker
@@ -58,6 +61,7 @@ class Conversation:
         sample_rate: int,
         session_id: str | None = None,
         channel: str = "ws",
+        keypad: bool = False,
     ) -> None:
         settings = agent.settings
         self.port = AgentPort(agent)
@@ -80,7 +84,11 @@ class Conversation:
         self._playback = Playback()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
+        self._over = False  # ended by the agent (goodbye, transfer, silence): no more input
         self._admitted = False  # holds one of the server's MAX_CONVERSATIONS places
+        self.keypad = KeypadDigits() if keypad else None
+        self._idle = IdleWatch(prompt_s=settings.idle_prompt_s, hangup_s=settings.idle_hangup_s)
+        self._language = settings.default_language  # of the last thing the user said
 
     # Lifecycle -----------------------------------------------------------------------
 
@@ -106,7 +114,10 @@ class Conversation:
         self.session_id = session.id if session else new_session_id()
         self._unstored = session is None
         self._pinned = pinned_language(self.user, session)
+        self._language = self._pinned or self._language
         self._emit(ev.Ready(self.session_id, self.sample_rate, self.output_sample_rate))
+        if self.port.voice is not None and (self._idle.prompt_s or self._idle.hangup_s):
+            self._spawn(self._watch_silence())
         return self.session_id
 
     async def _store_session(self) -> None:
@@ -153,6 +164,8 @@ class Conversation:
         if storing is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(storing, timeout=10)
+        if self.keypad is not None:
+            self.keypad.cancel()
         for task in list(self._tasks):
             task.cancel()
         self._events.put_nowait(None)
@@ -164,6 +177,8 @@ class Conversation:
             self.port.leave()
 
     def _emit(self, event: ev.Event) -> None:
+        if isinstance(event, ev.Ending):
+            self._over = True
         if not self._closed:
             self._events.put_nowait(event)
 
@@ -177,7 +192,7 @@ class Conversation:
 
     def feed(self, pcm: bytes) -> None:
         """Audio from the client: PCM16 little-endian mono at `sample_rate`, any length."""
-        if not self._closed:
+        if not self._closed and not self._over:
             self.turns.feed(pcm)
 
     def agent_busy(self) -> bool:
@@ -186,6 +201,7 @@ class Conversation:
         return answering or self._playback.playing()
 
     def speech_started(self, *, at_ms: int, barge_in: bool) -> None:
+        self._idle.heard()
         if barge_in and self._unheard():
             self._resume(at_ms)
         elif barge_in:
@@ -312,6 +328,26 @@ class Conversation:
         if self.agent_busy():
             self._interrupt()
 
+    def keypress(self, key: str) -> None:
+        """A key of the phone's keypad: digits for a tool that reads them, else a way to stop
+        the agent talking on a line too noisy for barge-in."""
+        if self.keypad is None or not self.keypad.press(key):
+            self.interrupt()
+
+    async def _watch_silence(self) -> None:
+        while not self._closed and not self._over:
+            await asyncio.sleep(CHECK_EVERY_S)
+            line = self._idle.check(busy=self.agent_busy() or self.turns.in_speech)
+            if line is not None:
+                self._start_answer(self._say(line))
+
+    async def _say(self, line: Line) -> None:
+        playback = self._playback = Playback()
+        speaker = self._live_answer(playback)
+        await speaker.say(say(line, self._language), self._language)
+        if line is Line.IDLE_GOODBYE:
+            await speaker.end("idle")
+
     def played(self, played_ms: float) -> None:
         """The client reports how much of the current answer it has played."""
         self._playback.reported_ms = max(0.0, float(played_ms))
@@ -356,6 +392,7 @@ class Conversation:
             return  # noise, a cough: no turn
         transcript_ms = ms_since(voice_end)
         language = transcript.language or self.port.settings.default_language
+        self._language = language
         self._emit(ev.TranscriptEvent(transcript.text, final=True, language=language))
         assert self.session_id is not None
         await self._store_session()
@@ -398,8 +435,21 @@ class Conversation:
         position = self.port.answering_queue()
         if position:
             self._emit(ev.Queued(position))
-        playback = self._playback = Playback(turn_id=turn_id)
-        answer = LiveAnswer(
+        answer = self._live_answer(self._playback_for(turn_id))
+        await answer.run(
+            user_text=user_text,
+            text=text,
+            start=start,
+            transcript_ms=transcript_ms,
+            stt_ms=stt_ms,
+        )
+
+    def _playback_for(self, turn_id: int | None) -> Playback:
+        self._playback = Playback(turn_id=turn_id)
+        return self._playback
+
+    def _live_answer(self, playback: Playback) -> LiveAnswer:
+        return LiveAnswer(
             port=self.port,
             user=self.user,
             session_id=self.session_id,
@@ -407,11 +457,5 @@ class Conversation:
             playback=playback,
             emit=self._emit,
             spawn=self._spawn,
-        )
-        await answer.run(
-            user_text=user_text,
-            text=text,
-            start=start,
-            transcript_ms=transcript_ms,
-            stt_ms=stt_ms,
+            keypad=self.keypad,
         )

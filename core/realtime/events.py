@@ -4,7 +4,7 @@ named (`type`) as the WebSocket protocol calls it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 
 @dataclass(frozen=True)
@@ -120,6 +120,28 @@ class TurnComplete:
 
 
 @dataclass(frozen=True)
+class ToolUsed:
+    """The agent called a tool (`result` None) or got its result back."""
+
+    type: ClassVar[str] = "tool"
+    name: str
+    arguments: dict[str, Any]
+    result: Any = None
+    ok: bool | None = None  # None while it runs
+
+
+@dataclass(frozen=True)
+class Ending:
+    """The conversation is over: the user said goodbye ("end"), was handed to a person
+    ("transfer", with the number), or stayed silent ("idle"). Its last words have played;
+    the channel hangs up, transfers, or closes."""
+
+    type: ClassVar[str] = "end"
+    reason: str
+    transfer_to: str | None = None
+
+
+@dataclass(frozen=True)
 class ErrorEvent:
     type: ClassVar[str] = "error"
     message: str
@@ -140,5 +162,7 @@ Event = (
     | Interrupted
     | Resumed
     | TurnComplete
+    | ToolUsed
+    | Ending
     | ErrorEvent
 )

@@ -22,6 +22,7 @@ from core.history import SessionRecord, TurnRecord, UserRecord
 from core.realtime import events as ev
 from core.results import AgentEvent
 from core.stt import Transcript
+from core.tools import Keypad
 from core.tts.router import SpeechSynthesizer
 from core.tts.speaking import chosen_voice
 
@@ -123,6 +124,7 @@ class AgentPort:
         session_id: str | None,
         channel: str,
         hold: threading.Event,
+        keypad: Keypad | None = None,
     ) -> AsyncIterator[AgentEvent]:
         """The agent's answer stream; a live conversation, admitted as a whole, waits its turn
         at the model instead of being refused."""
@@ -133,6 +135,7 @@ class AgentPort:
             channel=channel,
             hold=hold,
             refuse_when_busy=False,
+            keypad=keypad,
         )
 
     def voice_for(self, user: UserRecord) -> TTSProvider:

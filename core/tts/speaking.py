@@ -52,6 +52,12 @@ class AnswerPieces:
         for piece in pieces:
             self.queue.put_nowait(piece)
 
+    def interject(self, line: str) -> None:
+        """Say `line` now, between the answer's pieces (a filler while a tool runs): what
+        the answer said so far goes first."""
+        for piece in [*self._buffer.flush(), line]:
+            self.queue.put_nowait(piece)
+
     def restart(self) -> None:
         """The answer starts again (another model took over): forget the text so far, and
         the broken answer's pieces not spoken yet."""

@@ -40,7 +40,7 @@ def test_every_connection_uses_wal_and_a_busy_timeout(store: HistoryStore) -> No
 
 def test_schema_comes_from_alembic(store: HistoryStore) -> None:
     with store.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0005"
 
 
 def test_upgrade_from_0001_keeps_users_and_adds_their_voice_choice(database_url: str) -> None:
@@ -230,7 +230,7 @@ def test_app_processes_starting_together_share_one_database(database_url: str) -
     try:
         assert store.count_users() == 1
         with store.engine.connect() as conn:
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0005"
     finally:
         store.close()
 

@@ -13,7 +13,16 @@ from fastapi.responses import StreamingResponse
 
 from core.errors import AgentError, ProviderError
 from core.history import UserRecord
-from core.results import AgentEvent, AnswerDelta, AnswerRestart, TurnDone, TurnResult, TurnStarted
+from core.results import (
+    AgentEvent,
+    AnswerDelta,
+    AnswerRestart,
+    ToolFinished,
+    ToolStarted,
+    TurnDone,
+    TurnResult,
+    TurnStarted,
+)
 from core.tts.turns import turn_speech
 from webapp.deps import AppState, CurrentUser, StateDep
 from webapp.errors import documented, status_for
@@ -22,6 +31,7 @@ from webapp.schemas import (
     ResponseRequest,
     ResponseResponse,
     Timings,
+    ToolCallPublic,
     TranscriptionResponse,
 )
 
@@ -33,7 +43,8 @@ _SSE_DOC = {
     200: {
         "description": "The answer as JSON, or as Server-Sent Events when streaming: "
         '`start`, then `delta` events ({"text"}), maybe `restart` (drop the text so far), '
-        "then `done` with the whole turn, or `error`.",
+        '`tool` ({"name", "arguments"}) and `tool_result` (the call with its result) around '
+        "each tool the agent calls, then `done` with the whole turn, or `error`.",
         "content": {"text/event-stream": {}},
     }
 }
@@ -83,6 +94,8 @@ def to_response(result: TurnResult) -> ResponseResponse:
             llm_first_token_ms=result.timings.llm_first_token_ms,
             total_ms=result.timings.total_ms,
         ),
+        tool_calls=[ToolCallPublic(**r.as_record()) for r in result.tool_calls],
+        action=result.action.kind if result.action else None,
     )
 
 
@@ -145,6 +158,10 @@ async def _event_stream(
                 yield _sse("delta", {"text": event.text})
             elif isinstance(event, AnswerRestart):
                 yield _sse("restart", {"reason": event.reason})
+            elif isinstance(event, ToolStarted):
+                yield _sse("tool", {"name": event.call.name, "arguments": event.call.arguments})
+            elif isinstance(event, ToolFinished):
+                yield _sse("tool_result", event.result.as_record())
             elif isinstance(event, TurnDone):
                 done = await finish(to_response(event.result))
                 yield _sse("done", done.model_dump(mode="json"))

@@ -7,7 +7,9 @@ from fastapi import APIRouter
 from core import language, personalities
 from core.concurrency import run_blocking
 from core.config import Settings
+from core.errors import InvalidInputError
 from core.history import UserRecord
+from core.tools.clock import check_zone
 from core.tts.speaking import chosen_voice
 from webapp.deps import CurrentUser, StateDep
 from webapp.errors import documented
@@ -37,6 +39,7 @@ def user_settings(user: UserRecord, settings: Settings) -> UserSettings:
         custom_prompt=user.custom_prompt,
         language=user.language,
         tts_provider=chosen_voice(user.tts_provider, settings),
+        time_zone=user.time_zone or settings.time_zone,
     )
 
 
@@ -52,6 +55,11 @@ async def put_settings(body: UserSettings, user: CurrentUser, state: StateDep) -
     voice (local or gtts; left out: unchanged)."""
     personalities.validate(body.personality, body.custom_prompt)
     language.validate(body.language)
+    if body.time_zone is not None:
+        try:
+            check_zone(body.time_zone)
+        except ValueError as exc:
+            raise InvalidInputError(str(exc)) from exc
     record = await run_blocking(
         lambda: state.store.update_user(
             user_id=user.id,
@@ -59,6 +67,7 @@ async def put_settings(body: UserSettings, user: CurrentUser, state: StateDep) -
             custom_prompt=body.custom_prompt,
             language=body.language,
             tts_provider=body.tts_provider or user.tts_provider,
+            time_zone=body.time_zone or user.time_zone,
         )
     )
     return user_settings(record, state.settings)

@@ -157,6 +157,11 @@ async def _send_events(websocket: WebSocket, engine: Conversation) -> None:
                 await websocket.send_bytes(event.pcm)
             else:
                 await websocket.send_json(event_message(event))
+            if isinstance(event, ev.Ending):
+                # The agent ended the conversation (a goodbye, silence): its last words have
+                # played; the socket closes normally, saying why.
+                await websocket.close(code=status.WS_1000_NORMAL_CLOSURE, reason=event.reason)
+                return
         except (WebSocketDisconnect, RuntimeError):
             return
 

@@ -15,6 +15,7 @@ from webapp.schemas import (
     SessionPublic,
     SessionUpdate,
     Timings,
+    ToolCallPublic,
     TurnPublic,
 )
 
@@ -60,6 +61,7 @@ def turn_public(turn: TurnRecord) -> TurnPublic:
         if turn.eos_first_token_ms is not None or turn.eos_transcript_ms is not None
         else None,
         interrupted=turn.interrupted,
+        tool_calls=[ToolCallPublic(**call) for call in turn.tool_calls or ()],
         created_at=turn.created_at,
         answered_at=turn.answered_at,
     )

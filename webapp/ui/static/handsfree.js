@@ -13,6 +13,11 @@ function setupHandsfree(root) {
   const MAX_CONTEXT_RATE = 48000; // the server takes 8000 to 48000 Hz
   const MAX_BUFFERED = 1 << 20; // a stalled socket drops microphone audio instead of hoarding it
   const PLAYBACK_REPORT_MS = 250;
+  const ENDINGS = {
+    end: "The agent said goodbye: the conversation is over. Press Start conversation to talk again.",
+    transfer: "The agent handed the conversation over to a person.",
+    idle: "The conversation ended after a long silence. Press Start conversation to talk again.",
+  };
   const NOT_OPENED =
     "Could not open the conversation: the server is unreachable or refused it " +
     "(if your sign-in expired, reload the page to sign in again).";
@@ -128,6 +133,7 @@ function setupHandsfree(root) {
       };
       ws.onclose = (event) => {
         if (this.stopped) return;
+        if (this.ended) return finish(this.ended, false);
         const reason = this.error || (this.opened ? closeReason(event) : NOT_OPENED);
         finish(reason || "The conversation ended.", Boolean(reason));
       };
@@ -223,6 +229,17 @@ function setupHandsfree(root) {
           if (["thinking", "queued"].includes(root.dataset.state)) {
             setState("listening", "Listening…");
           }
+          break;
+        case "tool":
+          // A tool the agent calls, then its result: shown as a small line in the chat.
+          if (event.ok !== null && event.ok !== undefined) {
+            addLine("Tool", event.name + (event.ok ? " ✓" : " ✗"), "handsfree-tool");
+          }
+          break;
+        case "end":
+          // The agent ended the conversation (a goodbye, a transfer, silence); its last words
+          // have played and the socket closes next.
+          this.ended = ENDINGS[event.reason] || "The agent ended the conversation.";
           break;
         case "error": {
           if (event.fatal) this.error = "Error: " + event.message;
