@@ -10,7 +10,7 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from functools import partial
 
-from core import fallback, language, personalities
+from core import fallback, personalities
 from core.admission import ConversationLimit, Gate
 from core.audio import decode
 from core.concurrency import (
@@ -37,15 +37,16 @@ from core.results import (
     AgentEvent,
     AnswerDelta,
     AnswerRestart,
-    AnswerTimings,
     TranscriptionResult,
     TurnDone,
     TurnResult,
     TurnStarted,
+    turn_result,
 )
 from core.stt import Transcript
 from core.tool_turns import Tools, ToolTurn
 from core.tools import Keypad, ToolCall, ToolContext
+from core.turn_setup import prepare_turn
 
 logger = logging.getLogger(__name__)
 
@@ -275,8 +276,15 @@ class Agent:
         # detection and token counting, so the model starts as early as possible.
         try:
             turn, name, messages = await run_blocking(
-                lambda: self._prepare_turn(
-                    user, session, text, personality, self.tools.tokens(toolset, self.prompts)
+                lambda: prepare_turn(
+                    self.store,
+                    self.prompts,
+                    self.settings,
+                    user,
+                    session,
+                    text,
+                    personality,
+                    self.tools.tokens(toolset, self.prompts),
                 )
             )
         except InvalidInputError:
@@ -324,11 +332,13 @@ class Agent:
                     hold=hold,
                 )
                 said = len(so_far)  # where this round's text starts
+                offered = tools.specs() is not None
                 calls: list[ToolCall] = []
                 try:
                     async for event in stream:
                         if isinstance(event, ToolCall):
-                            calls.append(event)
+                            if offered:  # a model may still write one when none is offered
+                                calls.append(event)
                             continue
                         if isinstance(event, fallback.Switch):
                             provider, reason = event.provider, event.reason
@@ -384,7 +394,7 @@ class Agent:
                     tool_calls=tools.records(),
                 )
         if status == "answered":
-            result = self._result(record, provider, name)
+            result = turn_result(record, provider, name)
             yield TurnDone(
                 dataclasses.replace(result, tool_calls=tuple(tools.results), action=tools.action)
             )
@@ -395,74 +405,3 @@ class Agent:
             if isinstance(event, TurnDone):
                 return event.result
         raise ProviderError("The answer stream ended without a result.")
-
-    def _prepare_turn(
-        self,
-        user: UserRecord,
-        session: SessionRecord,
-        text: str,
-        personality: str | None,
-        reserved: int,
-    ) -> tuple[TurnRecord, str, list[ChatMessage]]:
-        """Store the user's turn (or find the pending transcription) and build the prompt."""
-        turns = self.store.list_turns(user_id=user.id, session_id=session.id)
-        history = [t for t in turns if t.status == "answered"]
-        if text:
-            pinned = pinned_language(user, session)
-            prior = turns[-1].language if turns else self.settings.default_language
-            lang = pinned or language.detect(text, fallback=prior)
-            name, custom = personality_of(
-                self.settings.default_personality, user, session, personality
-            )
-            # Built before the turn is stored, so a message too long for the model is refused
-            # without leaving a turn behind.
-            messages = self.prompts.build_messages(
-                history, text, language=lang, personality=name, custom=custom, reserved=reserved
-            )
-            turn = self.store.add_turn(
-                user_id=user.id,
-                session_id=session.id,
-                source="text",
-                user_text=text,
-                language=lang,
-                status="answering",
-            )
-            return turn, name, messages
-        pending = [t for t in turns if t.status == "pending"]
-        if not pending:
-            raise NothingToAnswerError(
-                "No text given and the session has no transcription waiting for an answer."
-            )
-        turn = pending[-1]
-        name, custom = personality_of(
-            self.settings.default_personality, user, session, personality, turn.personality
-        )
-        messages = self.prompts.build_messages(
-            history,
-            turn.user_text,
-            language=turn.language,
-            personality=name,
-            custom=custom,
-            reserved=reserved,
-        )
-        # `answering` until stored: a turn still so at the next start was cut off by a stop.
-        self.store.set_turn_status(turn_id=turn.id, status="answering")
-        return turn, name, messages
-
-    @staticmethod
-    def _result(record: TurnRecord, provider: str, personality: str) -> TurnResult:
-        return TurnResult(
-            session_id=record.session_id,
-            turn_id=record.id,
-            user_text=record.user_text,
-            answer=record.answer or "",
-            language=record.language,
-            personality=personality,
-            provider=provider,
-            fallback=record.fallback,
-            timings=AnswerTimings(
-                stt_ms=record.stt_ms,
-                llm_first_token_ms=record.llm_first_token_ms,
-                total_ms=record.total_ms or 0.0,
-            ),
-        )

@@ -111,6 +111,17 @@ class CallerDirectory:
         sessions = self.store.list_sessions(user_id=user.id, limit=_SESSIONS_SEARCHED)
         return next((s for s in sessions if s.channel == CHANNEL), None)
 
+    def answered(self, call_sid: str, number: str) -> Caller | None:
+        """The callee of an outbound call placed by a user (`POST /calls`): the call talks in
+        the session recorded when it was placed, owned by that user. None for a call this
+        server did not place."""
+        session = self.store.find_call_session(call_sid=call_sid)
+        user = self.store.find_user(user_id=session.user_id) if session else None
+        if session is None or user is None:
+            return None
+        logger.info("Outbound call to %s answered: session %s", mask(number), session.id)
+        return Caller(user=user, session=session, caller_id=self.caller_id(number), returning=True)
+
     def connect(self, number: str) -> Caller:
         """The caller of `number` and the session their call continues: their latest phone
         session, or a new one on a first call (and on every call from a withheld number)."""

@@ -156,6 +156,9 @@ class Settings(BaseSettings):
     tools_enabled: bool = True  # the built-in tools, and those of TOOLS_FILE
     tools_file: Path | None = None  # HTTP tools declared in JSON (docs/tools.md)
     time_zone: str = "UTC"  # the IANA zone the clock tool answers in, e.g. Europe/Paris
+    # The local model calls a tool when its first token gives a call at least this probability
+    # (core/llm/tool_choice.py; calibrated in docs/tools.md).
+    llm_tool_threshold: float = Field(default=0.2, gt=0, le=1)
     tool_timeout_s: float = Field(default=10.0, gt=0)  # the longest one tool call may run
     tool_filler_s: float = Field(default=1.0, ge=0)  # a tool slower than this: a filler is said
     transfer_number: str | None = None  # where "a person, please" goes, e.g. +15551230000

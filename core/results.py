@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.history import TurnRecord
 from core.tools import Action, ToolCall, ToolResult
 
 
@@ -85,3 +86,22 @@ class TurnDone:
 
 
 AgentEvent = TurnStarted | AnswerDelta | AnswerRestart | ToolStarted | ToolFinished | TurnDone
+
+
+def turn_result(record: TurnRecord, provider: str, personality: str) -> TurnResult:
+    """A stored turn as the finished turn an answer gives back."""
+    return TurnResult(
+        session_id=record.session_id,
+        turn_id=record.id,
+        user_text=record.user_text,
+        answer=record.answer or "",
+        language=record.language,
+        personality=personality,
+        provider=provider,
+        fallback=record.fallback,
+        timings=AnswerTimings(
+            stt_ms=record.stt_ms,
+            llm_first_token_ms=record.llm_first_token_ms,
+            total_ms=record.total_ms or 0.0,
+        ),
+    )

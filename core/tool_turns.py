@@ -33,10 +33,12 @@ logger = logging.getLogger(__name__)
 # that calls the same tool again and again cannot hold the line.
 MAX_TOOL_ROUNDS = 3
 TOOL_GUIDANCE = (
-    "You can call tools. Call one whenever it fits: the current time, date or day; any "
-    "arithmetic; ending the conversation when the user says goodbye; a person when they ask "
-    "for one; their orders or the weather. Never guess what a tool can tell you. For "
-    "anything else, answer directly without a tool."
+    "You can call tools. Call one whenever it fits, in any language: the current time, date "
+    'or day (current_time); any sum or product (calculate); a goodbye such as "bye", '
+    '"au revoir", "adiós", "tschüss" or "ciao" (end_conversation); a wish to speak '
+    "to a person or a human (transfer_to_human); orders or the weather, when such tools are "
+    "offered. Never guess what a tool can tell you. For anything else, answer directly "
+    "without a tool."
 )
 # Qwen2.5's template wraps the tools' JSON in about 100 tokens of instructions.
 _TEMPLATE_TOKENS = 120

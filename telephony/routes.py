@@ -103,8 +103,14 @@ async def signed_form(request: Request, phone: Phone) -> Form:
 
 
 async def _caller(phone: Phone, form: Form) -> Caller:
-    caller = await run_blocking(lambda: phone.callers.connect(form.get("From", "")))
+    """Who the agent talks to: the caller of an incoming call, or the person an outbound call
+    (placed with `POST /calls`, `Direction` outbound-api) reached, in its recorded session."""
     call_sid = form.get("CallSid", "")
+    caller = None
+    if form.get("Direction", "").startswith("outbound") and call_sid:
+        caller = await run_blocking(lambda: phone.callers.answered(call_sid, form.get("To", "")))
+    if caller is None:
+        caller = await run_blocking(lambda: phone.callers.connect(form.get("From", "")))
     if call_sid:
         await run_blocking(
             lambda: phone.calls.begin_call(

@@ -380,6 +380,16 @@ class HistoryStore:
                 db.flush()
             return _record(CallRecord, call)
 
+    def find_call_session(self, *, call_sid: str) -> SessionRecord | None:
+        """The session a recorded call talks in (an outbound call's, chosen when it was placed),
+        or None."""
+        with self._tx() as db:
+            call = db.get(Call, call_sid)
+            conv = db.get(SessionRow, call.session_id) if call and call.session_id else None
+            if conv is None:
+                return None
+            return _record(SessionRecord, conv, turn_count=self._count(db, conv.id))
+
     def find_call(self, *, call_sid: str) -> CallRecord | None:
         with self._tx() as db:
             call = db.get(Call, call_sid)

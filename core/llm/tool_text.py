@@ -125,10 +125,19 @@ def _partial_tag(text: str) -> int:
     return 0
 
 
+NO_TOOL = "answer_directly"  # the grammar's way out: no tool fits after all
+
+
 def call_schema(tools: list[JsonObject]) -> JsonObject:
-    """A JSON schema that only a valid call of one of `tools` meets: the grammar a local model
-    writes a call under when its free attempt could not be read."""
-    options = []
+    """A JSON schema that only a valid call of one of `tools` meets, or the name NO_TOOL: the
+    grammar a local model writes a call under once it has chosen to call."""
+    options: list[JsonObject] = [
+        {
+            "type": "object",
+            "properties": {"name": {"const": NO_TOOL}},
+            "required": ["name"],
+        }
+    ]
     for spec in tools:
         function = spec["function"]
         options.append(

@@ -28,6 +28,9 @@ from core.results import (
 from core.tools import Action, Keypad, TransferCall
 from core.tts.speaking import AnswerPieces
 
+ENDING_STEP_S = 0.05
+ENDING_GRACE_S = 2.0  # a client whose reports stop: the clock ends the wait
+
 
 def ms_since(start: float) -> float:
     return round((time.perf_counter() - start) * 1000, 1)
@@ -184,8 +187,13 @@ class LiveAnswer:
         """The conversation is over: once the last words have played, tell the channel to
         hang up, transfer or close (`ev.Ending`)."""
         playback = self.playback
-        if playback.playing() and not playback.stopped:
-            await asyncio.sleep(playback.sent_seconds - playback.heard_ms() / 1000)
+        # To the very end (not `playing()`, which rounds a VAD window off), by the client's
+        # reports when it sends them (the phone's marks), else by the clock.
+        steps = int((playback.sent_seconds + ENDING_GRACE_S) / ENDING_STEP_S) + 1
+        for _ in range(steps if playback.started is not None else 0):
+            if playback.stopped or playback.heard_ms() >= playback.sent_seconds * 1000:
+                break
+            await asyncio.sleep(ENDING_STEP_S)
         self.emit(ev.Ending(reason, transfer_to=transfer_to))
 
     async def say(self, line: str, language: str) -> None:

@@ -275,12 +275,6 @@ def test_the_placed_call_is_answered_by_the_agent(
     assert listed["status"] == "completed" and listed["duration_s"] == 7
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="telephony/routes.py takes the webhook's From as the caller; for an outbound call "
-    "(Direction outbound-api) that is the agent's own number, so the stream goes to that "
-    "number's phone account instead of the session recorded for the call",
-)
 def test_the_answered_call_talks_in_the_session_recorded_for_it(
     phone_server_factory: Callable[..., PhoneServer], twilio_rest: FakeTwilio
 ) -> None:

@@ -126,6 +126,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         fake = self.server.fake
+        # One request per connection: a kept-alive socket of the SDK's pool would hold a
+        # handler thread, and so the server's close, until the app stops.
+        self.close_connection = True
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         if self.path != CALLS_PATH.format(sid=fake.account_sid):
             self.error(TwilioError(20404, "The requested resource was not found", 404))
@@ -158,6 +161,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
+        self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(data)
 
