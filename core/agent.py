@@ -45,7 +45,7 @@ from core.results import (
 )
 from core.stt import Transcript
 from core.tool_turns import Tools, ToolTurn
-from core.tools import Keypad, ToolCall, ToolContext
+from core.tools import Keypad, ToolCall, ToolContext, Toolset
 from core.turn_setup import prepare_turn
 
 logger = logging.getLogger(__name__)
@@ -271,7 +271,11 @@ class Agent:
     ) -> AsyncGenerator[AgentEvent, None]:
         start = time.perf_counter()
         session = await self._session(user, session_id, channel)
-        toolset = self.tools.offered(channel=channel, keypad=keypad is not None)
+        toolset = (
+            self.tools.offered(channel=channel, keypad=keypad is not None)
+            if self.providers.llm.calls_tools
+            else Toolset()
+        )
         # One hop to a worker for all the preparation: store reads and writes, language
         # detection and token counting, so the model starts as early as possible.
         try:
@@ -361,9 +365,11 @@ class Agent:
                     await stream.aclose()
                 if looping or not calls:
                     break
-                async for tool_event in tools.run(calls):
-                    yield tool_event
-                messages = tools.follow_up(messages, so_far[said:], calls)
+                calls = tools.fresh(calls)
+                if calls:
+                    async for tool_event in tools.run(calls):
+                        yield tool_event
+                    messages = tools.follow_up(messages, so_far[said:], calls)
             closing = tools.closing_words(so_far)
             if closing:
                 so_far += closing

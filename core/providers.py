@@ -113,6 +113,15 @@ def local_llm_file(settings: Settings) -> tuple[Path, str, str]:
     return path, f"local:{settings.local_llm.value}", fix
 
 
+def local_calls_tools(settings: Settings) -> bool:
+    """LOCAL_LLM_TOOLS, or by model: measured, the bundled 0.5B model with tools on offer
+    called them for statements and wrote calls into its answers ("What is my name?" answered
+    with a calculation), so it answers without them; the 1.5B model and any other GGUF get them."""
+    if settings.local_llm_tools is not None:
+        return settings.local_llm_tools
+    return settings.local_llm_path is not None or settings.local_llm is not LocalLLM.QWEN_05B
+
+
 def build_local_llm(settings: Settings) -> LlamaCppLLM:
     """The local GGUF model, checked first in a child process (see core/llm/llama_selftest)."""
     from core.llm.llama_cpp import LlamaCppLLM
@@ -132,6 +141,7 @@ def build_local_llm(settings: Settings) -> LlamaCppLLM:
             runtime=runtime,
             state_cache_bytes=settings.llm_state_cache_mb * 2**20,
             tool_threshold=settings.llm_tool_threshold,
+            calls_tools=local_calls_tools(settings),
         )
     except ValueError as exc:  # llama.cpp's only word for a file it cannot load
         raise ModelMissingError(
@@ -207,7 +217,7 @@ def warm_tools(llm: LLM, settings: Settings, system: str) -> None:
     from core.tool_turns import TOOL_GUIDANCE, Tools
 
     specs = Tools.from_settings(settings).offered(channel="ws", keypad=False).specs()
-    if not specs:
+    if not specs or not llm.calls_tools:
         return
     guided = f"{system}\n\n{TOOL_GUIDANCE}"
     for _ in llm.stream([ChatMessage("system", guided)], max_tokens=1, tools=specs):

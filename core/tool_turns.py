@@ -112,6 +112,15 @@ class ToolTurn:
                 return result.output.action
         return None
 
+    def fresh(self, calls: list[ToolCall]) -> list[ToolCall]:
+        """`calls` but those made before with the same arguments. When nothing is left the
+        model is going round in circles: it gets no more tools, and answers with what it has."""
+        made = {(r.call.name, r.call.arguments_json()) for r in self.results}
+        new = [c for c in calls if (c.name, c.arguments_json()) not in made]
+        if not new:
+            self.rounds = MAX_TOOL_ROUNDS
+        return new
+
     async def run(self, calls: list[ToolCall]) -> AsyncIterator[ToolStarted | ToolFinished]:
         self.rounds += 1
         for call in calls:

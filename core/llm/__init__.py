@@ -50,6 +50,7 @@ class LLM(Protocol):
 
     name: str
     is_local: bool
+    calls_tools: bool  # offered tools, it may call them; else it ignores them
 
     @property
     def lock(self) -> FairLock | None:

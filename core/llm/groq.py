@@ -19,6 +19,7 @@ class GroqLLM:
     """Llama 3 (`llama-3.3-70b-versatile` by default) with token streaming."""
 
     is_local = False
+    calls_tools = True  # the vendor's native `tools` API
     lock: FairLock | None = None  # calls run side by side, on the vendor's machines
 
     def __init__(

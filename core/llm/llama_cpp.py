@@ -15,7 +15,7 @@ from core.errors import ProviderError
 from core.llm import ChatMessage
 from core.llm.llama_runtime import LlamaRuntime, register_backends
 from core.llm.llama_states import keep_states
-from core.llm.tool_choice import CallChoice, call_openers
+from core.llm.tool_choice import NEVER, CallChoice, call_openers
 from core.llm.tool_text import NO_TOOL, ToolCallText, call_schema, read_calls
 from core.tools import JsonObject, ToolCall
 
@@ -79,6 +79,7 @@ class LlamaCppLLM:
         runtime: LlamaRuntime,
         state_cache_bytes: int = 0,
         tool_threshold: float = 0.2,
+        calls_tools: bool = True,
     ) -> None:
         self.name = name or f"local:{model_path.stem}"
         self.context_tokens = context_tokens
@@ -86,6 +87,7 @@ class LlamaCppLLM:
         self.runtime = runtime  # the build, CPU features and extra buffers, for /health
         self.lock = FairLock()
         self.tool_threshold = tool_threshold  # see core.llm.tool_choice
+        self.calls_tools = calls_tools
         self._openers: Any = None  # the tokens that could open a tool call, found once
         self.model = load_llama(
             model_path,
@@ -129,8 +131,14 @@ class LlamaCppLLM:
         with self.lock:
             try:
                 payload = local_messages(messages)
-                if not tools:  # nothing to call: the text is the answer, whatever it looks like
-                    yield from self._deltas(payload, None, max_tokens)
+                if not self.calls_tools:
+                    tools = None
+                if not tools:
+                    # Nothing to call. After a call's result, a small model may still write
+                    # another call as text: it must answer in words.
+                    after_tools = any(m.role == "tool" for m in messages)
+                    words = self._choice(threshold=NEVER) if after_tools else None
+                    yield from self._deltas(payload, None, max_tokens, choice=words)
                     return
                 choice = self._choice()
                 reader = ToolCallText()
@@ -145,7 +153,7 @@ class LlamaCppLLM:
                         yield from calls
                     elif choice.calling:
                         # It leaned towards a call, then chose none: the answer in words.
-                        words = CallChoice(choice.openers, choice.end_token, threshold=2.0)
+                        words = self._choice(threshold=NEVER)
                         yield from self._deltas(payload, tools, max_tokens, choice=words)
             except GeneratorExit:
                 raise
@@ -153,10 +161,11 @@ class LlamaCppLLM:
                 logger.exception("llama.cpp generation failed")
                 raise ProviderError(f"Local LLM failed: {exc}") from exc
 
-    def _choice(self) -> CallChoice:
+    def _choice(self, threshold: float | None = None) -> CallChoice:
         if self._openers is None:
             self._openers = call_openers(self.model)
-        return CallChoice(self._openers, self.model.token_eos(), self.tool_threshold)
+        chosen = self.tool_threshold if threshold is None else threshold
+        return CallChoice(self._openers, self.model.token_eos(), chosen)
 
     def _deltas(
         self,

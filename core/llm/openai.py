@@ -22,6 +22,7 @@ class OpenAILLM:
     """Any OpenAI-compatible `/chat/completions`, streamed token by token."""
 
     is_local = False
+    calls_tools = True  # the vendor's native `tools` API
     lock: FairLock | None = None  # calls run side by side, on the vendor's machines
 
     def __init__(

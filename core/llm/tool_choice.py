@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 _OPENING = ("{", "<", "```")
+NEVER = 2.0  # a threshold no probability reaches: words only, the openers barred
 
 
 def call_openers(model: Any) -> np.ndarray:

@@ -25,6 +25,7 @@ def test_settings_round_trip_and_apply_to_new_turns(client: TestClient, headers:
         "custom_prompt": None,
         "language": "auto",
         "tts_provider": "local",
+        "time_zone": "UTC",
     }
     res = client.put("/settings", headers=headers, json={"personality": "formal", "language": "es"})
     assert res.status_code == 200

@@ -27,7 +27,7 @@ def call_public(record: CallRecord) -> CallPublic:
     "",
     status_code=201,
     response_model=CallPlaced,
-    responses=documented(401, 403, 413, 422, 502, 503),
+    responses=documented(400, 401, 403, 413, 422, 502, 503),
 )
 async def place_call(body: CallCreate, user: CurrentUser, state: StateDep) -> CallPlaced:
     """Have the agent call a number through Twilio and talk with whoever answers. Only the
