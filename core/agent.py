@@ -310,6 +310,7 @@ class Agent:
                 transfer_number=self.settings.transfer_number,
             ),
             timeout_s=self.settings.tool_timeout_s,
+            action_threshold=self.settings.llm_action_threshold,
         )
         messages = tools.prompt(messages)
         provider = self.providers.llm.name

@@ -159,6 +159,9 @@ class Settings(BaseSettings):
     # The local model calls a tool when its first token gives a call at least this probability
     # (core/llm/tool_choice.py; calibrated in docs/tools.md).
     llm_tool_threshold: float = Field(default=0.2, gt=0, le=1)
+    # ...and ends or transfers the conversation only at this probability or more (a wrong
+    # goodbye cuts the user off: "Hello" weighed 0.31 here, "Bye" 0.64)
+    llm_action_threshold: float = Field(default=0.4, gt=0, le=1)
     # Whether the local model is offered tools; unset: yes, but for the 0.5B preset
     local_llm_tools: bool | None = None
     tool_timeout_s: float = Field(default=10.0, gt=0)  # the longest one tool call may run

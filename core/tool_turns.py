@@ -81,10 +81,18 @@ class Tools:
 class ToolTurn:
     """The tools of one turn: what the model is offered, what it called, what came back."""
 
-    def __init__(self, toolset: Toolset, context: ToolContext, *, timeout_s: float) -> None:
+    def __init__(
+        self,
+        toolset: Toolset,
+        context: ToolContext,
+        *,
+        timeout_s: float,
+        action_threshold: float = 0.0,
+    ) -> None:
         self.toolset = toolset
         self.context = context
         self.timeout_s = timeout_s
+        self.action_threshold = action_threshold
         self.results: list[ToolResult] = []
         self.rounds = 0
 
@@ -113,13 +121,26 @@ class ToolTurn:
         return None
 
     def fresh(self, calls: list[ToolCall]) -> list[ToolCall]:
-        """`calls` but those made before with the same arguments. When nothing is left the
-        model is going round in circles: it gets no more tools, and answers with what it has."""
+        """`calls` but those made before with the same arguments, and those that would end the
+        conversation on a local model's hunch (weight below `action_threshold`). When nothing
+        is left the model gets no more tools, and answers in words with what it has."""
         made = {(r.call.name, r.call.arguments_json()) for r in self.results}
-        new = [c for c in calls if (c.name, c.arguments_json()) not in made]
+        new = [c for c in calls if (c.name, c.arguments_json()) not in made and not self._unsure(c)]
         if not new:
             self.rounds = MAX_TOOL_ROUNDS
         return new
+
+    def _unsure(self, call: ToolCall) -> bool:
+        tool = self.toolset.get(call.name)
+        unsure = (
+            tool is not None
+            and tool.final
+            and call.weight is not None
+            and call.weight < self.action_threshold
+        )
+        if unsure:
+            logger.info("Not calling %s on a weight of %.2f", call.name, call.weight)
+        return unsure
 
     async def run(self, calls: list[ToolCall]) -> AsyncIterator[ToolStarted | ToolFinished]:
         self.rounds += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
@@ -134,10 +135,12 @@ class LlamaCppLLM:
                 if not self.calls_tools:
                     tools = None
                 if not tools:
-                    # Nothing to call. After a call's result, a small model may still write
-                    # another call as text: it must answer in words.
+                    # Nothing to call. A model that has seen tools (their results, or the
+                    # guidance in the system prompt) may still write a call as text: once the
+                    # tokens that open one are known, its answer is words.
                     after_tools = any(m.role == "tool" for m in messages)
-                    words = self._choice(threshold=NEVER) if after_tools else None
+                    known = self._openers is not None
+                    words = self._choice(threshold=NEVER) if after_tools or known else None
                     yield from self._deltas(payload, None, max_tokens, choice=words)
                     return
                 choice = self._choice()
@@ -147,7 +150,11 @@ class LlamaCppLLM:
                 yield from reader.finish()
                 if choice.calling or reader.malformed:
                     written = "".join(self._deltas(payload, tools, max_tokens, constrained=True))
-                    calls = [c for c in read_calls(written) if c.name != NO_TOOL]
+                    calls = [
+                        dataclasses.replace(c, weight=choice.weight)
+                        for c in read_calls(written)
+                        if c.name != NO_TOOL
+                    ]
                     logger.info("The local model calls %s", [c.name for c in calls] or "no tool")
                     if calls:
                         yield from calls

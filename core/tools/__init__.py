@@ -28,6 +28,9 @@ class ToolCall:
     id: str
     name: str
     arguments: JsonObject
+    # How sure a local model was that a call was due (`core.llm.tool_choice`); None: a cloud
+    # model's call, which it makes through its own API.
+    weight: float | None = None
 
     def arguments_json(self) -> str:
         return json.dumps(self.arguments, ensure_ascii=False, separators=(",", ":"))
@@ -121,6 +124,9 @@ class Tool:
     run: ToolFunction
     channels: frozenset[str] | None = None
     asks_user: bool = False  # waits for the user (the keypad): no filler while it runs
+    # Ends or hands over the conversation: a local model must be surer to call it
+    # (LLM_ACTION_THRESHOLD), since a wrong call cuts the user off.
+    final: bool = False
 
     def spec(self) -> JsonObject:
         """The OpenAI/Groq `tools` entry (also what Qwen's chat template reads)."""

@@ -41,6 +41,7 @@ def end_tool() -> Tool:
         ),
         parameters=NO_ARGUMENTS,
         run=_end,
+        final=True,
     )
 
 
@@ -69,6 +70,7 @@ def transfer_tool() -> Tool:
         ),
         parameters=NO_ARGUMENTS,
         run=_transfer,
+        final=True,
     )
 
 
