@@ -158,7 +158,7 @@ class Settings(BaseSettings):
     time_zone: str = "UTC"  # the IANA zone the clock tool answers in, e.g. Europe/Paris
     # The local model calls a tool when its first token gives a call at least this probability
     # (core/llm/tool_choice.py; calibrated in docs/tools.md).
-    llm_tool_threshold: float = Field(default=0.2, gt=0, le=1)
+    llm_tool_threshold: float = Field(default=0.35, gt=0, le=1)
     # ...and ends or transfers the conversation only at this probability or more (a wrong
     # goodbye cuts the user off: "Hello" weighed 0.31 here, "Bye" 0.64)
     llm_action_threshold: float = Field(default=0.4, gt=0, le=1)

@@ -202,26 +202,10 @@ def warm_up(providers: Providers, settings: Settings) -> None:
         for _ in llm.stream([ChatMessage("system", system)], max_tokens=1):
             pass
         providers.prompt_tokens_per_s = measure_prompt_speed(llm, system)
-        warm_tools(llm, settings, system)
         silence = np.zeros(SAMPLE_RATE, dtype=np.float32)
         stt.transcribe(DecodedAudio(silence, AudioFormat.WAV), language="en")
     except Exception:  # a warm-up is an optimisation: the real calls report real errors
         logger.warning("Warming up the local models failed", exc_info=True)
-
-
-def warm_tools(llm: LLM, settings: Settings, system: str) -> None:
-    """Read the default system prompt with the tools a live conversation offers, so the first
-    turn finds them in the cache (about 500 tokens), and let the model find the tokens that
-    open a call (`core.llm.tool_choice`)."""
-    from core.llm import ChatMessage
-    from core.tool_turns import TOOL_GUIDANCE, Tools
-
-    specs = Tools.from_settings(settings).offered(channel="ws", keypad=False).specs()
-    if not specs or not llm.calls_tools:
-        return
-    guided = f"{system}\n\n{TOOL_GUIDANCE}"
-    for _ in llm.stream([ChatMessage("system", guided)], max_tokens=1, tools=specs):
-        pass
 
 
 # About 250 tokens of plain text: long enough for a steady reading speed, read in well under a

@@ -19,6 +19,7 @@ from core.config import MIN_JWT_SECRET_BYTES, Settings
 from core.dialing import Dialer
 from core.history import HistoryStore
 from core.providers import Providers, build_providers
+from core.tool_turns import warm_tools
 
 logger = logging.getLogger(__name__)
 
@@ -48,10 +49,13 @@ def open_service(
             f"\n  First start: created user '{settings.admin_username}' with password "
             f"'{generated}'.\n  Set ADMIN_PASSWORD to choose it yourself.\n\n"
         )
+    built = providers is None
     if providers is None:
         providers = build_providers(settings)
     language.warm_up()
     agent = Agent(settings=settings, providers=providers, store=store)
+    if built:  # models given (tests) were warmed by whoever built them
+        warm_tools(providers.llm_fallback or providers.llm, agent.tools, settings)
     return Service(
         settings=settings, store=store, agent=agent, secret=load_secret(settings), dialer=dialer
     )

@@ -8,8 +8,9 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
+from core import personalities
 from core.config import Settings
-from core.llm import ChatMessage
+from core.llm import LLM, ChatMessage
 from core.phrases import Line, say
 from core.prompting import Prompts
 from core.results import ToolFinished, ToolStarted
@@ -186,3 +187,21 @@ class ToolTurn:
 
     def records(self) -> list[JsonObject] | None:
         return [result.as_record() for result in self.results] or None
+
+
+def warm_tools(llm: LLM, tools: Tools, settings: Settings) -> None:
+    """Read the default system prompt with the tools a live conversation offers, so the first
+    turn finds them in the cache (about 500 tokens), and let a local model find the tokens
+    that open a call (`core.llm.tool_choice`); an optimisation, so a failure is only logged."""
+    specs = tools.offered(channel="ws", keypad=False).specs()
+    if not specs or not llm.calls_tools:
+        return
+    system = personalities.system_prompt(
+        settings.default_personality, custom_prompt=None, language=settings.default_language
+    )
+    guided = [ChatMessage("system", f"{system}\n\n{TOOL_GUIDANCE}")]
+    try:
+        for _ in llm.stream(guided, max_tokens=1, tools=specs):
+            pass
+    except Exception:
+        logger.warning("Reading the tools ahead failed", exc_info=True)

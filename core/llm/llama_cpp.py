@@ -79,7 +79,7 @@ class LlamaCppLLM:
         name: str | None = None,
         runtime: LlamaRuntime,
         state_cache_bytes: int = 0,
-        tool_threshold: float = 0.2,
+        tool_threshold: float = 0.35,
         calls_tools: bool = True,
     ) -> None:
         self.name = name or f"local:{model_path.stem}"
