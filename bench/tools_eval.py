@@ -11,7 +11,8 @@ is right when the first call names the expected tool with valid arguments (`calc
 result is the expected value; `order_status`: the same digits; `weather`: the city, accents
 and case ignored; the others: any arguments) and the call succeeded; a no-tool item is wrong
 when any tool is called. The HTTP tools of evals/tools.example.json are answered by a loopback
-service started here, and TRANSFER_NUMBER is set so the REST channel offers the transfer too.
+service started here, TRANSFER_NUMBER is set so the REST channel offers the transfer too, and
+LOCAL_LLM_TOOLS is on (local models get no tools by default).
 
 `--standin groq|openai` runs the server against the loopback Groq of tests/groq_server.py
 (through the real `groq`, or `openai`, SDK) scripted to call each item's expected tool with
@@ -379,6 +380,7 @@ def evaluate(items: list[Item], env: dict[str, str]) -> tuple[list[Verdict], lis
         server_env = {
             "TRANSFER_NUMBER": TRANSFER_NUMBER,
             "TOOLS_FILE": str(tools_file),
+            "LOCAL_LLM_TOOLS": "true",  # off by default: the local model is what is measured
             "UI_ENABLED": "false",  # no page is asked for; it only slows the start
             **env,
         }

@@ -162,8 +162,9 @@ class Settings(BaseSettings):
     # ...and ends or transfers the conversation only at this probability or more (a wrong
     # goodbye cuts the user off: "Hello" weighed 0.31 here, "Bye" 0.64)
     llm_action_threshold: float = Field(default=0.4, gt=0, le=1)
-    # Whether the local model is offered tools; unset: yes, but for the 0.5B preset
-    local_llm_tools: bool | None = None
+    # Whether the local model is offered tools (cloud models always are): off, since they cost
+    # the bundled models answer quality (docs/tools.md)
+    local_llm_tools: bool = False
     tool_timeout_s: float = Field(default=10.0, gt=0)  # the longest one tool call may run
     tool_filler_s: float = Field(default=1.0, ge=0)  # a tool slower than this: a filler is said
     transfer_number: str | None = None  # where "a person, please" goes, e.g. +15551230000

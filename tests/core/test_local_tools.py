@@ -1,6 +1,6 @@
-"""Tool calling on the bundled 1.5B model (the default; the suite's 0.5B model is offered no
-tools): the first-token choice, the call written under the grammar, and a whole turn through
-`/response` whose answer uses the calculator's result."""
+"""Tool calling on the bundled 1.5B model with LOCAL_LLM_TOOLS on (local models are offered
+no tools by default): the first-token choice, the call written under the grammar, and a whole
+turn through `/response` whose answer uses the calculator's result."""
 
 from __future__ import annotations
 
@@ -25,7 +25,9 @@ from tests.helpers import login
 
 @pytest.fixture(scope="module")
 def llm_15b(tmp_path_factory: pytest.TempPathFactory) -> LlamaCppLLM:
-    settings = make_settings(tmp_path_factory.mktemp("llm15"), local_llm="qwen2.5-1.5b")
+    settings = make_settings(
+        tmp_path_factory.mktemp("llm15"), local_llm="qwen2.5-1.5b", local_llm_tools=True
+    )
     assert local_calls_tools(settings)
     return build_local_llm(settings)
 
@@ -62,12 +64,10 @@ def test_a_plain_question_is_answered_in_words(llm_15b: LlamaCppLLM) -> None:
     assert calls == [] and "paris" in text.lower(), text
 
 
-def test_the_small_model_is_offered_no_tools(tmp_path: Path) -> None:
+def test_local_models_are_offered_tools_only_when_asked(tmp_path: Path) -> None:
+    assert not local_calls_tools(make_settings(tmp_path, local_llm="qwen2.5-1.5b"))
     assert not local_calls_tools(make_settings(tmp_path, local_llm="qwen2.5-0.5b"))
-    assert local_calls_tools(
-        make_settings(tmp_path, local_llm="qwen2.5-0.5b", local_llm_tools=True)
-    )
-    assert not local_calls_tools(make_settings(tmp_path, local_llm_tools=False))
+    assert local_calls_tools(make_settings(tmp_path, local_llm_tools=True))
 
 
 @pytest.mark.slow
