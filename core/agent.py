@@ -324,6 +324,7 @@ class Agent:
             )
             looping = False
             while not looping:
+                specs = tools.specs()  # none once the rounds are spent
                 # The model starts before anything goes out, so sending costs no model time.
                 stream = iterate_blocking(
                     partial(
@@ -332,17 +333,16 @@ class Agent:
                         self.providers.llm_fallback,
                         messages,
                         max_tokens=self.settings.llm_max_tokens,
-                        tools=tools.specs(),
+                        tools=specs,
                     ),
                     hold=hold,
                 )
                 said = len(so_far)  # where this round's text starts
-                offered = tools.specs() is not None
                 calls: list[ToolCall] = []
                 try:
                     async for event in stream:
                         if isinstance(event, ToolCall):
-                            if offered:  # a model may still write one when none is offered
+                            if specs:  # a model may still write one when none is offered
                                 calls.append(event)
                             continue
                         if isinstance(event, fallback.Switch):
