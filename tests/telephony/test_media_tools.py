@@ -99,7 +99,9 @@ def hear(groq_server: FakeGroq, speak: Callable, sentence: str) -> bytes:
     ("sentence", "word", "tool", "ending"),
     [
         ("I would like to talk to a person.", "person", "transfer_to_human", "transfer"),
-        ("That is all, thanks, goodbye.", "goodbye", "end_conversation", "end"),
+        # No comma: Piper pauses at one, and "That is all, thanks" is a whole turn that the
+        # turn detector may rightly end there, before the goodbye is said.
+        ("Thank you so much and goodbye.", "goodbye", "end_conversation", "end"),
     ],
 )
 def test_the_agent_speaks_then_transfers_or_hangs_up(
