@@ -1,14 +1,14 @@
-"""Brute-force protection for sign-in: failures counted per account and per client."""
+"""Brute-force protection for sign-in: attempts counted per account and per client, in the
+shared database, so N app processes allow no more failures than one."""
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import OrderedDict, deque
 from collections.abc import Callable
 
-# Keys tracked at once; the oldest are forgotten first, so random usernames cannot fill memory.
-MAX_KEYS = 10_000
+from core.history.guards import Charge, SharedGuards
+
+PRUNE_EVERY_S = 60.0
 
 
 def _account(username: str) -> str:
@@ -19,61 +19,43 @@ class LoginThrottle:
     """Refuse sign-in attempts for a while after too many recent failures.
 
     A key is an account name (lower-cased) or a client address; an attempt is refused when any
-    of its keys has `limit` failures within the last `window_s` seconds. The answer does not
-    depend on whether the account exists. Thread-safe; in memory, per process.
+    of its keys has `limit` attempts counted within the last `window_s` seconds. The answer does
+    not depend on whether the account exists. An attempt counts from the moment it is let
+    through, before its password is checked (so parallel guesses count too), and stops counting
+    if the password was right. Blocking: call it off the event loop.
     """
 
     def __init__(
         self,
+        guards: SharedGuards,
         *,
         per_account: int,
         per_client: int,
         window_s: float,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,  # wall time: processes share the counts
     ) -> None:
+        self.guards = guards
         self.per_account = per_account
         self.per_client = per_client
         self.window_s = window_s
         self._clock = clock
-        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._pruned = 0.0
 
-    def _limits(self, username: str, client: str) -> list[tuple[str, int]]:
-        """The attempt's keys, each with its failure limit."""
-        return [(_account(username), self.per_account), (f"client:{client}", self.per_client)]
-
-    def retry_after(self, username: str, client: str) -> int | None:
-        """Seconds to wait before trying again, or None when the attempt may go ahead."""
+    def begin(self, username: str, client: str) -> Charge:
+        """Let an attempt through and count it, or refuse it (`Charge.refused`, `wait_s`)."""
         now = self._clock()
-        wait = 0.0
-        with self._lock:
-            for key, limit in self._limits(username, client):
-                times = self._recent(key, now)
-                if times is not None and len(times) >= limit:
-                    wait = max(wait, times[0] + self.window_s - now)
-        return max(1, int(wait + 0.999)) if wait > 0 else None
+        if now - self._pruned >= PRUNE_EVERY_S:
+            self._pruned = now
+            self.guards.forget_attempts(before=now - self.window_s)
+        limits = [(_account(username), self.per_account), (f"client:{client}", self.per_client)]
+        return self.guards.charge(limits, now=now, window_s=self.window_s)
 
-    def failed(self, username: str, client: str) -> None:
-        now = self._clock()
-        with self._lock:
-            for key, _ in self._limits(username, client):
-                times = self._recent(key, now)
-                if times is None:
-                    times = self._failures[key] = deque()
-                times.append(now)
-                self._failures.move_to_end(key)
-            while len(self._failures) > MAX_KEYS:
-                self._failures.popitem(last=False)
+    def succeeded(self, username: str, attempt: Charge) -> None:
+        """A right password: the attempt does not count, and the account's failures are
+        cleared (not the client's)."""
+        self.guards.release(attempt.ids, key=_account(username))
 
-    def succeeded(self, username: str) -> None:
-        """A right password clears the account's failures (not the client's)."""
-        with self._lock:
-            self._failures.pop(_account(username), None)
 
-    def _recent(self, key: str, now: float) -> deque[float] | None:
-        times = self._failures.get(key)
-        if times is None:
-            return None
-        while times and times[0] <= now - self.window_s:
-            times.popleft()
-        return times
+def retry_after(attempt: Charge) -> int:
+    """Whole seconds for a `Retry-After` header (at least 1)."""
+    return max(1, int(attempt.wait_s + 0.999))

@@ -147,7 +147,7 @@ class MediaStream:
             # `connected`, and anything before `start`, carries nothing to act on.
         start = message.get("start")
         start = start if isinstance(start, dict) else {}
-        identity = self._identity(message, start)
+        identity = await self._identity(message, start)
         if identity is None:
             await self._close(status.WS_1008_POLICY_VIOLATION, "Invalid call ticket")
             return None
@@ -188,14 +188,17 @@ class MediaStream:
         logger.info("Media stream of call %s started, session %s", self.call_sid, engine.session_id)
         return engine
 
-    def _identity(self, message: dict[str, Any], start: dict[str, Any]) -> StreamIdentity | None:
+    async def _identity(
+        self, message: dict[str, Any], start: dict[str, Any]
+    ) -> StreamIdentity | None:
         stream_sid = message.get("streamSid") or start.get("streamSid")
         call_sid = start.get("callSid")
         params = start.get("customParameters")
         if not isinstance(stream_sid, str) or not isinstance(call_sid, str):
             logger.warning("Refused a media stream: its start message lacks the call or stream")
             return None
-        identity = self.phone.tickets.verify(params if isinstance(params, dict) else {}, call_sid)
+        params = params if isinstance(params, dict) else {}
+        identity = await run_blocking(self.phone.tickets.verify, params, call_sid)
         if identity is None:
             logger.warning("Refused media stream of call %s: invalid or used ticket", call_sid)
             return None

@@ -11,6 +11,7 @@ from core.agent import Agent
 from core.callers import CallerDirectory, phone_key
 from core.config import Settings
 from core.history import HistoryStore
+from core.history.guards import SharedGuards
 from core.service import Service
 from telephony.signature import TwilioSignatures
 from telephony.tickets import StreamTickets
@@ -51,7 +52,9 @@ def make_phone(service: Service) -> Phone:
         settings=service.settings,
         agent=service.agent,
         callers=CallerDirectory.from_secret(service.store, service.secret),
-        tickets=StreamTickets(phone_key(service.secret, "stream tickets")),
+        tickets=StreamTickets(
+            phone_key(service.secret, "stream tickets"), SharedGuards(service.store.engine)
+        ),
         store=service.store,
     )
 

@@ -3,7 +3,8 @@
 Twilio signs the Media Streams handshake over the stream URL only; the `<Parameter>`s of the
 TwiML arrive afterwards in the `start` message, unsigned. So the webhook signs them itself
 (HMAC-SHA256 with a key only this server has), with an expiry, and each ticket opens one
-stream: a socket cannot choose another caller's session, nor replay a ticket it saw.
+stream: a socket cannot choose another caller's session, nor replay a ticket it saw. Which
+tickets were used is kept in the shared database, so a replay is refused by every process.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from core.history.guards import SharedGuards
 
 TTL_S = 300  # the stream opens once the greeting is said: seconds, not minutes
 _FIELDS = ("call", "caller", "user", "session", "expires")
@@ -33,11 +35,10 @@ class StreamIdentity:
 class StreamTickets:
     """Issues the `<Parameter>` values of a call's stream and verifies them, once each."""
 
-    def __init__(self, key: bytes, *, ttl_s: int = TTL_S) -> None:
+    def __init__(self, key: bytes, guards: SharedGuards, *, ttl_s: int = TTL_S) -> None:
         self._key = key
+        self._guards = guards
         self._ttl_s = ttl_s
-        self._used: dict[str, float] = {}  # call sid -> expiry of its ticket
-        self._lock = threading.Lock()
 
     def _mac(self, values: Mapping[str, str]) -> str:
         message = json.dumps([values[name] for name in _FIELDS])  # unambiguous framing
@@ -58,7 +59,8 @@ class StreamTickets:
 
     def verify(self, params: Mapping[str, object], call_sid: str) -> StreamIdentity | None:
         """The identity in a `start` message's custom parameters, or None when they are not
-        ones this server issued for this call, have expired, or were used already."""
+        ones this server issued for this call, have expired, or were used already (by any
+        process on the database). Blocking: call it off the event loop."""
         values = {name: params.get(name) for name in (*_FIELDS, "signature")}
         if not all(isinstance(v, str) and v for v in values.values()):
             return None
@@ -69,11 +71,8 @@ class StreamTickets:
             return None
         expires = int(strings["expires"]) if strings["expires"].isdigit() else 0
         now = time.time()
-        with self._lock:
-            self._used = {sid: until for sid, until in self._used.items() if until > now}
-            if expires <= now or call_sid in self._used:
-                return None
-            self._used[call_sid] = expires
+        if expires <= now or not self._guards.use_ticket(call_sid, expires=expires, now=now):
+            return None
         return StreamIdentity(
             call_sid=call_sid,
             caller_id=strings["caller"],

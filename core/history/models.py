@@ -158,3 +158,25 @@ class Call(Base):
     ending: Mapped[str | None] = mapped_column(NulFreeString(16), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class LoginAttempt(Base):
+    """A sign-in attempt counted against one key (an account or a client address): a failure,
+    or one whose password is still being checked. In the database, so that every app process
+    on it counts the same attempts."""
+
+    __tablename__ = "login_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(NulFreeString(80), index=True)
+    at: Mapped[float] = mapped_column(Float, index=True)  # seconds since the epoch
+
+
+class UsedTicket(Base):
+    """A phone stream ticket that has opened its stream, kept until it expires: a replay is
+    refused by whichever process it reaches."""
+
+    __tablename__ = "used_tickets"
+
+    call_sid: Mapped[str] = mapped_column(NulFreeString(64), primary_key=True)
+    expires: Mapped[float] = mapped_column(Float, index=True)  # seconds since the epoch

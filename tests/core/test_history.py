@@ -39,8 +39,15 @@ def test_every_connection_uses_wal_and_a_busy_timeout(store: HistoryStore) -> No
 
 
 def test_schema_comes_from_alembic(store: HistoryStore) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from core.history.models import Base
+
     with store.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0005"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0006"
+        # The migrations make exactly the tables the models describe.
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
 
 
 def test_upgrade_from_0001_keeps_users_and_adds_their_voice_choice(database_url: str) -> None:
@@ -230,7 +237,7 @@ def test_app_processes_starting_together_share_one_database(database_url: str) -
     try:
         assert store.count_users() == 1
         with store.engine.connect() as conn:
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0005"
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0006"
     finally:
         store.close()
 

@@ -11,7 +11,6 @@ from core.config import Settings
 from telephony import twiml
 from telephony.mulaw import FRAME_BYTES, MulawDecoder, MulawEncoder
 from telephony.signature import NotConfigured, TwilioSignatures, public_url, stream_url
-from telephony.tickets import StreamTickets
 from tests.telephony.simulator import ulaw_decode, ulaw_encode
 
 
@@ -76,18 +75,3 @@ def test_llm_text_is_escaped_in_twiml() -> None:
     assert root.find(".//Dial") is None
     say = root.find("Gather/Say")
     assert say is not None and say.text == text and say.attrib["language"] == "fr-FR"
-
-
-def test_tickets_are_bound_to_their_call_and_used_once() -> None:
-    tickets = StreamTickets(b"t" * 32)
-    params = tickets.issue(call_sid="CA1", caller_id="abc", user_id=7, session_id="s1")
-    assert tickets.verify(params, "CA2") is None
-    identity = tickets.verify(params, "CA1")
-    assert identity is not None and (identity.user_id, identity.session_id) == (7, "s1")
-    assert tickets.verify(params, "CA1") is None  # replayed
-    assert (
-        StreamTickets(b"u" * 32).verify(
-            tickets.issue(call_sid="CA3", caller_id="abc", user_id=7, session_id="s1"), "CA3"
-        )
-        is None
-    )

@@ -7,6 +7,7 @@ from fastapi import APIRouter, HTTPException, Request
 from core import accounts
 from core.concurrency import run_blocking
 from core.history import UserRecord
+from core.throttle import retry_after
 from webapp.deps import AppState, StateDep
 from webapp.errors import documented
 from webapp.schemas import Credentials, TokenResponse, UserPublic
@@ -24,14 +25,13 @@ def client_address(request: Request) -> str:
 async def check_password(state: AppState, username: str, password: str, client: str) -> UserRecord:
     """The user whose password this is; 429 while throttled, 401 for a wrong password (the
     same answers whether or not the account exists)."""
-    wait = state.logins.retry_after(username, client)
-    if wait is not None:
-        raise HTTPException(429, TOO_MANY, headers={"Retry-After": str(wait)})
+    attempt = await run_blocking(state.logins.begin, username, client)
+    if attempt.refused:
+        raise HTTPException(429, TOO_MANY, headers={"Retry-After": str(retry_after(attempt))})
     user = await run_blocking(lambda: accounts.authenticate(state.store, username, password))
     if user is None:
-        state.logins.failed(username, client)
-        raise HTTPException(401, "Wrong username or password.")
-    state.logins.succeeded(username)
+        raise HTTPException(401, "Wrong username or password.")  # the attempt stays counted
+    await run_blocking(state.logins.succeeded, username, attempt)
     return user
 
 

@@ -1,0 +1,43 @@
+"""login_attempts (the sign-in throttle's counts) and used_tickets (phone stream tickets that
+have opened their stream): kept in the database so that every app process shares them
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-12-02 11:00:00.000000
+"""
+
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0006'
+down_revision = '0005'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        'login_attempts',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('key', sa.String(length=80), nullable=False),
+        sa.Column('at', sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint('id'),
+    )
+    op.create_index(op.f('ix_login_attempts_key'), 'login_attempts', ['key'], unique=False)
+    op.create_index(op.f('ix_login_attempts_at'), 'login_attempts', ['at'], unique=False)
+    op.create_table(
+        'used_tickets',
+        sa.Column('call_sid', sa.String(length=64), nullable=False),
+        sa.Column('expires', sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint('call_sid'),
+    )
+    op.create_index(op.f('ix_used_tickets_expires'), 'used_tickets', ['expires'], unique=False)
+
+
+def downgrade() -> None:
+    op.drop_index(op.f('ix_used_tickets_expires'), table_name='used_tickets')
+    op.drop_table('used_tickets')
+    op.drop_index(op.f('ix_login_attempts_at'), table_name='login_attempts')
+    op.drop_index(op.f('ix_login_attempts_key'), table_name='login_attempts')
+    op.drop_table('login_attempts')
