@@ -93,8 +93,10 @@ def _marker(path: Path) -> Path:
 
 
 def _stamp(path: Path) -> dict[str, int]:
+    # Whole seconds: image layers (Docker, containerd) keep file times to the second, and a
+    # model assembled at build time must still verify in the container that pulls the image.
     stat = path.stat()
-    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    return {"size": stat.st_size, "mtime_s": int(stat.st_mtime)}
 
 
 def _is_verified(path: Path, model: BundledModel) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 from pathlib import Path
 
@@ -51,6 +52,18 @@ def test_assembles_once_and_verifies(on_path: Path, tmp_path: Path) -> None:
     assert (folder / "config.json").is_file()
     # A second call trusts the verified copy even if the packages disappear.
     (on_path / "fake_part2" / "data" / "model.bin.part2").unlink()
+    assert ensure_model(model, tmp_path / "cache") == folder
+
+
+def test_a_copy_that_kept_only_whole_seconds_still_verifies(on_path: Path, tmp_path: Path) -> None:
+    """An image layer (Docker, containerd) keeps file times to the second: a model assembled
+    at build time must not be assembled again in the container."""
+    model = fake_model(on_path, [b"abc" * 1000, b"xyz" * 500])
+    folder = ensure_model(model, tmp_path / "cache")
+    stat = (folder / "model.bin").stat()
+    seconds = stat.st_mtime_ns // 1_000_000_000 * 1_000_000_000
+    os.utime(folder / "model.bin", ns=(seconds, seconds))
+    (on_path / "fake_part2" / "data" / "model.bin.part2").unlink()  # assembly would fail
     assert ensure_model(model, tmp_path / "cache") == folder
 
 
