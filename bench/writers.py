@@ -14,6 +14,8 @@ import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import httpx
+
 from bench.common import Check, Result, running_server, write_result
 from bench.loadgen import Run, hey, require_hey
 from tests.groq_server import API_KEY, FakeGroq, running_fake_groq
@@ -31,37 +33,20 @@ def run() -> Result:
     return report(runs, log, stored, integrity)
 
 
-def write_load(fake: FakeGroq) -> tuple[dict[str, Run], str, int, str]:
-    env = {
+def groq_env(fake: FakeGroq) -> dict[str, str]:
+    """Answers from the loopback Groq: the writers are limited by the database."""
+    return {
         "GROQ_API_KEY": API_KEY,
         "GROQ_BASE_URL": fake.url,
         "LLM_PROVIDER": "groq",
         "STT_PROVIDER": "local",
         "UI_ENABLED": "false",
     }
-    with running_server(env=env) as server:
-        with server.client() as client:
-            session = client.post("/response", json={"text": "Hello"}).json()["session_id"]
-        jobs = {
-            "/response": ("POST", "/response", {"text": "What is two plus two?"}),
-            "/settings": ("PUT", "/settings", {"personality": "formal"}),
-            "/sessions/{id}": ("PATCH", f"/sessions/{session}", {"title": "Load test"}),
-        }
 
-        def write(kind: str) -> Run:
-            method, path, body = jobs[kind]
-            return hey(
-                server.base_url + path,
-                seconds=SECONDS,
-                workers=WRITERS[kind],
-                method=method,
-                headers=server.auth,
-                body=json.dumps(body).encode(),
-            )
 
-        print(f"{sum(WRITERS.values())} writers for {SECONDS} s: {WRITERS}")
-        with ThreadPoolExecutor(len(jobs)) as pool:
-            runs = dict(zip(jobs, pool.map(write, jobs), strict=True))
+def write_load(fake: FakeGroq) -> tuple[dict[str, Run], str, int, str]:
+    with running_server(env=groq_env(fake)) as server:
+        runs = writers(server.base_url, server.auth)
         log = server.log_path.read_text(errors="replace")
         db = server.data_dir / "agent.db"
         with sqlite3.connect(db) as conn:
@@ -72,7 +57,33 @@ def write_load(fake: FakeGroq) -> tuple[dict[str, Run], str, int, str]:
     return runs, log, stored, integrity
 
 
-def report(runs: dict[str, Run], log: str, stored: int, integrity: str) -> Result:
+def writers(base_url: str, auth: dict[str, str], seconds: int = SECONDS) -> dict[str, Run]:
+    """The 50 writers at `base_url` for `seconds`, all at once."""
+    with httpx.Client(base_url=base_url, headers=auth, timeout=60) as client:
+        session = client.post("/response", json={"text": "Hello"}).json()["session_id"]
+    jobs = {
+        "/response": ("POST", "/response", {"text": "What is two plus two?"}),
+        "/settings": ("PUT", "/settings", {"personality": "formal"}),
+        "/sessions/{id}": ("PATCH", f"/sessions/{session}", {"title": "Load test"}),
+    }
+
+    def write(kind: str) -> Run:
+        method, path, body = jobs[kind]
+        return hey(
+            base_url + path,
+            seconds=seconds,
+            workers=WRITERS[kind],
+            method=method,
+            headers=auth,
+            body=json.dumps(body).encode(),
+        )
+
+    print(f"{sum(WRITERS.values())} writers for {seconds} s: {WRITERS}")
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        return dict(zip(jobs, pool.map(write, jobs), strict=True))
+
+
+def report(runs: dict[str, Run], log: str, stored: int, integrity: str, name: str = NAME) -> Result:
     figures: dict[str, Any] = {}
     failures = 0
     for kind, done in runs.items():
@@ -96,7 +107,7 @@ def report(runs: dict[str, Run], log: str, stored: int, integrity: str) -> Resul
         "integrity_check": integrity,
         "database_locked_in_log": locked,
     }
-    result = Result(NAME, figures=figures)
+    result = Result(name, figures=figures)
     result.checks += [
         Check("replies other than 200 (incl. timeouts)", failures, 0, "replies"),
         Check("'database is locked' in the server log", locked, 0, "lines"),
