@@ -68,7 +68,7 @@ def writers_through(admin_url: str, apps: int, seconds: int) -> Result:
             runs = writers(cluster.balancer, sign_in(cluster), seconds)
             log = "\n".join(app.log.read_text(errors="replace") for app in cluster.apps)
             stored = answered_turns(url)
-    return report(runs, log, stored, "n/a (PostgreSQL)", name=f"writers-{apps}")
+    return report(runs, log, stored, None, name=f"writers-{apps}")
 
 
 def model_server(admin_url: str, seconds: int) -> dict[str, Any]:

@@ -32,7 +32,9 @@ CHAT = "/openai/v1/chat/completions"
 STT_MODEL = "whisper-large-v3-turbo"
 LLM_MODEL = "llama-3.3-70b-versatile"
 
-Fault = Literal["ok", "429", "500", "hang", "break"]
+# "break": the connection drops mid-answer; "unfinished": the stream ends properly ([DONE])
+# mid-answer with no finish reason, as llama.cpp's server ends one another request interrupts.
+Fault = Literal["ok", "429", "500", "hang", "break", "unfinished"]
 # Given a chat request's messages and tools (as sent), the calls to make: [{"name": ...,
 # "arguments": {...}}], or None to answer in text.
 ToolScript = Callable[[list[dict[str, Any]], list[dict[str, Any]]], list[dict[str, Any]] | None]
@@ -72,6 +74,9 @@ class FakeGroq:
     # When set and a chat request offers tools, what to call (see `ToolScript`); the request
     # that brings the result back is answered with `TOOL_ANSWER` and the result's content.
     tool_calls: ToolScript | None = None
+    # Stream the calls as the answer's text, `{"name": ..., "arguments": ...}` a line each, as
+    # a server that does not parse the model's calls (llama.cpp's) passes them on.
+    calls_as_text: bool = False
     faults: dict[str, Fault] = field(default_factory=lambda: {TRANSCRIPTIONS: "ok", CHAT: "ok"})
     retry_after: int = 30
     requests: list[Seen] = field(default_factory=list)
@@ -209,17 +214,23 @@ class Handler(BaseHTTPRequestHandler):
         elif self.path == TRANSCRIPTIONS:
             self.send_json(200, transcription(fake, seen))
         elif calls and seen.stream:
-            events = tool_call_chunks(seen.model, calls)
-            broken = fault == "break"
-            self.send_stream(events[: len(events) // 2] if broken else events, finished=not broken)
+            if fake.calls_as_text:
+                written = "\n".join(json.dumps(call) for call in calls)
+                events = text_chunks(seen.model, pieces(written))
+            else:
+                events = tool_call_chunks(seen.model, calls)
+            cut = fault in ("break", "unfinished")
+            events = events[: len(events) // 2] if cut else events
+            self.send_stream(events, finished=fault != "break")
         elif calls:
             self.send_json(200, tool_completion(seen.model, calls))
         elif seen.stream:
             text = fake.text_for(request)
-            broken = fault == "break"
+            cut = fault in ("break", "unfinished")
             tokens = pieces(text)
-            tokens = tokens[: len(tokens) // 2] if broken else tokens
-            self.send_stream(text_chunks(seen.model, tokens, stop=not broken), finished=not broken)
+            tokens = tokens[: len(tokens) // 2] if cut else tokens
+            events = text_chunks(seen.model, tokens, stop=not cut)
+            self.send_stream(events, finished=fault != "break")
         else:
             self.send_json(200, completion(seen.model, fake.text_for(request)))
 

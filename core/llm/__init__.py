@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from core.concurrency import FairLock
+from core.llm.tool_text import ToolCallText
 from core.tools import JsonObject, ToolCall
 
 logger = logging.getLogger(__name__)
@@ -78,6 +79,12 @@ class LLM(Protocol):
         ...
 
 
+class UnfinishedAnswer(Exception):
+    """A streamed answer ended without saying why (no `finish_reason`): the server stopped it.
+    llama.cpp's server does so to a stream whenever another request arrives, unless it runs
+    with `--interrupt_requests False`; the answer so far is not a whole answer."""
+
+
 def stream_chat_completion(
     client: Any,
     *,
@@ -101,16 +108,26 @@ def stream_chat_completion(
         **extra,
     )
     calls: dict[int, _CallParts] = {}
+    # A server that does not parse calls itself (llama.cpp's, vLLM without a tool parser) passes
+    # on the call the model wrote as text: read it as a call, not as the answer.
+    written = ToolCallText() if tools else None
+    finished = False
     with stream:
         for chunk in stream:
             if not chunk.choices:
                 continue
-            delta = chunk.choices[0].delta
+            choice = chunk.choices[0]
+            finished = finished or choice.finish_reason is not None
+            delta = choice.delta
             if delta.content:
-                yield delta.content
+                yield from written.feed(delta.content) if written else (delta.content,)
             for part in delta.tool_calls or ():
                 gathered = calls.setdefault(part.index, _CallParts())
                 gathered.add(part)
+    if not finished:
+        raise UnfinishedAnswer("the stream ended without a finish reason: the answer was cut")
+    if written:
+        yield from written.finish(unreadable_as_text=True)
     for index in sorted(calls):
         call = calls[index].call(index)
         if call is not None:

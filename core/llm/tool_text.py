@@ -66,8 +66,9 @@ class ToolCallText:
         if text[: len(text) - keep]:
             yield text[: len(text) - keep]
 
-    def finish(self) -> Iterator[str | ToolCall]:
-        """What is left: held text that opened no call after all, or the calls."""
+    def finish(self, *, unreadable_as_text: bool = False) -> Iterator[str | ToolCall]:
+        """What is left: held text that opened no call after all, or the calls. A call that
+        cannot be read sets `malformed`; with `unreadable_as_text` its text is the answer."""
         if not self._call:
             if self._held:
                 yield self._held
@@ -77,6 +78,8 @@ class ToolCallText:
         if not calls:
             self.malformed = True
             logger.warning("The model wrote a tool call that cannot be read")
+            if unreadable_as_text:
+                yield self._call
         yield from calls
 
 

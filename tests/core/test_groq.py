@@ -33,6 +33,7 @@ FAULTS = {
     "500": "InternalServerError",
     "hang": "APITimeoutError",
     "break": "stream broke",
+    "unfinished": "answer was cut",
 }
 
 
@@ -338,7 +339,7 @@ def test_a_429_skips_that_backend_for_retry_after(groq_server, breaker_pair):
     assert "".join(llm.stream(MESSAGES, max_tokens=16)) == groq_server.answer
 
 
-@pytest.mark.parametrize("fault", ["500", "break"])
+@pytest.mark.parametrize("fault", ["500", "break", "unfinished"])
 def test_a_server_error_skips_only_the_backend_that_got_it(groq_server, breaker_pair, fault):
     stt, llm, _ = breaker_pair
     groq_server.faults[CHAT] = fault

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,6 +66,35 @@ def test_the_sdk_streams_an_answer_from_the_server(openai_server: InferenceServe
     assert len(tokens) > 3  # token by token, not one block
     assert "paris" in "".join(tokens).lower()
     assert openai_server.chat_requests() == before + 1
+
+
+def test_answers_asked_at_once_are_each_whole(openai_server: InferenceServer) -> None:
+    """Several app processes share one server: llama.cpp's would end the answer it streams
+    when the next request arrives ([DONE] with no finish reason), unless started, as
+    `core.llm.llama_server` starts it, with `--interrupt_requests False`. The answers queue
+    and each comes whole; a cut one would raise (`UnfinishedAnswer`)."""
+    llms = [OpenAILLM(model=MODEL, base_url=openai_server.url, timeout=60) for _ in range(3)]
+    answers: list[str] = []
+    errors: list[BaseException] = []
+
+    def ask(llm: OpenAILLM) -> None:
+        try:
+            answers.append("".join(llm.stream([ChatMessage("user", QUESTION)], max_tokens=24)))
+        except ProviderError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask, args=(llm,)) for llm in llms]
+    try:
+        for thread in threads:
+            thread.start()
+            time.sleep(0.2)  # each arrives while the one before streams
+        for thread in threads:
+            thread.join(timeout=120)
+    finally:
+        for llm in llms:
+            llm.client.close()
+    assert errors == [] and len(answers) == 3
+    assert all("paris" in answer.lower() for answer in answers), answers
 
 
 def test_the_server_answers_a_turn(api: TestClient, openai_server: InferenceServer) -> None:

@@ -164,6 +164,30 @@ def test_a_tool_result_reaches_the_answer_and_is_stored_with_the_turn(
         assert res.json()["tool_calls"] == []
 
 
+def test_a_call_the_server_passes_on_as_text_is_read_as_a_call(
+    cloud_app: FastAPI, groq_server: FakeGroq
+) -> None:
+    """llama.cpp's server (and vLLM without a tool parser) streams the model's call as the
+    answer's text: it is run as a call, never spoken as JSON; JSON that is no call stays text."""
+    groq_server.calls_as_text = True
+    groq_server.tool_calls = script(
+        {"17 times 23": [{"name": "calculate", "arguments": {"expression": "17 * 23"}}]}
+    )
+    with TestClient(cloud_app) as client:
+        auth = login(client)
+        res = client.post("/response", headers=auth, json={"text": "What is 17 times 23?"})
+        assert res.status_code == 200, res.text
+        body = res.json()
+        assert [c["name"] for c in body["tool_calls"]] == ["calculate"]
+        assert body["tool_calls"][0]["result"]["result"] == 391
+        assert body["response"].startswith("Here is what I found") and "391" in body["response"]
+
+        groq_server.tool_calls = None
+        groq_server.answer = '{"braces": "but no call"}'
+        res = client.post("/response", headers=auth, json={"text": "Some JSON, please"})
+        assert res.json()["response"] == groq_server.answer and res.json()["tool_calls"] == []
+
+
 def test_tool_events_stream_and_a_goodbye_ends_the_conversation(
     cloud_app: FastAPI, groq_server: FakeGroq
 ) -> None:
