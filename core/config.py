@@ -165,6 +165,9 @@ class Settings(BaseSettings):
     # Whether the local model is offered tools (cloud models always are): off, since they cost
     # the bundled models answer quality (docs/tools.md)
     local_llm_tools: bool = False
+    # Whether an OpenAI-compatible server is offered tools: turn off for one that serves a small
+    # model without a tool parser (llama.cpp's server with the bundled Qwen, docs/scaling.md)
+    openai_tools: bool = True
     tool_timeout_s: float = Field(default=10.0, gt=0)  # the longest one tool call may run
     tool_filler_s: float = Field(default=1.0, ge=0)  # a tool slower than this: a filler is said
     transfer_number: str | None = None  # where "a person, please" goes, e.g. +15551230000

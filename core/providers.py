@@ -161,6 +161,7 @@ def build_openai_llm(settings: Settings) -> LLM:
         api_key=key,
         timeout=settings.openai_timeout_s,
         temperature=settings.llm_temperature,
+        calls_tools=settings.openai_tools,
     )
 
 

@@ -312,6 +312,7 @@ def running_cluster(
             "OPENAI_BASE_URL": llm_url,
             "OPENAI_MODEL": MODEL,
             "OPENAI_TIMEOUT_S": "60",
+            "OPENAI_TOOLS": "false",  # as compose.yaml: the small model answers in words
             "STT_PROVIDER": "local",
             "UI_ENABLED": "false",
             "GTTS_ENABLED": "false",

@@ -22,7 +22,6 @@ class OpenAILLM:
     """Any OpenAI-compatible `/chat/completions`, streamed token by token."""
 
     is_local = False
-    calls_tools = True  # the vendor's native `tools` API
     lock: FairLock | None = None  # calls run side by side, on the vendor's machines
 
     def __init__(
@@ -34,12 +33,14 @@ class OpenAILLM:
         timeout: float = 8.0,
         temperature: float = 0.7,
         context_tokens: int = 8192,
+        calls_tools: bool = True,  # the server's native `tools` API, or calls it passes as text
     ) -> None:
         try:
             import openai
         except ImportError as exc:  # pragma: no cover - dependency hint
             raise ImportError("Install the OpenAI SDK: pip install openai") from exc
         self.name = f"openai:{model}"
+        self.calls_tools = calls_tools
         self.model = model
         self.temperature = temperature
         self.context_tokens = context_tokens

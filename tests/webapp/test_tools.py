@@ -188,6 +188,34 @@ def test_a_call_the_server_passes_on_as_text_is_read_as_a_call(
         assert res.json()["response"] == groq_server.answer and res.json()["tool_calls"] == []
 
 
+def test_openai_tools_false_offers_the_server_no_tools(
+    groq_server: FakeGroq, local_providers: Providers, tmp_path: Path
+) -> None:
+    from app import create_app
+    from core.providers import build_openai_llm
+    from tests.conftest import make_settings
+
+    groq_server.tool_calls = script(
+        {"17 times 23": [{"name": "calculate", "arguments": {"expression": "17 * 23"}}]}
+    )
+    settings = make_settings(
+        tmp_path / "data",
+        llm_provider="openai",
+        openai_base_url=f"{groq_server.url}/openai/v1",
+        openai_model=LLM_MODEL,
+        openai_tools=False,
+    )
+    llm = build_openai_llm(settings)
+    providers = Providers(
+        stt=local_providers.stt, llm=llm, tts=local_providers.tts, llm_fallback=local_providers.llm
+    )
+    with TestClient(create_app(settings, providers=providers)) as client:
+        res = client.post("/response", headers=login(client), json={"text": "What is 17 times 23?"})
+        assert res.status_code == 200 and res.json()["tool_calls"] == []
+        assert res.json()["response"] == groq_server.answer
+    assert [seen.offered_tools for seen in groq_server.seen(CHAT)] == [False]
+
+
 def test_tool_events_stream_and_a_goodbye_ends_the_conversation(
     cloud_app: FastAPI, groq_server: FakeGroq
 ) -> None:
