@@ -8,6 +8,8 @@ scripts/install.sh dev
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
+# The Next.js example: its packages, lint, type-check and build (its browser test is in pytest).
+scripts/nextjs.sh
 .venv/bin/python -m pytest "$@"
 # Once more on a throwaway PostgreSQL server: the tests that use a database, browser tests aside.
 scripts/with-postgres.sh .venv/bin/python -m pytest --ignore-glob='tests/webapp/test_ui*.py' "$@"
