@@ -29,6 +29,10 @@ SHORT_AUDIO_SECONDS = 25.0
 NO_SPEECH_PROB = 0.6
 LOW_LOGPROB = -1.0
 MAX_TOKENS = 448  # Whisper's decoder context
+# faster-whisper's own `compression_ratio_threshold`: a transcript that compresses this well
+# repeats itself, the mark of a greedy decode caught in a loop ("of the devil of the devil...",
+# heard once for "What is the capital of Italy?")
+LOOPING_COMPRESSION = 2.4
 
 
 class FasterWhisperSTT:
@@ -74,6 +78,7 @@ class FasterWhisperSTT:
         and decoding (faster-whisper's `transcribe` encodes twice when it detects)."""
         from faster_whisper.audio import pad_or_trim
         from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_compression_ratio
 
         model = self.model
         features = model.feature_extractor(samples)
@@ -105,4 +110,10 @@ class FasterWhisperSTT:
         logprob = result.scores[0] if result.scores else 0.0
         if result.no_speech_prob > NO_SPEECH_PROB and logprob < LOW_LOGPROB:
             return "", language
-        return tokenizer.decode(tokens).strip(), language
+        text = tokenizer.decode(tokens).strip()
+        if get_compression_ratio(text) > LOOPING_COMPRESSION:
+            # Decoded again the long way: faster-whisper's temperature fallback samples anew
+            # whatever compresses too well.
+            logger.warning("Whisper looped on %.1f s of speech (%r); decoding again", seconds, text)
+            return self._long(samples, language)
+        return text, language
