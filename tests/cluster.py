@@ -89,6 +89,13 @@ class Cluster:
         app.process.wait(timeout=STOP_TIMEOUT_S)
         return signalled_at
 
+    def restart_stop(self, index: int) -> float:
+        """Stop app `index` as a restart or a deployment does (SIGTERM: uvicorn's graceful
+        shutdown); returns the moment the signal was sent."""
+        signalled_at = time.monotonic()
+        _stop(self.apps[index].process)
+        return signalled_at
+
     def established(self, index: int) -> int:
         """TCP connections app `index` holds open with its clients right now. nginx opens one
         per request or WebSocket (no upstream keepalive), so on a quiet cluster this counts

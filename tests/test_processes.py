@@ -511,3 +511,30 @@ def test_a_killed_process_loses_no_acknowledged_turn_and_its_conversation_moves(
         (first_turn["turn_id"], "Hello, my name is Ada."),
         (second_turn["turn_id"], "What is my name?"),
     ]
+
+
+def test_a_process_stopped_for_a_restart_says_so_to_its_conversations(
+    cluster: Cluster, figures: dict[str, object]
+) -> None:
+    """SIGTERM (a restart, a deployment) is not a crash: the live conversation gets a close
+    frame with 1012 (service restart) through nginx, and goes on through the balancer."""
+    token = register(cluster.balancer, "restarted")
+    with conversation(cluster, token) as ws:
+        session = receive_until(ws, "ready")["session_id"]
+        ws.send(json.dumps({"type": "text", "text": "Hello, my name is Grace."}))
+        receive_until(ws, "turn")
+        holder = holder_of_the_socket(cluster)
+        watch = SocketWatch(ws)
+        watch.start()
+        stopped_at = cluster.restart_stop(holder)
+        watch.join(timeout=CLOSE_WITHIN_S)
+    with conversation(cluster, token, session) as again:
+        assert receive_until(again, "ready")["session_id"] == session
+    figures["restart"] = {
+        "stopped_app": holder,
+        "socket_close_code": watch.code,
+        "socket_closed_after_s": None
+        if watch.closed_at is None
+        else round(watch.closed_at - stopped_at, 3),
+    }
+    assert watch.code == 1012, figures["restart"]
