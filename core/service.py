@@ -1,4 +1,5 @@
-"""What every channel serves from: the settings, the store, the agent and the server's secret.
+"""What every channel serves from: the settings, the store, the agent, the server's secret and
+the limits every process counts together.
 
 `app.py` opens one `Service` and hands it to each channel (the web app, the phone), which build
 their own state from it; the channels never import each other.
@@ -18,6 +19,7 @@ from core.agent import Agent
 from core.config import MIN_JWT_SECRET_BYTES, Settings
 from core.dialing import Dialer
 from core.history import HistoryStore
+from core.history.guards import SharedGuards
 from core.providers import Providers, build_providers
 from core.tool_turns import warm_tools
 
@@ -30,6 +32,7 @@ class Service:
     store: HistoryStore
     agent: Agent
     secret: bytes  # signs the API's tokens; the phone's keys derive from it
+    guards: SharedGuards  # sign-in attempts and used stream tickets, in the shared database
     dialer: Dialer | None = None  # places outbound calls; None when they are not set up
 
 
@@ -57,7 +60,12 @@ def open_service(
     if built:  # models given (tests) were warmed by whoever built them
         warm_tools(providers.llm_fallback or providers.llm, agent.tools, settings)
     return Service(
-        settings=settings, store=store, agent=agent, secret=load_secret(settings), dialer=dialer
+        settings=settings,
+        store=store,
+        agent=agent,
+        secret=load_secret(settings),
+        guards=SharedGuards(store.engine),
+        dialer=dialer,
     )
 
 

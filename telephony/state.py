@@ -11,7 +11,6 @@ from core.agent import Agent
 from core.callers import CallerDirectory, phone_key
 from core.config import Settings
 from core.history import HistoryStore
-from core.history.guards import SharedGuards
 from core.service import Service
 from telephony.signature import TwilioSignatures
 from telephony.tickets import StreamTickets
@@ -52,9 +51,7 @@ def make_phone(service: Service) -> Phone:
         settings=service.settings,
         agent=service.agent,
         callers=CallerDirectory.from_secret(service.store, service.secret),
-        tickets=StreamTickets(
-            phone_key(service.secret, "stream tickets"), SharedGuards(service.store.engine)
-        ),
+        tickets=StreamTickets(phone_key(service.secret, "stream tickets"), service.guards),
         store=service.store,
     )
 

@@ -29,11 +29,11 @@ import httpx
 
 from core.assets import QWEN_05B, ensure_model
 from core.config import Settings
-from tests.helpers import ADMIN, REPO, app_env, die_with_parent, free_port
+from tests.helpers import ADMIN, REPO, app_env, die_with_parent, free_port, llama_server_command
+from tests.helpers import LLAMA_SERVER_MODEL as MODEL
 from tests.telephony.simulator import AUTH_TOKEN
 
 NGINX_CONF = REPO / "deploy" / "nginx.conf"
-MODEL = "qwen2.5-0.5b"  # the name the inference server serves the GGUF under
 START_TIMEOUT_S = 180.0
 STOP_TIMEOUT_S = 15.0
 _ESTABLISHED = "01"  # the TCP state in /proc/net/tcp
@@ -288,26 +288,7 @@ def running_cluster(
         cache = Settings(_env_file=None).model_cache_dir  # type: ignore[call-arg]
         gguf = ensure_model(QWEN_05B, cache) / QWEN_05B.target
         llm_log = folder / "llm.log"
-        llm = _spawn(
-            [
-                sys.executable,
-                "-m",
-                "core.llm.llama_server",  # llama_cpp.server, with the CPU backend for this CPU
-                "--model",
-                str(gguf),
-                "--model_alias",
-                MODEL,
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(llm_port),
-                "--n_ctx",
-                "4096",
-                "--n_threads",
-                "2",
-            ],
-            llm_log,
-        )
+        llm = _spawn(llama_server_command(gguf, llm_port, n_ctx=4096), llm_log)
         stack.callback(_stop, llm)
 
         shared = {

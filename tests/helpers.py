@@ -8,6 +8,7 @@ import io
 import os
 import re
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -197,3 +198,28 @@ def report(config: object, line: str) -> None:
     if reporter is not None and capture is not None:
         with capture.global_and_fixture_disabled():
             reporter.write_line(line)
+
+
+LLAMA_SERVER_MODEL = "qwen2.5-0.5b"  # the name the inference server serves the GGUF under
+
+
+def llama_server_command(gguf: Path, port: int, *, n_ctx: int) -> list[str]:
+    """llama.cpp's server on loopback, serving `gguf` as LLAMA_SERVER_MODEL (with the CPU
+    backend for this CPU: `core.llm.llama_server`)."""
+    return [
+        sys.executable,
+        "-m",
+        "core.llm.llama_server",
+        "--model",
+        str(gguf),
+        "--model_alias",
+        LLAMA_SERVER_MODEL,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        str(n_ctx),
+        "--n_threads",
+        "2",
+    ]

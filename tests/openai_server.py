@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,9 +16,8 @@ import pytest
 
 from core.assets import QWEN_05B, ensure_model
 from tests.conftest import make_settings
-from tests.helpers import REPO, free_port
+from tests.helpers import REPO, free_port, llama_server_command
 
-MODEL = "qwen2.5-0.5b"  # the name the server serves the GGUF under
 START_TIMEOUT_S = 120
 
 
@@ -40,23 +38,7 @@ def openai_server_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     gguf = ensure_model(QWEN_05B, make_settings(folder).model_cache_dir) / QWEN_05B.target
     port = free_port()
     log = folder / "server.log"
-    command = [
-        sys.executable,
-        "-m",
-        "core.llm.llama_server",  # llama_cpp.server, with the CPU backend for this CPU
-        "--model",
-        str(gguf),
-        "--model_alias",
-        MODEL,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--n_ctx",
-        "2048",
-        "--n_threads",
-        "2",
-    ]
+    command = llama_server_command(gguf, port, n_ctx=2048)
     with log.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
     server = InferenceServer(f"http://127.0.0.1:{port}/v1", log)

@@ -11,7 +11,6 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from core.callers import CallerDirectory
 from core.dialing import Outbound
-from core.history.guards import SharedGuards
 from core.service import Service
 from core.throttle import LoginThrottle
 from webapp import docs, errors
@@ -48,7 +47,7 @@ def build_state(service: Service) -> AppState:
     settings = service.settings
     tokens = TokenService(service.secret, expire_minutes=settings.jwt_expire_minutes)
     logins = LoginThrottle(
-        SharedGuards(service.store.engine),
+        service.guards,
         per_account=settings.login_max_failures,
         per_client=settings.login_max_failures_per_client,
         window_s=settings.login_window_s,

@@ -20,9 +20,9 @@ from core.providers import Providers, build_openai_llm, choose
 from tests.conftest import make_settings
 from tests.core.test_groq import sse_events, stored_turn
 from tests.gtts_server import closed_port_url
+from tests.helpers import LLAMA_SERVER_MODEL as MODEL
 from tests.helpers import login
 from tests.openai_server import (
-    MODEL,
     InferenceServer,
     hanging_server,
     openai_server_fixture,  # noqa: F401

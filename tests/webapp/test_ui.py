@@ -96,12 +96,10 @@ def microphone_wav(speak, tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def browser_page(microphone_wav: Path, live_server: str):
-    from playwright.sync_api import sync_playwright
-
+def chromium_args(microphone_wav: Path) -> list[str]:
+    """Debian's Chromium, quiet, with a fake microphone that says `microphone_wav` (looped)."""
     assert Path(CHROMIUM).exists(), "install Debian's chromium (test.sh does)"
-    args = [
+    return [
         "--no-sandbox",
         "--use-fake-ui-for-media-stream",
         "--use-fake-device-for-media-stream",
@@ -111,8 +109,14 @@ def browser_page(microphone_wav: Path, live_server: str):
         "--disable-sync",
         "--no-first-run",
     ]
+
+
+@pytest.fixture
+def browser_page(microphone_wav: Path, live_server: str):
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=args)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=chromium_args(microphone_wav))
         context = browser.new_context(
             permissions=["microphone"], viewport={"width": 1280, "height": 1000}
         )

@@ -21,7 +21,7 @@ from core.audio import pcm16_wav
 from core.providers import Providers
 from tests.conftest import make_settings
 from tests.helpers import ADMIN, REPO, die_with_parent, free_port, login, serve, wer
-from tests.webapp.test_ui import ARTIFACTS, CHROMIUM, QUESTION
+from tests.webapp.test_ui import ARTIFACTS, CHROMIUM, QUESTION, chromium_args
 from tests.webapp.test_ui_handsfree import watch_console
 
 EXAMPLE = REPO / "examples" / "nextjs"
@@ -119,19 +119,8 @@ def page(microphone_wav: Path):
     """A page in a new browser whose fake microphone says QUESTION."""
     from playwright.sync_api import sync_playwright
 
-    assert Path(CHROMIUM).exists(), "install Debian's chromium (test.sh does)"
-    args = [
-        "--no-sandbox",
-        "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-audio-capture={microphone_wav}",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-    ]
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=args)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=chromium_args(microphone_wav))
         context = browser.new_context(
             permissions=["microphone"], viewport={"width": 1000, "height": 700}
         )
