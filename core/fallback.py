@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from core.audio import DecodedAudio
+from core.concurrency import abandoned
 from core.errors import ProviderError, TranscriptionError
 from core.llm import LLM, ChatMessage
 from core.stt import STT, Transcript
@@ -38,18 +38,18 @@ def transcribe(
     audio: DecodedAudio,
     *,
     language: str | None,
-    unwanted: threading.Event | None = None,
 ) -> Transcript:
     """Transcribe with `primary`, or with `fallback` (recording why) when the primary fails.
 
-    If `unwanted` is set by the time the primary fails, its error is raised instead: nobody
-    waits for this transcript any more (a speculative one the user talked past), and the local
-    model's time is better left to the transcriptions that are still wanted.
+    If the call was abandoned by the time the primary fails (`core.concurrency.Ticket`), its
+    error is raised instead: nobody waits for this transcript any more (a speculative one the
+    user talked past), and the local model's time is better left to the transcriptions that
+    are still wanted.
     """
     try:
         return primary.transcribe(audio, language=language)
     except (ProviderError, TranscriptionError) as exc:
-        if fallback is None or (unwanted is not None and unwanted.is_set()):
+        if fallback is None or abandoned():
             raise
         reason = f"{primary.name} failed ({exc}); served by {fallback.name}"
         logger.warning("Speech-to-text fallback: %s", reason)

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
-from core.concurrency import FairLock
+from core.concurrency import FairLock, raise_if_abandoned
 from core.errors import ProviderError
 from core.llm import ChatMessage
 from core.llm.llama_runtime import LlamaRuntime, register_backends
@@ -204,6 +204,9 @@ class LlamaCppLLM:
             logits_processor=processors,
         )
         for chunk in cast(Iterator[dict[str, Any]], chunks):
+            # A call written whole (under the grammar) yields nothing on the way: an answer
+            # nobody waits for any more stops here, token by token, all the same.
+            raise_if_abandoned()
             delta = chunk["choices"][0]["delta"].get("content")
             if delta:
                 yield str(delta)

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import threading
 import time
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any, TypeVar
@@ -20,6 +19,7 @@ import numpy as np
 
 from core import metrics
 from core.agent import Agent
+from core.concurrency import spawn_for
 from core.errors import AgentError
 from core.history import TurnRecord, UserRecord, new_session_id
 from core.phrases import Line, say
@@ -27,6 +27,7 @@ from core.prompting import pinned_language
 from core.realtime import events as ev
 from core.realtime.answering import LiveAnswer, ms_since
 from core.realtime.heard import heard_text
+from core.realtime.hearing import Hearing
 from core.realtime.idle import CHECK_EVERY_S, IdleWatch
 from core.realtime.keypad import KeypadDigits
 from core.realtime.playback import Playback
@@ -73,11 +74,18 @@ class Conversation:
         self._unstored = False  # a new session, named but not stored until its first turn
         self.output_sample_rate = self.port.output_sample_rate
         self._events: asyncio.Queue[ev.Event | None] = asyncio.Queue()
+        # Whose work this conversation's model calls are: the models' locks serve owners in turn.
+        self.owner = object()
         self.turns = TurnTaker(vad=vad, settings=settings, sample_rate=sample_rate, listener=self)
-        # A transcription started during the pause, valid while the user stays silent.
-        self._speculation: asyncio.Task[tuple[Transcript, float]] | None = None
+        self.hearing = Hearing(
+            owner=self.owner,
+            port=self.port,
+            turns=self.turns,
+            emit=self._emit,
+            spawn=self._spawn,
+            read_ahead=self._read_ahead,
+        )
         self._prefill: asyncio.Task[bool] | None = None  # the pause's prompt, read ahead
-        self._stale = threading.Event()  # set when the current speculation is not wanted
         self._pinned: str | None = None  # the language the session or user pinned
         self._answer: asyncio.Task[None] | None = None
         self._said: _Said | None = None  # the spoken turn being answered, until it is heard
@@ -157,6 +165,7 @@ class Conversation:
         # Leaving mid-answer is an interruption: the history keeps the part that was heard.
         storing = self._interrupt() if self.agent_busy() else None
         self._closed = True
+        self.hearing.cancel()
         if self._answer is not None and not self._answer.done():
             self._answer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -183,7 +192,7 @@ class Conversation:
             self._events.put_nowait(event)
 
     def _spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
-        task = asyncio.create_task(coro)
+        task = spawn_for(self.owner, coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
@@ -226,6 +235,7 @@ class Conversation:
         assert said is not None and answer is not None
         self._said = None
         answer.cancel()
+        self.hearing.cancel()  # the turn's transcript, if it still waits for the model
         self._playback.stopped = True
         self._playback = Playback()
         self.turns.carry_on(said.samples)
@@ -245,69 +255,33 @@ class Conversation:
         await self.port.withdraw(turn.id)
 
     def paused(self, samples: np.ndarray) -> None:
-        self._stale = threading.Event()
-        task = self._spawn(self.port.transcribe(samples, pinned=self._pinned, unwanted=self._stale))
-        self._speculation = task
-        task.add_done_callback(self._announce_speculation)
-        if self.port.judges_turns:
-            stale = self._stale
-            self.turns.judging()
-            judged = self._spawn(self.port.judge(samples))
-            judged.add_done_callback(lambda done: self._announce_judgement(done, stale))
-
-    def _announce_judgement(self, task: asyncio.Task[float], stale: threading.Event) -> None:
-        """The end-of-turn model's word on this pause: done, unsure, or mid-sentence."""
-        if stale.is_set() or stale is not self._stale:  # the user went on, or a new pause
-            return
-        if task.cancelled() or task.exception() is not None:
-            logger.warning("The end-of-turn model failed; the VAD alone ends this turn")
-            self.turns.turn_uncertain()
-            return
-        settings, complete = self.port.settings, task.result()
-        if complete >= settings.smart_turn_finished:
-            self.turns.turn_finished()
-        elif complete < settings.smart_turn_unfinished:
-            self.turns.turn_unfinished()
-        else:
-            self.turns.turn_uncertain()
+        self.hearing.paused(samples, pinned=self._pinned)
 
     def resumed(self) -> None:
-        self._speculation = None  # the user goes on: what was guessed is stale
-        self._stale.set()
+        self.hearing.resumed()
 
-    def _announce_speculation(self, task: asyncio.Task[tuple[Transcript, float]]) -> None:
-        # The exception is read first, so a failed stale speculation is not reported as lost.
-        if task.cancelled() or task.exception() or self._speculation is not task:
-            return
-        transcript, _ = task.result()
-        if transcript.text and self.turns.in_speech:
-            self._emit(
-                ev.TranscriptEvent(transcript.text, final=False, language=transcript.language)
-            )
-            self.turns.transcript_heard(transcript.text)
-            if self.turns.in_speech and self.port.settings.llm_prefill:  # still pausing
-                self._prefill = self._spawn(
-                    self.port.prefill(
-                        user=self.user,
-                        session_id=self.session_id,
-                        text=transcript.text,
-                        spoken=transcript.language or self.port.settings.default_language,
-                    )
+    def _read_ahead(self, transcript: Transcript) -> None:
+        """The pause's transcript is in and the user still pauses: read its prompt ahead."""
+        if self.port.settings.llm_prefill:
+            self._prefill = self._spawn(
+                self.port.prefill(
+                    user=self.user,
+                    session_id=self.session_id,
+                    text=transcript.text,
+                    spoken=transcript.language or self.port.settings.default_language,
                 )
+            )
 
     def speech_ended(self, samples: np.ndarray, *, at_ms: int, last_voice_at: float) -> None:
-        speculation, self._speculation = self._speculation, None
         self._emit(ev.SpeechStopped(at_ms=at_ms))
         # Any earlier answer has played or was interrupted: this turn's is not started yet.
         self._playback = Playback()
         said = self._said = _Said(samples)
-        if speculation is not None:
-            pending = speculation
-        else:
+        if not self.hearing.guessing:
             position = self.port.hearing_queue()
             if position:
                 self._emit(ev.Queued(position))
-            pending = self._spawn(self.port.transcribe(samples, pinned=self._pinned))
+        pending = self.hearing.heard(samples, pinned=self._pinned)
         self._start_answer(self._spoken_turn(pending, last_voice_at, said))
 
     def _start_answer(self, coro: Coroutine[Any, Any, None]) -> None:

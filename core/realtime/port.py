@@ -15,7 +15,7 @@ import numpy as np
 
 from core.agent import Agent
 from core.audio import SAMPLE_RATE, AudioFormat, DecodedAudio
-from core.concurrency import run_blocking, run_model, waiting_on
+from core.concurrency import Ticket, run_blocking, run_model, waiting_on
 from core.config import Settings, TTSProvider
 from core.fallback import transcribe as transcribe_with_fallback
 from core.history import SessionRecord, TurnRecord, UserRecord
@@ -67,9 +67,11 @@ class AgentPort:
         return waiting_on(self._agent.providers.llm)
 
     async def transcribe(
-        self, samples: np.ndarray, *, pinned: str | None, unwanted: threading.Event | None = None
+        self, samples: np.ndarray, *, pinned: str | None, ticket: Ticket | None = None
     ) -> tuple[Transcript, float]:
-        """Transcribe on the model pool; the transcript and Whisper's time in ms."""
+        """Transcribe on the model pool; the transcript and Whisper's time in ms. The call
+        queues as `ticket`'s (by default the calling task's owner's, for a turn), and leaves
+        the queue unrun when the task is cancelled."""
         providers = self._agent.providers
         # Whisper hears the last word better with a little silence after it (the speculative
         # transcription starts only ~0.1 s after the voice stopped).
@@ -78,15 +80,17 @@ class AgentPort:
         start = time.perf_counter()
         transcript = await run_model(
             lambda: transcribe_with_fallback(
-                providers.stt, providers.stt_fallback, audio, language=pinned, unwanted=unwanted
-            )
+                providers.stt, providers.stt_fallback, audio, language=pinned
+            ),
+            ticket=ticket,
         )
         if pinned:
             transcript = dataclasses.replace(transcript, language=pinned)
         return transcript, round((time.perf_counter() - start) * 1000, 1)
 
     async def judge(self, samples: np.ndarray) -> float:
-        """The end-of-turn model's probability that the turn is complete (`judges_turns`)."""
+        """The end-of-turn model's probability that the turn is complete (`judges_turns`);
+        cancelled, a verdict still queued for the model leaves the queue unrun."""
         model = self._agent.providers.turn_model
         assert model is not None, "judge() without an end-of-turn model"
         return await run_model(model.complete, samples)

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import threading
 from pathlib import Path
 
 import numpy as np
 
 from core.audio import SAMPLE_RATE
+from core.concurrency import FairLock
 from core.errors import ModelMissingError
 
 PACKAGE = "pipecat-ai==1.14.0"
@@ -58,7 +58,9 @@ class SmartTurn:
             data, providers=["CPUExecutionProvider"], sess_options=options
         )
         self._features = FeatureExtractor(feature_size=80, sampling_rate=SAMPLE_RATE)
-        self._lock = threading.Lock()  # one ONNX session; runs are short (about 0.1 s)
+        # One ONNX session, one run at a time; runs are short (about 0.1 s), and a verdict
+        # nobody waits for any more (the user went on) leaves the queue unrun.
+        self.lock = FairLock()
 
     def complete(self, samples: np.ndarray) -> float:
         """The probability that the turn in `samples` (16 kHz mono float32) is complete."""
@@ -67,6 +69,6 @@ class SmartTurn:
         audio = np.pad(audio, (size - len(audio), 0))
         audio = (audio - audio.mean()) / np.sqrt(audio.var() + 1e-7)
         features = self._features(audio.astype(np.float32), padding=0)  # (80, 800)
-        with self._lock:
+        with self.lock:
             (out,) = self.session.run(None, {"input_features": features[None].astype(np.float32)})
         return float(np.asarray(out).ravel()[0])

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from core.audio import SAMPLE_RATE, DecodedAudio
-from core.concurrency import FairLock
+from core.concurrency import FairLock, raise_if_abandoned
 from core.errors import TranscriptionError
 from core.stt import Transcript
 
@@ -53,6 +53,9 @@ class FasterWhisperSTT:
         )
 
     def transcribe(self, audio: DecodedAudio, *, language: str | None = None) -> Transcript:
+        # A call cancelled while it waits for the lock leaves the queue unserved, and one
+        # cancelled while it runs stops at its next step: both raise `Abandoned`, which is no
+        # `Exception`, so it is neither logged nor wrapped here.
         try:
             with self.lock:
                 if audio.duration <= SHORT_AUDIO_SECONDS:
@@ -71,7 +74,11 @@ class FasterWhisperSTT:
             beam_size=self.beam_size,
             condition_on_previous_text=False,
         )
-        return " ".join(s.text.strip() for s in segments).strip(), info.language
+        texts: list[str] = []
+        for segment in segments:  # each 30 s window is decoded when the loop asks for it
+            texts.append(segment.text.strip())
+            raise_if_abandoned()
+        return " ".join(texts).strip(), info.language
 
     def _short(self, samples: np.ndarray, language: str | None) -> tuple[str, str]:
         """One encoder pass over a window fitted to the speech, shared by language detection
@@ -88,6 +95,7 @@ class FasterWhisperSTT:
             max(SHORT_WINDOW_MIN_FRAMES, frames + SHORT_WINDOW_MARGIN_FRAMES),
         )
         encoded = model.encode(pad_or_trim(features, window))
+        raise_if_abandoned()  # the decoder is the other half of the work
         if language is None:
             best = model.model.detect_language(encoded)[0][0][0]  # e.g. "<|fr|>"
             language = best[2:-2]

@@ -1,4 +1,5 @@
-"""Blocking work off the event loop: the fair model lock, the two pools, streamed model output."""
+"""Blocking work off the event loop: the fair model lock, the two pools, streamed model output,
+and work nobody waits for any more dropped before it runs."""
 
 from __future__ import annotations
 
@@ -11,12 +12,17 @@ import pytest
 
 from core.concurrency import (
     MODEL_WORKERS,
+    Abandoned,
     FairLock,
+    Ticket,
     iterate_blocking,
     parallelism,
+    raise_if_abandoned,
     run_blocking,
     run_model,
+    spawn_for,
     waiting_on,
+    working_on,
 )
 from core.errors import ProviderError
 from core.stt.groq import GroqSTT
@@ -90,6 +96,176 @@ def test_try_acquire_never_jumps_the_queue() -> None:
     thread.join(5)
     assert served == ["queued"]
     assert lock.ahead == 0
+
+
+def queue_as(
+    lock: FairLock, ticket: Ticket, action: Callable[[], None], outcome: list[str]
+) -> threading.Thread:
+    """A thread that asks for `lock` as `ticket`, then runs `action` holding it (or notes in
+    `outcome` that it was abandoned); returns once it is queued."""
+    queued = lock.waiting
+
+    def work() -> None:
+        try:
+            lock.acquire(ticket)
+        except Abandoned:
+            outcome.append("abandoned")
+            return
+        try:
+            action()
+        finally:
+            lock.release()
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    wait_until(lambda: lock.waiting == queued + 1)
+    return thread
+
+
+def test_a_cancelled_waiter_leaves_the_queue_at_once_and_never_runs() -> None:
+    lock = FairLock()
+    ran: list[str] = []
+    outcome: list[str] = []
+    tickets = {name: Ticket() for name in ("first", "dropped", "last")}
+    with lock:
+        threads = [
+            queue_as(lock, ticket, lambda n=name: ran.append(n), outcome)
+            for name, ticket in tickets.items()
+        ]
+        tickets["dropped"].cancel()
+        assert (lock.waiting, lock.ahead) == (2, 3)  # out of the queue before the call returns
+        threads[1].join(5)
+        assert outcome == ["abandoned"]
+    for thread in threads:
+        thread.join(5)
+    assert ran == ["first", "last"]
+    assert lock.ahead == 0
+
+
+def test_a_ticket_cancelled_before_it_asks_never_takes_even_a_free_lock() -> None:
+    lock = FairLock()
+    ticket = Ticket()
+    ticket.cancel()
+    with pytest.raises(Abandoned):
+        lock.acquire(ticket)
+    assert lock.ahead == 0
+    with working_on(ticket), pytest.raises(Abandoned):
+        with lock:  # the work running here is the ticket's
+            pass
+    assert lock.try_acquire()
+    lock.release()
+
+
+def test_an_owner_just_served_goes_behind_a_newcomer() -> None:
+    """A talker's job holds the model and their next one waits; another person's job that
+    comes later still goes first: it waits for the one job running, not for two."""
+    lock = FairLock()
+    order: list[str] = []
+    outcome: list[str] = []
+    lock.acquire(Ticket(owner="talker"))  # the talker's job, running
+    threads = [
+        queue_as(lock, Ticket(owner="talker"), lambda: order.append("talker"), outcome),
+        queue_as(lock, Ticket(owner="listener"), lambda: order.append("listener"), outcome),
+        queue_as(lock, Ticket(), lambda: order.append("upload"), outcome),  # no owner
+    ]
+    assert (lock.waiting_for("talker"), lock.waiting_for("listener")) == (1, 1)
+    assert lock.waiting_for(None) == 1
+    lock.release()
+    for thread in threads:
+        thread.join(5)
+    assert order == ["listener", "upload", "talker"]
+
+
+def test_owners_take_turns_and_calls_without_one_keep_their_order() -> None:
+    lock = FairLock()
+    order: list[str] = []
+    outcome: list[str] = []
+    with lock:
+        threads = [
+            queue_as(lock, Ticket(owner=owner), lambda t=tag: order.append(t), outcome)
+            for owner, tag in [("a", "a1"), ("a", "a2"), ("a", "a3"), ("b", "b1"), ("b", "b2")]
+        ]
+        threads += [
+            queue_as(lock, Ticket(), lambda t=tag: order.append(t), outcome) for tag in ("x1", "x2")
+        ]
+    for thread in threads:
+        thread.join(5)
+    # Each owner once per round, the longest unserved first; the ownerless as one owner.
+    assert order == ["a1", "b1", "x1", "a2", "b2", "x2", "a3"]
+
+
+def test_a_guess_waits_behind_turns_until_it_becomes_one() -> None:
+    lock = FairLock()
+    order: list[str] = []
+    outcome: list[str] = []
+    guess = Ticket(owner="a", speculative=True)
+    other = Ticket(owner="b", speculative=True)
+    with lock:
+        threads = [
+            queue_as(lock, guess, lambda: order.append("guess"), outcome),
+            queue_as(lock, other, lambda: order.append("other guess"), outcome),
+            queue_as(lock, Ticket(owner="c"), lambda: order.append("turn"), outcome),
+        ]
+        guess.promote()  # the pause was the end of the turn: this guess is its transcript
+    for thread in threads:
+        thread.join(5)
+    # The other guess asked before the turn, and still goes after it.
+    assert order == ["guess", "turn", "other guess"]
+
+
+@pytest.mark.parametrize("run", [run_model, run_blocking])
+def test_a_model_call_whose_task_is_cancelled_leaves_the_queue_unrun(run) -> None:
+    """The superseded job of a conversation never runs: cancelling the task that awaits
+    `run_model` (a transcription) or `run_blocking` (a sentence to speak) takes the call out
+    of the model's queue, where it waited on a worker thread."""
+    lock = FairLock()
+    ran: list[str] = []
+
+    def job(name: str) -> str:
+        with lock:
+            ran.append(name)
+        return name
+
+    async def scenario() -> tuple[str, int, int]:
+        lock.acquire(Ticket(owner="someone else"))
+        old = spawn_for("talker", run(job, "superseded"))
+        await asyncio.to_thread(wait_until, lambda: lock.waiting_for("talker") == 1)
+        old.cancel()
+        new = spawn_for("talker", run(job, "newer"))
+        await asyncio.to_thread(wait_until, lambda: lock.waiting_for("talker") == 1)
+        waiting = lock.waiting
+        with pytest.raises(asyncio.CancelledError):
+            await old
+        lock.release()
+        return await new, waiting, lock.ahead
+
+    newest, waiting, ahead = asyncio.run(scenario())
+    assert (newest, waiting, ahead) == ("newer", 1, 0)
+    assert ran == ["newer"]
+
+
+def test_a_running_call_stops_at_its_next_step_once_cancelled() -> None:
+    steps: list[int] = []
+    started = threading.Event()
+
+    def long_job() -> None:
+        for step in range(500):
+            started.set()
+            steps.append(step)
+            time.sleep(0.01)
+            raise_if_abandoned()
+
+    async def scenario() -> None:
+        task = asyncio.ensure_future(run_model(long_job))
+        await asyncio.to_thread(started.wait, 5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(scenario())
+    done = len(steps)
+    time.sleep(0.1)
+    assert len(steps) == done < 500  # it stopped, and stays stopped
 
 
 # Queue positions of real models -----------------------------------------------------------
@@ -271,6 +447,30 @@ def test_a_held_blocking_stream_waits_between_items_until_released() -> None:
     assert first == 0
     assert during_hold == [0]  # the worker waited after its first item
     assert rest == [1, 2, 3]
+
+
+def test_closing_a_blocking_stream_that_waits_for_the_model_takes_it_out_of_the_queue() -> None:
+    """An answer cancelled while it waits for the model leaves the queue without generating."""
+    lock = FairLock()
+    generated: list[str] = []
+
+    def answer() -> Iterator[str]:
+        with lock:
+            generated.append("token")
+            yield "token"
+
+    async def scenario() -> tuple[int, int]:
+        lock.acquire()
+        stream = iterate_blocking(answer)
+        await asyncio.to_thread(wait_until, lambda: lock.waiting == 1)
+        await stream.aclose()
+        waiting = lock.waiting
+        lock.release()
+        await asyncio.sleep(0.1)
+        return waiting, lock.ahead
+
+    assert asyncio.run(scenario()) == (0, 0)
+    assert generated == []
 
 
 def test_a_held_blocking_stream_still_stops_when_closed() -> None:

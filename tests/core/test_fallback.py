@@ -4,13 +4,13 @@ faults on demand, and the bundled local models taking over."""
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from core.audio import DecodedAudio, decode
+from core.concurrency import Ticket, working_on
 from core.errors import ProviderError, TranscriptionError
 from core.fallback import Switch, Token, stream_answer, transcribe
 from core.llm import ChatMessage
@@ -127,10 +127,11 @@ def test_without_a_fallback_the_primary_error_is_raised(
 def test_an_unwanted_transcript_is_still_returned_when_the_primary_serves_it(
     groq_server: FakeGroq, groq_stt: GroqSTT, local_stt, speech: DecodedAudio
 ) -> None:
-    unwanted = threading.Event()
-    unwanted.set()
+    unwanted = Ticket()
+    unwanted.cancel()
 
-    result = transcribe(groq_stt, local_stt, speech, language=None, unwanted=unwanted)
+    with working_on(unwanted):
+        result = transcribe(groq_stt, local_stt, speech, language=None)
 
     assert (result.text, result.fallback) == (groq_server.transcript, None)
 
@@ -139,12 +140,12 @@ def test_an_unwanted_transcript_is_not_handed_to_the_fallback(
     groq_server: FakeGroq, groq_stt: GroqSTT, local_stt, speech: DecodedAudio
 ) -> None:
     groq_server.faults[TRANSCRIPTIONS] = "500"
-    unwanted = threading.Event()
-    unwanted.set()
+    unwanted = Ticket()
+    unwanted.cancel()
 
     # The local model would have answered; the primary's error is raised instead.
-    with pytest.raises(ProviderError, match="InternalServerError"):
-        transcribe(groq_stt, local_stt, speech, language=None, unwanted=unwanted)
+    with working_on(unwanted), pytest.raises(ProviderError, match="InternalServerError"):
+        transcribe(groq_stt, local_stt, speech, language=None)
     assert len(groq_server.seen(TRANSCRIPTIONS)) == 1
 
 
