@@ -4,7 +4,6 @@ comes, then its timings stored, counted and traced."""
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from core.errors import AgentError
 from core.history import UserRecord
 from core.phrases import Line, say
 from core.realtime import events as ev
-from core.realtime.playback import AnswerSpeaker, Playback
+from core.realtime.playback import LiveAudio, Playback
 from core.realtime.port import AgentPort
 from core.results import (
     AnswerDelta,
@@ -26,7 +25,8 @@ from core.results import (
     TurnStarted,
 )
 from core.tools import Action, Keypad, TransferCall
-from core.tts.speaking import AnswerPieces
+from core.tts.pieces import AnswerPieces
+from core.tts.spoken import AnswerVoice, SpokenAnswer, ms_between
 
 ENDING_STEP_S = 0.05
 ENDING_GRACE_S = 2.0  # a client whose reports stop: the clock ends the wait
@@ -62,55 +62,43 @@ class LiveAnswer:
         """Answer `text` (or the session's pending transcript, when None), timed from `start`
         (the end of the user's speech, or when a typed message came)."""
         port, playback = self.port, self.playback
-        pieces = AnswerPieces()
-        first_token_ms: float | None = None
-        # Cleared while the first piece is synthesised: both models want both cores, and the
-        # first audio matters more than the rest of the text, which is ahead of speech anyway.
-        hold = threading.Event()
-        hold.set()
         turn_id = playback.turn_id
         language = port.settings.default_language
-        voice: AnswerSpeaker | None = None
-        speaker: asyncio.Task[None] | None = None
+        audio = LiveAudio(
+            playback, sample_rate=port.output_sample_rate, emit=self.emit, start=start
+        )
+        spoken = SpokenAnswer(
+            port.voice,
+            provider=port.voice_for(self.user),
+            sample_rate=port.output_sample_rate,
+            send=audio.put,
+            note_fallback=port.note_fallback,
+        )
+        sending = self.spawn(audio.run()) if port.voice is not None else None
         answer = ""
         outcome: dict[str, str | None] = {}  # the model that answered, and any fallback
         filler: asyncio.Task[None] | None = None
         try:
-            async for event in port.respond(
+            events = port.respond(
                 user=self.user,
                 text=text,
                 session_id=self.session_id,
                 channel=self.channel,
-                hold=hold,
+                hold=spoken.hold,
                 keypad=self.keypad,
-            ):
+            )
+            async for event in spoken.relay(events):
                 if isinstance(event, TurnStarted):
                     turn_id = playback.turn_id = event.turn_id
                     language = event.language
-                    if port.voice is not None:
-                        voice = AnswerSpeaker(
-                            tts=port.voice,
-                            playback=playback,
-                            language=language,
-                            provider=port.voice_for(self.user),
-                            sample_rate=port.output_sample_rate,
-                            emit=self.emit,
-                            hold=hold,
-                            start=start,
-                        )
-                        speaker = self.spawn(voice.run(pieces.queue))
                 elif isinstance(event, AnswerDelta):
-                    if first_token_ms is None:
-                        first_token_ms = ms_since(start)
                     self.emit(ev.AnswerText(event.text))
-                    pieces.feed(event.text)
                 elif isinstance(event, AnswerRestart):
-                    pieces.restart()
                     self.emit(ev.AnswerRestarted(event.reason))
                 elif isinstance(event, ToolStarted):
                     self.emit(ev.ToolUsed(event.call.name, event.call.arguments))
-                    if event.filler and voice is not None:
-                        filler = self.spawn(self._filler(pieces, language))
+                    if event.filler and port.voice is not None:
+                        filler = self.spawn(self._filler(spoken.pieces, language))
                 elif isinstance(event, ToolFinished):
                     if filler is not None:
                         filler.cancel()
@@ -120,32 +108,31 @@ class LiveAnswer:
                     answer = event.result.answer
                     self.action = event.result.action
                     outcome = {"provider": event.result.provider, "fallback": event.result.fallback}
-            pieces.finish()
-            if speaker is not None:
-                await speaker
+            await spoken.finished()
+            audio.close()
+            if sending is not None:
+                await sending
         except asyncio.CancelledError:
-            hold.set()
-            if speaker is not None:
-                speaker.cancel()
-            if filler is not None:
-                filler.cancel()
+            spoken.stop()
+            for task in (sending, filler):
+                if task is not None:
+                    task.cancel()
             raise
         except AgentError as exc:
-            if speaker is not None:
-                speaker.cancel()
+            spoken.stop()
+            if sending is not None:
+                sending.cancel()
             self.emit(ev.ErrorEvent(f"The agent could not answer: {exc}"))
             return
         if turn_id is None:
             return
         timings = ev.TurnTimings(
             transcript_ms=transcript_ms,
-            first_token_ms=first_token_ms,
-            first_audio_ms=voice.first_audio_ms if voice else None,
+            first_token_ms=ms_between(start, spoken.first_token),
+            first_audio_ms=audio.first_audio_ms,
             stt_ms=stt_ms,
         )
         await port.store_timings(turn_id, timings)
-        if voice is not None and voice.fallback:
-            await port.note_fallback(turn_id, f"speech: {voice.fallback}")
         metrics.observe_turn(self.channel, timings)
         tracing.record_turn(
             tracing.TurnTrace(
@@ -153,8 +140,8 @@ class LiveAnswer:
                 ended_at=start,
                 stages_ms={
                     "transcript": transcript_ms,
-                    "first_token": first_token_ms,
-                    "first_tts_chunk": voice.first_tts_ms if voice else None,
+                    "first_token": timings.first_token_ms,
+                    "first_tts_chunk": ms_between(start, spoken.first_audio),
                     "first_audio_sent": timings.first_audio_ms,
                 },
                 attributes={"turn_id": turn_id, "language": language, **outcome},
@@ -200,19 +187,24 @@ class LiveAnswer:
         """Say a fixed line that is no answer (nothing stored): "Are you still there?"."""
         if self.port.voice is None:
             return
-        hold = threading.Event()
-        hold.set()
-        voice = AnswerSpeaker(
+        audio = LiveAudio(
+            self.playback,
+            sample_rate=self.port.output_sample_rate,
+            emit=self.emit,
+            start=time.perf_counter(),
+        )
+        voice = AnswerVoice(
             tts=self.port.voice,
-            playback=self.playback,
             language=language,
             provider=self.port.voice_for(self.user),
             sample_rate=self.port.output_sample_rate,
-            emit=self.emit,
-            hold=hold,
-            start=time.perf_counter(),
+            send=audio.put,
         )
-        pieces: asyncio.Queue[str | None] = asyncio.Queue()
-        for piece in (line, None):
-            pieces.put_nowait(piece)
-        await voice.run(pieces)
+        sending = asyncio.ensure_future(audio.run())
+        try:
+            await voice.speak(line)
+        except BaseException:
+            sending.cancel()
+            raise
+        audio.close()
+        await sending

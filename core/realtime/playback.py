@@ -1,19 +1,14 @@
-"""The spoken side of a live answer: synthesis piece by piece, paced sending, what was heard."""
+"""The spoken side of a live answer: its audio sent to the client paced, and what was heard."""
 
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from core.config import TTSProvider
 from core.realtime import events as ev
 from core.realtime.vad import WINDOW_MS
-from core.tts.router import SpeechSynthesizer
-from core.tts.speaking import speak_piece
-from core.tts.text import speakable
 
 # Spoken audio leaves in chunks of this length, at most this far ahead of real time.
 AUDIO_CHUNK_S = 0.1
@@ -52,52 +47,45 @@ class Playback:
         return self.started is not None and self.heard_ms() < ends
 
 
-@dataclass
-class AnswerSpeaker:
-    """Speaks one answer: each piece of text as it arrives, its audio sent paced."""
+class LiveAudio:
+    """A live answer's audio on its way to the client: each spoken piece (`SpokenAnswer`'s
+    `send`) queued, then sent in short chunks, paced, by `run`, until `close`."""
 
-    tts: SpeechSynthesizer
-    playback: Playback
-    language: str
-    provider: TTSProvider
-    sample_rate: int
-    emit: Callable[[ev.Event], None]
-    # Cleared while the first piece is synthesised, so the LLM pauses and Piper gets the CPU.
-    hold: threading.Event
-    start: float  # the clock the first-audio time is measured from
-    first_tts_ms: float | None = None  # the first piece synthesised
-    first_audio_ms: float | None = None  # its first audio handed to the channel
-    fallback: str | None = None  # why the chosen voice did not speak (some of) it
+    def __init__(
+        self,
+        playback: Playback,
+        *,
+        sample_rate: int,
+        emit: Callable[[ev.Event], None],
+        start: float,
+    ) -> None:
+        self.playback = playback
+        self.sample_rate = sample_rate
+        self.emit = emit
+        self.start = start  # the clock the first-audio time is measured from
+        self.first_audio_ms: float | None = None  # its first audio handed to the channel
+        self._queue: asyncio.Queue[tuple[str, bytes] | None] = asyncio.Queue()
 
-    async def run(self, pieces: asyncio.Queue[str | None]) -> None:
-        """Synthesise each piece as it arrives and send its audio, until a None."""
+    def put(self, text: str, pcm: bytes) -> None:
+        self._queue.put_nowait((text, pcm))
+
+    def close(self) -> None:
+        """No more pieces: `run` ends once the last has been sent."""
+        self._queue.put_nowait(None)
+
+    async def run(self) -> None:
         playback = self.playback
-        while (piece := await pieces.get()) is not None:
-            text = speakable(piece)
-            if not text.strip():
-                continue
-            spoken = await speak_piece(
-                self.tts,
-                text,
-                language=self.language,
-                provider=self.provider,
-                sample_rate=self.sample_rate,
-                hold=self.hold if playback.started is None else None,  # the first piece
-            )
-            pcm, self.fallback = spoken.pcm, spoken.fallback or self.fallback
-            if not pcm:
-                continue
+        while (item := await self._queue.get()) is not None:
+            text, pcm = item
+            if playback.stopped:
+                return
             if playback.started is None:
-                self.first_tts_ms = self._since_start()
                 self.emit(ev.AudioStart(playback.turn_id or 0, self.sample_rate))
                 playback.started = time.perf_counter()
             playback.pieces.append((text, len(pcm) / 2 / self.sample_rate))
             await self._send_paced(pcm)
         if playback.started is not None and not playback.stopped:
             self.emit(ev.AudioEnd(playback.turn_id or 0))
-
-    def _since_start(self) -> float:
-        return round((time.perf_counter() - self.start) * 1000, 1)
 
     async def _send_paced(self, pcm: bytes) -> None:
         """Send audio in short chunks, never more than `AUDIO_LEAD_S` ahead of playback, so
@@ -115,5 +103,5 @@ class AnswerSpeaker:
                 return
             self.emit(ev.AudioOut(chunk))
             if self.first_audio_ms is None:
-                self.first_audio_ms = self._since_start()
+                self.first_audio_ms = round((time.perf_counter() - self.start) * 1000, 1)
             playback.sent_seconds += len(chunk) / 2 / self.sample_rate

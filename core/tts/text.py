@@ -27,6 +27,23 @@ ABBREVIATIONS = frozenset(
     "hr bzw usw ca evtl nr str".split()
 )
 
+# Words a spoken phrase may start with, by language: a piece cut just before one of them (a
+# conjunction, a relative pronoun, a preposition, a linking verb) ends where a speaker could
+# breathe, so a cut there sounds like a phrase rather than a word missing. Lower case.
+PHRASE_STARTS = frozenset(
+    # English
+    "and but or so because which that who whom whose where when while if although though "
+    "with without to for of in on at from by about into than as is are was were has have "
+    # French
+    "et mais ou donc car qui que dont où quand si avec sans pour de du des dans sur est sont "
+    # Spanish
+    "y pero porque quien cuando donde con sin para por del en es son "
+    # German
+    "und aber oder denn weil dass wenn als mit ohne für von zu im auf ist sind "
+    # Italian
+    "e ma perché che chi dove quando se con senza per di del della nel è sono".split()
+)
+
 _MARKDOWN = [
     (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),  # [text](url) -> text
     (re.compile(r"^\s{0,3}#{1,6}\s+", re.MULTILINE), ""),  # headings
@@ -84,6 +101,37 @@ class SentenceBuffer:
         """Change where pieces are cut from now on (say, after an answer's first piece)."""
         self._clause_min = clause_min
         self._max_chars = max_chars
+
+    @property
+    def pending(self) -> str:
+        """The text fed but not handed back in a piece yet."""
+        return self._text
+
+    def take_phrase(self, *, min_words: int, any_word: bool = False) -> str | None:
+        """Cut the longest phrase the text so far allows, for a voice that must not wait for
+        the sentence's end: up to its last clause mark (, ; :) or to just before its last
+        phrase-starting word (`PHRASE_STARTS`), once at least `min_words` words come before
+        the cut; with `any_word`, failing those, after its last whole word. Only whole words
+        are cut (a word counts once a space follows it). None when there is no such cut yet."""
+        text = self._text
+        words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
+        complete = len(words) if text[-1:].isspace() else len(words) - 1
+        cut = None
+        for n in range(min_words, complete + 1):
+            start, end = words[n - 1]
+            word = text[start:end]
+            if word[-1] in _CLAUSES or word.rstrip(_CLOSERS)[-1:] in _CLAUSES:
+                cut = end
+            elif n < complete:
+                following = text[words[n][0] : words[n][1]].strip(_OPENERS).lower()
+                if following in PHRASE_STARTS:
+                    cut = end
+        if cut is None and any_word and complete >= min_words:
+            cut = words[complete - 1][1]
+        if cut is None:
+            return None
+        piece, self._text = text[:cut].strip(), text[cut:]
+        return piece if _has_word(piece) else None
 
     def feed(self, delta: str) -> list[str]:
         """Add streamed text; return the pieces it completed (often none)."""

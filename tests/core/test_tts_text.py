@@ -116,3 +116,42 @@ def test_dr_is_not_an_end_even_when_streamed() -> None:
 def test_speakable_drops_markdown() -> None:
     text = "## Plan\n**Bold** and *it* with `code`, see [docs](http://x.y).\n- one\n2. two"
     assert speakable(text) == "Plan\nBold and it with code, see docs.\none\ntwo"
+
+
+# A phrase for a voice that must not wait for the sentence's end (`take_phrase`).
+PHRASES = [
+    # (text so far, min words, the phrase cut, what stays)
+    (
+        "This quote from President Lincoln is a powerful ",
+        3,
+        "This quote from President Lincoln",
+        "is a powerful ",
+    ),
+    ("Paris, the capital", 1, "Paris,", " the capital"),
+    ("The capital of France", 3, None, "The capital of France"),  # 2 words before "of"
+    ("Der höchste Berg ist die Zugspitze und ", 3, "Der höchste Berg ist die Zugspitze", "und "),
+    ("La capitale de la France est ", 3, "La capitale de la France", "est "),
+    ("La capitale de la France est", 3, None, "La capitale de la France est"),  # "est..."?
+    ("Well, I think", 3, None, "Well, I think"),  # too few words before the comma
+    ("The importance", 3, None, "The importance"),  # no boundary yet
+    ("It was a cold day that ", 3, "It was a cold day", "that "),
+    ("It was a cold day that", 3, None, "It was a cold day that"),  # or "thatched"
+]
+
+
+@pytest.mark.parametrize(("text", "words", "phrase", "rest"), PHRASES)
+def test_take_phrase_cuts_whole_words_at_a_natural_boundary(
+    text: str, words: int, phrase: str | None, rest: str
+) -> None:
+    buffer = SentenceBuffer()
+    assert buffer.feed(text) == []
+    assert buffer.take_phrase(min_words=words) == phrase
+    assert buffer.pending.strip() == rest.strip()
+
+
+def test_after_a_phrase_the_sentence_goes_on_as_one_piece() -> None:
+    buffer = SentenceBuffer()
+    buffer.feed("The capital of France is Paris")
+    assert buffer.take_phrase(min_words=3) == "The capital of France"
+    assert buffer.feed(". It is big.") == ["is Paris."]
+    assert buffer.flush() == ["It is big."]

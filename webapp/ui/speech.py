@@ -1,26 +1,24 @@
-"""The answer spoken on the page while it is written, as a live conversation speaks it.
+"""The answer spoken on the page while it is written, through the core's one speaking path.
 
-The agent's events are read by one task, which cuts the answer into pieces (`AnswerPieces`);
-another speaks each piece in the user's voice (`speak_piece`, as the live engine does). The
-page's handler reads both through `merge`, in the order they are ready, and hands each
-piece of audio to the page's player (webapp/ui/player.py), which starts on the first one.
+`SpokenAnswer` (core/tts/spoken.py) cuts the answer into pieces and speaks each in the user's
+voice, as it does for a live conversation; here its `send` queues each piece's audio for the
+page's handler, which reads the agent's events and the audio through `merge`, in the order
+they are ready, and hands each piece to the page's player (webapp/ui/player.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from core.concurrency import run_blocking
 from core.errors import AgentError
 from core.history import UserRecord
-from core.results import AgentEvent, AnswerDelta, AnswerRestart, TurnStarted
-from core.tts.speaking import AnswerPieces, chosen_voice, speak_piece
-from core.tts.text import speakable
+from core.results import AgentEvent
+from core.tts.speaking import chosen_voice
+from core.tts.spoken import SpokenAnswer
 from webapp.deps import AppState
 
 # The player's rate: Piper's and eSpeak NG's own, so their pieces pass unchanged.
@@ -32,19 +30,39 @@ class PageSpeech:
     each piece of audio (16-bit mono PCM at PAGE_RATE, bytes)."""
 
     def __init__(self, state: AppState, user: UserRecord) -> None:
-        self.tts = state.agent.providers.tts
-        self.store = state.store
-        self.voice = chosen_voice(user.tts_provider, state.settings)
-        # Cleared while the first piece is synthesised: the model pauses and the voice gets
-        # both cores, as in a live conversation.
-        self.hold = threading.Event()
-        self.hold.set()
-        self.first_token: float | None = None  # perf_counter() when the first token came
-        self.first_audio: float | None = None  # perf_counter() when the first piece was ready
-        self.spoken = False
-        self.fallback: str | None = None  # why the chosen voice did not speak (some of) it
-        self._pieces = AnswerPieces()
+        store = state.store
+
+        async def note_fallback(turn_id: int, reason: str) -> None:
+            await run_blocking(lambda: store.note_fallback(turn_id=turn_id, reason=reason))
+
         self._ready: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self.answer = SpokenAnswer(
+            state.agent.providers.tts,
+            provider=chosen_voice(user.tts_provider, state.settings),
+            sample_rate=PAGE_RATE,
+            send=lambda _text, pcm: self._ready.put_nowait(("audio", pcm)),
+            note_fallback=note_fallback,
+        )
+        self.hold = self.answer.hold  # for the agent: the model pauses while this is cleared
+
+    @property
+    def first_token(self) -> float | None:
+        """perf_counter() when the first token came."""
+        return self.answer.first_token
+
+    @property
+    def first_audio(self) -> float | None:
+        """perf_counter() when the first piece of audio was ready for the page."""
+        return self.answer.first_audio
+
+    @property
+    def spoken(self) -> bool:
+        return self.answer.spoken
+
+    @property
+    def fallback(self) -> str | None:
+        """Why the chosen voice did not speak (some of) the answer."""
+        return self.answer.voice.fallback if self.answer.voice else None
 
     async def merge(
         self, events: AsyncIterator[AgentEvent]
@@ -53,78 +71,36 @@ class PageSpeech:
         in batches: everything ready at once comes together, so a page that takes its time
         to show each token does not hold the audio back behind them. The agent's error, if
         any, is raised here after what came before it."""
-        tasks = [asyncio.create_task(self._read(events))]
-        running = 1
+        reading = asyncio.create_task(self._read(events))
         try:
-            while running:
+            while True:
                 ready = [await self._ready.get()]
                 while not self._ready.empty():
                     ready.append(self._ready.get_nowait())
                 batch: list[AgentEvent | bytes] = []
                 for kind, value in ready:
-                    if kind == "event":
-                        if isinstance(value, TurnStarted) and self.tts is not None:
-                            tasks.append(asyncio.create_task(self._speak(value)))
-                            running += 1
-                        batch.append(value)
-                    elif kind == "audio":
-                        batch.append(value)
-                    elif kind == "error":
+                    if kind == "error":
                         if batch:
                             yield batch
                         raise value
-                    else:  # "done": a task has finished
-                        running -= 1
+                    if kind != "done":
+                        batch.append(value)
                 if batch:
                     yield batch
+                if ready[-1][0] == "done":
+                    return
         finally:
-            self.hold.set()
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            self.answer.stop()
+            reading.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reading
 
     async def _read(self, events: AsyncIterator[AgentEvent]) -> None:
         try:
-            async for event in events:
-                if isinstance(event, AnswerDelta):
-                    self.first_token = self.first_token or time.perf_counter()
-                    self._pieces.feed(event.text)
-                elif isinstance(event, AnswerRestart):
-                    self._pieces.restart()
+            async for event in self.answer.relay(events):
                 self._ready.put_nowait(("event", event))
+            await self.answer.finished()
         except AgentError as exc:
             self._ready.put_nowait(("error", exc))
-        finally:
-            self._pieces.finish()
-            self._ready.put_nowait(("done", None))
-
-    async def _speak(self, turn: TurnStarted) -> None:
-        assert self.tts is not None
-        language = turn.language
-        try:
-            while (piece := await self._pieces.queue.get()) is not None:
-                text = speakable(piece)
-                if not text.strip():
-                    continue
-                spoken = await speak_piece(
-                    self.tts,
-                    text,
-                    language=language,
-                    provider=self.voice,
-                    sample_rate=PAGE_RATE,
-                    hold=None if self.spoken else self.hold,  # until the first piece is heard
-                )
-                pcm, self.fallback = spoken.pcm, spoken.fallback or self.fallback
-                if pcm:
-                    self.first_audio = self.first_audio or time.perf_counter()
-                    self.spoken = True
-                    self._ready.put_nowait(("audio", pcm))
-            if self.fallback:  # noted on the turn, as REST and the live engine note it
-                reason = f"speech: {self.fallback}"
-                await run_blocking(
-                    lambda: self.store.note_fallback(turn_id=turn.turn_id, reason=reason)
-                )
         finally:
             self._ready.put_nowait(("done", None))
