@@ -224,11 +224,14 @@ def login(base_url: str, username: str = ADMIN[0], password: str = ADMIN[1]) -> 
 
 @contextlib.contextmanager
 def running_server(
-    startup_timeout: float = STARTUP_TIMEOUT_S, env: dict[str, str] | None = None
+    startup_timeout: float = STARTUP_TIMEOUT_S,
+    env: dict[str, str] | None = None,
+    app_dir: Path | None = None,
 ) -> Iterator[Server]:
     """Start `python app.py` on a temporary data folder and a free loopback port, wait for
     `/health`, sign in, and stop it (and anything it started) when the block ends. `env`
-    adds to or overrides the server's environment (settings).
+    adds to or overrides the server's environment (settings); `app_dir` runs the app of
+    another checkout (a baseline) with this one's virtualenv.
 
     The server also gets SIGTERM if the bench process dies, and a SIGTERM to the bench
     unwinds through this block, so no server outlives its benchmark.
@@ -244,7 +247,7 @@ def running_server(
             with log_path.open("wb") as log:
                 process = subprocess.Popen(
                     [sys.executable, "app.py"],
-                    cwd=REPO,
+                    cwd=app_dir or REPO,
                     env=app_env(
                         port=port,
                         data_dir=data_dir,
