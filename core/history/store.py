@@ -270,15 +270,24 @@ class HistoryStore:
         first_audio_ms: float | None,
         heard_answer: str | None = None,
     ) -> TurnRecord:
-        """Store a real-time turn's timings; `heard_answer` (when the user interrupted) replaces
-        the answer with the part that was heard, so later turns remember what was said."""
+        """Store a turn's timings from the end of speech; `heard_answer` (when the user
+        interrupted) replaces the answer with the part that was heard, so later turns remember
+        what was said, and marks the turn interrupted.
+
+        A timing given as None leaves the stored one as it is: an interruption stored after
+        the answer's timings (the user spoke over its last words) keeps them, and the page
+        stores its first audio apart from the rest, when its player reports it."""
         with self._tx() as db:
             turn = db.get(Turn, turn_id)
             if turn is None:
                 raise NotFoundError("Turn not found.")
-            turn.eos_transcript_ms = transcript_ms
-            turn.eos_first_token_ms = first_token_ms
-            turn.eos_first_audio_ms = first_audio_ms
+            for name, value in (
+                ("eos_transcript_ms", transcript_ms),
+                ("eos_first_token_ms", first_token_ms),
+                ("eos_first_audio_ms", first_audio_ms),
+            ):
+                if value is not None:
+                    setattr(turn, name, value)
             if heard_answer is not None:
                 turn.answer = heard_answer
                 turn.interrupted = True

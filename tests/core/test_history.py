@@ -154,6 +154,46 @@ def test_completed_turn_keeps_timings_and_is_no_longer_pending(store: HistorySto
     assert store.find_pending_turn(user_id=user.id, session_id=session.id) is None
 
 
+def test_an_interruption_stored_after_the_timings_keeps_them(store: HistoryStore) -> None:
+    """The user speaks over the last words of an answer whose timings are stored: the turn
+    becomes the part heard, marked interrupted, with its timings; a figure stored apart
+    (the page's first audio) joins the others."""
+    user = store.create_user(username="erin", password_hash="x")
+    session = store.create_session(user_id=user.id)
+    turn = store.add_turn(
+        user_id=user.id, session_id=session.id, source="audio", user_text="hi", language="en"
+    )
+    store.record_realtime(
+        turn_id=turn.id, transcript_ms=300.0, first_token_ms=900.0, first_audio_ms=1400.0
+    )
+    heard = store.record_realtime(
+        turn_id=turn.id,
+        transcript_ms=None,
+        first_token_ms=None,
+        first_audio_ms=None,
+        heard_answer="Hello there",
+    )
+    assert (heard.answer, heard.interrupted, heard.status) == ("Hello there", True, "answered")
+    timed = (heard.eos_transcript_ms, heard.eos_first_token_ms, heard.eos_first_audio_ms)
+    assert timed == (300.0, 900.0, 1400.0)
+
+    page = store.add_turn(
+        user_id=user.id, session_id=session.id, source="audio", user_text="and?", language="en"
+    )
+    store.record_realtime(
+        turn_id=page.id, transcript_ms=None, first_token_ms=None, first_audio_ms=2100.0
+    )
+    both = store.record_realtime(
+        turn_id=page.id, transcript_ms=700.0, first_token_ms=1600.0, first_audio_ms=None
+    )
+    assert (both.eos_transcript_ms, both.eos_first_token_ms, both.eos_first_audio_ms) == (
+        700.0,
+        1600.0,
+        2100.0,
+    )
+    assert not both.interrupted
+
+
 def test_duplicate_username_is_a_conflict_and_keeps_the_first(store: HistoryStore) -> None:
     store.create_user(username="dave", password_hash="first")
     with pytest.raises(ConflictError):

@@ -8,6 +8,7 @@ import wave
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
@@ -134,8 +135,13 @@ def browser_page(microphone_wav: Path, live_server: str):
 
 LAST_MESSAGE = """(role) => {
     const rows = document.querySelectorAll('#chat .message-row.' + role + '-row');
-    return rows.length ? rows[rows.length - 1].innerText.trim() : '';
+    if (!rows.length) return '';
+    const texts = rows[rows.length - 1].querySelectorAll('.message-content');
+    return Array.from(texts, (text) => text.innerText.trim()).join('\\n').trim();
 }"""
+# The recordings in the conversation: each user message spoken has its own player.
+RECORDINGS = "#chat .message-row.user-row .minimal-audio-player"
+RECORD = "#mic button.record-button"
 
 
 def last_message(page, role: str) -> str:  # type: ignore[no-untyped-def]
@@ -143,28 +149,41 @@ def last_message(page, role: str) -> str:  # type: ignore[no-untyped-def]
     return str(page.evaluate(LAST_MESSAGE, role))
 
 
+def record(page, seconds: float = 4.0) -> None:  # type: ignore[no-untyped-def]
+    """One click on Record, the fake microphone speaks, one click on Stop."""
+    page.locator(RECORD).click()
+    page.wait_for_timeout(int(seconds * 1000))
+    page.locator("#mic button.stop-button").click()
+
+
 def run_turn(page, start) -> list[str]:  # type: ignore[no-untyped-def]
-    """Start a turn with `start()`, then wait until the status says Done; returns each value
-    the agent's message in the chat showed, recorded in the page itself (every 5 ms, so a slow
-    test machine cannot miss the steps of a stream)."""
+    """Start a turn with `start()`, then wait until the status says Done (again, after an
+    earlier turn's Done); returns each value the agent's message in the chat showed, recorded
+    in the page itself (every 5 ms, so a slow test machine cannot miss the steps of a stream)."""
     page.evaluate(
         """(last) => {
         window.__seen = [];
+        window.__busy = false;
         const before = eval(last)('bot');
+        const status = document.querySelector('#status');
         clearInterval(window.__poll);
         window.__poll = setInterval(() => {
             const value = eval(last)('bot');
             if (value && value !== before && window.__seen[window.__seen.length - 1] !== value) {
                 window.__seen.push(value);
             }
+            if (!status.innerText.includes('Done')) window.__busy = true;
         }, 5);
     }""",
         LAST_MESSAGE,
     )
     start()
     deadline = time.monotonic() + 90
-    while "Done" not in (status := page.locator("#status").inner_text()):
+    while True:
+        status = page.locator("#status").inner_text()
         assert "Error" not in status, status
+        if "Done" in status and page.evaluate("() => window.__busy"):
+            break
         assert time.monotonic() < deadline, "the turn did not finish"
         time.sleep(0.05)
     return list(page.evaluate("() => { clearInterval(window.__poll); return window.__seen; }"))
@@ -174,19 +193,92 @@ def check_spoken_answer(page) -> None:  # type: ignore[no-untyped-def]
     """The page's player plays the answer by itself, piece by piece as it arrives."""
     page.wait_for_function("() => window.voiceAgentSpoken() > 500", timeout=30_000)
     feed = page.locator("#speech-feed textarea").input_value()
-    key, rate, *pieces = feed.split(";")
-    assert key and int(rate) > 0 and pieces and all(pieces), feed[:200]
+    turn_id, rate, stopped_at, *pieces = feed.split(";")
+    assert int(turn_id) > 0 and int(rate) > 0 and float(stopped_at) > 0, feed[:200]
+    assert pieces and all(pieces), feed[:200]
 
 
-def test_speak_into_the_microphone_and_hear_the_answer(browser_page) -> None:
+def api_token(page) -> str:  # type: ignore[no-untyped-def]
+    """The signed-in browser's JWT (the UI's cookie), for the REST API."""
+    return next(c["value"] for c in page.context.cookies() if c["name"] == COOKIE)
+
+
+def stored_turns(base: str, token: str, session_id: str) -> list[dict]:
+    """The session's turns as the REST API shows them to their owner."""
+    res = httpx.get(f"{base}/sessions/{session_id}", headers={"Authorization": f"Bearer {token}"})
+    assert res.status_code == 200, res.text
+    return list(res.json()["turns"])
+
+
+def page_session(page) -> str:  # type: ignore[no-untyped-def]
+    return str(page.locator("#page-session textarea").input_value())
+
+
+# Notes, in the page, when the first answer starts playing (the player's own clock).
+WATCH_PLAYING = """() => {
+    window.__playing = null;
+    const poll = setInterval(() => {
+        if (window.voiceAgentSpoken && window.voiceAgentSpoken() > 0) {
+            window.__playing = performance.now();
+            clearInterval(poll);
+        }
+    }, 5);
+}"""
+
+UPLOADED = """() => Math.max(...performance.getEntriesByType('resource')
+    .filter((entry) => entry.name.includes('/gradio_api/upload'))
+    .map((entry) => entry.responseEnd))"""
+
+
+def check_timed_from_the_stop(page, base: str) -> None:  # type: ignore[no-untyped-def]
+    """The turn's timings count from the press of Stop, by the browser's clock: the upload of
+    the recording is in them, and the first audio is when the player started playing."""
+    feed = page.locator("#speech-feed textarea").input_value()
+    turn_id, _, stopped = feed.split(";")[:3]
+    stopped_at = float(stopped)
+    page.wait_for_function("() => window.voiceAgentHeard && window.__playing", timeout=30_000)
+    heard = page.evaluate("() => window.voiceAgentHeard")
+    assert heard["turn_id"] == int(turn_id)
+    # When the player's clock passed the first piece; the report adds the output's latency.
+    playing_ms = page.evaluate("() => window.__playing") - stopped_at
+    assert -20 <= heard["heard_ms"] - playing_ms <= 300, (heard, playing_ms)
+    uploaded_ms = page.evaluate(UPLOADED) - stopped_at
+    assert uploaded_ms > 0
+
+    token, session_id = api_token(page), page_session(page)
+    deadline = time.monotonic() + 10
+    while True:
+        (turn,) = [t for t in stored_turns(base, token, session_id) if t["id"] == int(turn_id)]
+        if turn["realtime"] and turn["realtime"]["first_audio_ms"] is not None:
+            break
+        assert time.monotonic() < deadline, turn
+        time.sleep(0.1)
+    timed = turn["realtime"]
+    # The transcript came after the upload and the transcription, both counted from the stop.
+    assert timed["transcript_ms"] >= uploaded_ms + turn["timings"]["stt_ms"] - 1, (
+        turn,
+        uploaded_ms,
+    )
+    assert timed["first_token_ms"] > timed["transcript_ms"]
+    assert timed["first_audio_ms"] == pytest.approx(heard["heard_ms"], abs=0.05)
+    expected = [
+        f"transcript {timed['transcript_ms'] / 1000:.2f} s",
+        f"first token {timed['first_token_ms'] / 1000:.2f} s",
+        f"first audio {timed['first_audio_ms'] / 1000:.2f} s",
+    ]
+    deadline = time.monotonic() + 10
+    while not all(part in (line := page.locator("#timings").inner_text()) for part in expected):
+        assert time.monotonic() < deadline, (line, expected)
+        time.sleep(0.05)
+    assert "from when you stopped speaking" in line and "after the first token" in line, line
+
+
+def test_speak_into_the_microphone_twice_with_one_click_each(browser_page, live_server) -> None:
+    from playwright.sync_api import expect
+
     page = browser_page
-
-    def record() -> None:
-        page.locator("#mic button", has_text="Record").first.click()
-        page.wait_for_timeout(4000)
-        page.locator("#mic button", has_text="Stop").first.click()
-
-    seen = run_turn(page, record)
+    page.evaluate(WATCH_PLAYING)
+    seen = run_turn(page, lambda: record(page))
     transcript = last_message(page, "user")
     # Chromium resamples its fake microphone to 44.1 kHz; Whisper base may miss one word of six.
     assert wer(QUESTION, transcript) <= 0.34, transcript
@@ -195,17 +287,56 @@ def test_speak_into_the_microphone_and_hear_the_answer(browser_page) -> None:
     assert len(seen) >= 2, "the answer did not grow in place in the chat"
     assert seen[-1] == answer
     check_spoken_answer(page)
-    timings = page.locator("#timings").inner_text()
-    assert "first audio" in timings and "after the first token" in timings, timings
+    check_timed_from_the_stop(page, live_server)
     assert page.locator("#plot").is_visible(), "the timings plot did not appear"
     # Conversation-first: the answer is in the chat once, no separate boxes repeat it.
     assert page.locator("#transcript, #answer").count() == 0
     assert page.locator("#chat").inner_text().count(answer[:20]) == 1
+    # The recording went into the conversation, and the recorder is ready to record again.
+    expect(page.locator(RECORDINGS)).to_have_count(1)
+    assert page.locator(RECORD).is_visible()
+
+    run_turn(page, lambda: record(page))
+    expect(page.locator(RECORDINGS)).to_have_count(2)
+    users = page.locator("#chat .message-row.user-row .message-content").all_inner_texts()
+    assert len(users) == 2 and all(wer(QUESTION, said) <= 0.34 for said in users), users
+    assert len(page.locator("#chat .message-row.bot-row").all_inner_texts()) == 2
+    assert page.locator(RECORD).is_visible()
+    turns = stored_turns(live_server, api_token(page), page_session(page))
+    assert [t["source"] for t in turns] == ["audio", "audio"]
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "ui.png"), full_page=True)
 
 
+def test_new_conversation_clears_the_recorder(browser_page) -> None:
+    page = browser_page
+    # A recording stays in the recorder while its turn waits in Gradio's queue (behind one
+    # still answered): here, by holding the page's request to join the queue.
+    held = []
+
+    def hold(route) -> None:  # type: ignore[no-untyped-def]
+        if held:  # only the recording's turn is held
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route("**/gradio_api/queue/join*", hold)
+    record(page, seconds=1.0)
+    deadline = time.monotonic() + 20
+    while not held:
+        assert time.monotonic() < deadline, "the recording was not sent"
+        page.wait_for_timeout(50)
+    recorder = page.locator(RECORD)
+    assert recorder.is_hidden(), "the recorder does not hold the recording"
+    page.locator("#new-session").click()
+    recorder.wait_for(state="visible", timeout=10_000)
+    assert "New conversation" in page.locator("#status").inner_text()
+    held[0].abort()
+
+
 def test_upload_a_file_and_hear_the_answer(browser_page, speak) -> None:
+    from playwright.sync_api import expect
+
     page = browser_page
     sentence = "Tell me one fact about the moon."
     path = speak(sentence)
@@ -218,3 +349,17 @@ def test_upload_a_file_and_hear_the_answer(browser_page, speak) -> None:
     assert wer(sentence, last_message(page, "user")) <= 0.2
     assert last_message(page, "bot")
     check_spoken_answer(page)
+    expect(page.locator(RECORDINGS)).to_have_count(1)
+    assert "from when you stopped speaking" in page.locator("#timings").inner_text()
+
+    # A typed message, timed from the press of Enter.
+    page.locator("#typed textarea").fill("Say hello to me.")
+    run_turn(page, lambda: page.locator("#typed textarea").press("Enter"))
+    assert last_message(page, "user") == "Say hello to me."
+    page.wait_for_function("() => window.voiceAgentHeard && window.voiceAgentHeard.turn_id > 1")
+    deadline = time.monotonic() + 10
+    while "first audio -" in (line := page.locator("#timings").inner_text()):
+        assert time.monotonic() < deadline, line
+        time.sleep(0.05)
+    assert line.startswith("Last turn, from when you sent it: first token"), line
+    assert "after the first token" in line, line

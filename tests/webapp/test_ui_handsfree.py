@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import time
-
-import httpx
 
 from tests.helpers import wer
 from tests.webapp import test_ui
-from tests.webapp.test_ui import ARTIFACTS, QUESTION
+from tests.webapp.test_ui import ARTIFACTS, QUESTION, stored_turns
 from webapp.ui.auth import COOKIE
 
 # The signed-in page in Debian's Chromium, its fake microphone saying QUESTION, then silence.
@@ -53,9 +52,7 @@ def wait_for_first_answer(page, timeout: float = 120) -> None:  # type: ignore[n
 
 def stored_turn(base: str, token: str, session_id: str, turn_id: int) -> dict:
     """The turn as the REST API shows it to its owner."""
-    res = httpx.get(f"{base}/sessions/{session_id}", headers={"Authorization": f"Bearer {token}"})
-    assert res.status_code == 200, res.text
-    return next(turn for turn in res.json()["turns"] if turn["id"] == turn_id)
+    return next(turn for turn in stored_turns(base, token, session_id) if turn["id"] == turn_id)
 
 
 def test_handsfree_section_renders_and_its_script_runs(browser_page, live_server: str) -> None:
@@ -127,3 +124,94 @@ def test_hands_free_conversation_hears_the_question_and_speaks_the_answer(
             assert time.monotonic() < deadline, (turn["answer"], heard)
             time.sleep(0.2)
             turn = stored_turn(live_server, token, session_id, turn_id)
+
+    # The page's Conversation view shows the conversation as stored, with the timings line,
+    # and the session is among the earlier conversations (no reload needed).
+    last = wait_for_stored_session_in_chat(page, live_server, token, session_id)[-1]
+    timings = page.locator("#timings").inner_text()
+    assert timings.startswith("Last turn, from ") and "first token" in timings, timings
+    assert timings.endswith("interrupted") == last["interrupted"], (timings, last)
+    if last["realtime"]:  # timed from the end of speech (not cut short before that)
+        assert "from when you stopped speaking" in timings, timings
+        first_audio = last["realtime"]["first_audio_ms"]
+        assert f"first audio {first_audio / 1000:.2f} s" in timings, (timings, last)
+    assert page.locator("#plot").is_visible()
+    listed = page.locator("#sessions input").input_value()  # "<title> · <n> turn(s)"
+    assert listed.endswith("turn(s)") and said.strip()[:20] in listed, listed
+
+
+CHAT_ROWS = """() => Array.from(document.querySelectorAll('#chat .message-row'), (row) =>
+    Array.from(row.querySelectorAll('.message-content'), (text) => [
+        row.classList.contains('user-row') ? 'user' : 'bot',
+        text.innerText.trim(),
+    ])).flat()"""
+
+
+def plain(text: str) -> str:
+    """Text as compared with the chat's: markdown's marks dropped, spaces made one."""
+    return " ".join(re.sub(r"[*_`#]", "", text).split())
+
+
+def shown(turn: dict) -> list[tuple[str, str]]:
+    """A stored turn as the Conversation view shows it: an interrupted answer marked."""
+    rows = [("user", plain(turn["user_text"]))]
+    answer = plain(turn["answer"] or "")
+    if turn["interrupted"]:
+        rows.append(("bot", f"{answer} — (interrupted)" if answer else "(interrupted)"))
+    elif answer:
+        rows.append(("bot", answer))
+    return rows
+
+
+def wait_for_stored_session_in_chat(  # type: ignore[no-untyped-def]
+    page, base: str, token: str, session_id: str
+) -> list[dict]:
+    """Wait until the page's Conversation view shows the session as stored; its turns."""
+    deadline = time.monotonic() + 20
+    while True:
+        turns = stored_turns(base, token, session_id)
+        expected = [row for turn in turns for row in shown(turn)]
+        chat = [(role, plain(text)) for role, text in page.evaluate(CHAT_ROWS)]
+        if chat == expected:
+            return turns
+        assert time.monotonic() < deadline, (chat, expected)
+        time.sleep(0.2)
+
+
+def test_an_answer_stopped_halfway_is_stored_and_shown_interrupted(
+    browser_page, live_server: str
+) -> None:
+    page = browser_page
+    start = page.locator("#handsfree-start")
+    start.click()
+    root = page.locator("#handsfree .handsfree")
+    log = page.locator("#handsfree-log")
+    deadline = time.monotonic() + 120
+    # Stopped while the answer plays, some of it heard (the playback reports come each 250 ms).
+    while not (
+        root.get_attribute("data-state") == "speaking"
+        and int(log.get_attribute("data-played-ms") or 0) >= 600
+    ):
+        assert root.get_attribute("data-state") != "error", status(page)
+        assert time.monotonic() < deadline, f"no answer played; status: {status(page)}"
+        time.sleep(0.02)
+    start.click()
+    agent = page.locator("#handsfree-log .handsfree-agent[data-turn-id]").last
+    turn_id = int(agent.get_attribute("data-turn-id") or 0)
+    streamed = agent.locator("span").first.inner_text().strip()
+    session_id = log.get_attribute("data-session-id") or ""
+
+    token = next(c["value"] for c in page.context.cookies() if c["name"] == COOKIE)
+    turn = stored_turn(live_server, token, session_id, turn_id)
+    deadline = time.monotonic() + 15
+    while not turn["interrupted"]:
+        assert time.monotonic() < deadline, turn
+        time.sleep(0.2)
+        turn = stored_turn(live_server, token, session_id, turn_id)
+    heard = turn["answer"] or ""
+    assert streamed.startswith(heard) and len(heard) < len(streamed), (heard, streamed)
+    # The view shows the part heard, marked, from the stored flag; so does the timings line.
+    wait_for_stored_session_in_chat(page, live_server, token, session_id)
+    assert page.evaluate(CHAT_ROWS)[-1][1].endswith("(interrupted)")
+    assert page.locator("#timings").inner_text().endswith("interrupted")
+    assert page.locator("#timings").inner_text().endswith("interrupted")

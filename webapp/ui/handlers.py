@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,14 +13,17 @@ import gradio as gr
 
 from core import language, personalities, tracing
 from core.concurrency import run_blocking
-from core.errors import AgentError
+from core.errors import AgentError, NotFoundError
 from core.history import TurnRecord, UserRecord
 from core.results import AnswerDelta, AnswerRestart, TurnDone, TurnResult, TurnStarted
 from webapp.deps import AppState
 from webapp.errors import status_for
 from webapp.ui.auth import current_ui_user
+from webapp.ui.handsfree import StoredTurn
 from webapp.ui.player import feed_piece, feed_start
 from webapp.ui.speech import PAGE_RATE, PageSpeech
+from webapp.ui.timings import HeardReport, StopClock, timings_line, timings_plot
+from webapp.ui.view import View, chat_messages
 
 logger = logging.getLogger(__name__)
 
@@ -30,77 +32,13 @@ LANGUAGE_CHOICES = [("Automatic", language.AUTO)] + [
 ]
 PERSONALITY_CHOICES = [*personalities.BUILTIN, personalities.CUSTOM]
 
+# The button's own words (Gradio's recorder says Record, then Stop).
+HOW_TO = "Press Record, speak, then press Stop."
 
-@dataclass
-class View:
-    """Everything one turn updates on the page, in the order of the outputs list."""
-
-    status: str = ""
-    chat: list[dict[str, str]] = field(default_factory=list)
-    speech: str = ""  # the player's feed: the answer's audio so far (webapp/ui/player.py)
-    timings: str = ""
-    plot: Any = None
-    session_id: str | None = None
-    sessions: Any = None
-
-    def out(self) -> tuple[Any, ...]:
-        return (
-            self.status,
-            self.chat,
-            self.speech,
-            self.timings,
-            self.plot if self.plot is not None else gr.skip(),
-            self.session_id,
-            self.sessions if self.sessions is not None else gr.skip(),
-        )
-
-    def say(self, role: str, content: str) -> None:
-        self.chat = [*self.chat, {"role": role, "content": content}]
-
-    def grow_answer(self, content: str) -> None:
-        """The agent's message (the last one) as it is written so far."""
-        self.chat = [*self.chat[:-1], {"role": "assistant", "content": content}]
-
-
-def chat_messages(turns: list[TurnRecord]) -> list[dict[str, str]]:
-    messages: list[dict[str, str]] = []
-    for turn in turns:
-        messages.append({"role": "user", "content": turn.user_text})
-        if turn.answer:
-            messages.append({"role": "assistant", "content": turn.answer})
-    return messages
-
-
-STAGES = ("speech-to-text", "until first token", "rest of the answer")
-
-
-def timings_frame(turns: list[TurnRecord]) -> Any:
-    """One stacked bar per turn: speech-to-text, wait for the first token, rest of the answer.
-
-    Every turn has all three stages (0 when a stage did not happen, such as speech-to-text for
-    typed text), so the chart's colour domain never misses one.
-    """
-    import pandas as pd
-
-    rows = []
-    for n, turn in enumerate(turns, 1):
-        stt = turn.stt_ms or 0.0
-        first = turn.llm_first_token_ms or 0.0
-        rest = max(0.0, (turn.total_ms or 0.0) - stt - first) if turn.total_ms else 0.0
-        for stage, value in zip(STAGES, (stt, first, rest), strict=True):
-            rows.append({"turn": str(n), "stage": stage, "ms": float(value)})
-    # Explicit dtypes: an empty frame's object columns would make the time axis categorical.
-    frame = pd.DataFrame(rows, columns=["turn", "stage", "ms"])
-    return frame.astype({"turn": "string", "stage": "string", "ms": "float64"})
-
-
-def timings_plot(turns: list[TurnRecord]) -> Any:
-    """The plot's update: shown only once there is a turn to draw.
-
-    Gradio builds the chart's colour scale when the plot appears and not on later value
-    changes, so the plot stays hidden (unmounted) until it has data with every stage.
-    """
-    return gr.update(value=timings_frame(turns), visible=bool(turns))
+# A hands-free answer cut short is stored as interrupted once the cancelled answer has stored
+# what it wrote (the engine waits up to 5 s for that): the page waits this long for the mark.
+SETTLE_S = 8.0
+SETTLE_STEP_S = 0.2
 
 
 def _ms_between(start: float | None, end: float | None) -> float | None:
@@ -108,8 +46,9 @@ def _ms_between(start: float | None, end: float | None) -> float | None:
     return None if start is None or end is None else round((end - start) * 1000, 1)
 
 
-def _fmt(ms: float | None) -> str:
-    return "-" if ms is None else f"{ms / 1000:.2f} s"
+def _timed(turn: TurnRecord) -> bool:
+    """The turn's timings from the end of speech are stored (not only a first audio)."""
+    return turn.eos_transcript_ms is not None or turn.eos_first_token_ms is not None
 
 
 class UIController:
@@ -167,78 +106,215 @@ class UIController:
         ]
         return gr.update(choices=choices, value=selected)
 
-    async def open_session(self, session_id: str | None, request: gr.Request) -> tuple[Any, ...]:
-        user = self.user(request)
-        if not session_id:
-            return View(status="New conversation.", plot=timings_plot([])).out()
-        turns = await run_blocking(
+    async def _turns(self, user: UserRecord, session_id: str) -> list[TurnRecord]:
+        return await run_blocking(
             lambda: self.state.store.list_turns(user_id=user.id, session_id=session_id)
         )
+
+    def _shown(
+        self, turns: list[TurnRecord], recordings: dict[int, str] | None, session_id: str
+    ) -> View:
+        """A session's turns in the Conversation view, with the last one's timings."""
         return View(
-            status=f"Continuing a conversation of {len(turns)} turn(s).",
-            chat=chat_messages(turns),
+            chat=chat_messages(turns, recordings),
+            timings=timings_line(turns[-1]) if turns else "",
             plot=timings_plot(turns),
             session_id=session_id,
-        ).out()
+        )
+
+    async def open_session(
+        self, session_id: str | None, recordings: dict[int, str] | None, request: gr.Request
+    ) -> tuple[Any, ...]:
+        """Show an earlier conversation, or none ("New conversation"); the recorder is
+        cleared either way."""
+        user = self.user(request)
+        if not session_id:
+            view = View(status=f"New conversation. {HOW_TO}", chat=[], speech="", timings="")
+            view.plot = timings_plot([])
+        else:
+            turns = await self._turns(user, session_id)
+            view = self._shown(turns, recordings, session_id)
+            view.status = f"Continuing a conversation of {len(turns)} turn(s)."
+        view.clear_recorder = True
+        return view.out()
+
+    async def handsfree_turn(
+        self, recordings: dict[int, str] | None, event: gr.EventData, request: gr.Request
+    ) -> tuple[Any, ...]:
+        """A turn of the hands-free conversation is stored: show its session, as stored."""
+        user = self.user(request)
+        stored = StoredTurn.parse(event._data)
+        if stored is None:
+            return View.unchanged()
+        try:
+            turns = await self._settled_turns(user, stored)
+            choices = await self._session_choices(user, stored.session_id)
+        except NotFoundError:  # not (yet) a stored session of this user
+            return View.unchanged()
+        view = self._shown(turns, recordings, stored.session_id)
+        view.sessions = choices
+        return view.out()
+
+    async def _settled_turns(self, user: UserRecord, stored: StoredTurn) -> list[TurnRecord]:
+        """The session's turns, once an interrupted one is stored as such (or SETTLE_S on)."""
+        deadline = time.monotonic() + (SETTLE_S if stored.interrupted else 0.0)
+        while True:
+            turns = await self._turns(user, stored.session_id)
+            ids = {turn.id: turn for turn in turns}
+            turn = ids.get(stored.turn_id or 0) or (turns[-1] if turns else None)
+            if turn is None or turn.interrupted or time.monotonic() >= deadline:
+                return turns
+            await asyncio.sleep(SETTLE_STEP_S)
+
+    async def heard(
+        self, session_id: str | None, event: gr.EventData, request: gr.Request
+    ) -> tuple[Any, Any]:
+        """The page's player started playing an answer: store when, after the stop, as the
+        turn's first audio; show the timings if the answer's other figures are in."""
+        user = self.user(request)
+        report = HeardReport.parse(event._data)
+        if report is None:
+            return gr.skip(), gr.skip()
+        try:
+            turn = await run_blocking(
+                lambda: self.state.store.get_turn(user_id=user.id, turn_id=report.turn_id)
+            )
+        except NotFoundError:
+            return gr.skip(), gr.skip()
+        if turn.source == "voice":  # a live turn: the engine times it
+            return gr.skip(), gr.skip()
+        if turn.eos_first_audio_ms is None:  # the first report is the one
+            await run_blocking(
+                lambda: self.state.store.record_realtime(
+                    turn_id=turn.id,
+                    transcript_ms=None,
+                    first_token_ms=None,
+                    first_audio_ms=report.heard_ms,
+                )
+            )
+        if turn.session_id != session_id:
+            return gr.skip(), gr.skip()
+        turns = await self._turns(user, turn.session_id)
+        # Until the answer's handler has stored its figures, it writes the line itself.
+        if not turns or turns[-1].id != turn.id or not _timed(turns[-1]):
+            return gr.skip(), gr.skip()
+        return timings_line(turns[-1]), timings_plot(turns)
 
     # A turn --------------------------------------------------------------------------
 
     async def audio_turn(
-        self, audio_path: str | None, session_id: str | None, request: gr.Request
+        self,
+        audio_path: str | None,
+        session_id: str | None,
+        recordings: dict[int, str] | None,
+        clock: str | None,
+        request: gr.Request,
     ) -> AsyncIterator[tuple[Any, ...]]:
-        """Recording or uploaded file -> transcript -> streamed answer -> spoken answer."""
+        """Recording or uploaded file -> transcript -> streamed answer -> spoken answer.
+
+        Timed from the press of Stop (`clock`, from the page), so the upload counts; once
+        transcribed, the recording moves into the conversation and the recorder is cleared,
+        ready to record again."""
         if not audio_path:
             return
+        began = time.perf_counter()
+        stop = StopClock.parse(clock)
+        ended_at = began - (stop.waited_ms / 1000 if stop else 0.0)
         user = self.user(request)
-        view = await self._start_view(user, session_id)
-        view.status = "Transcribing..."
+        recordings = dict(recordings or {})
+        view = await self._start_view(user, session_id, recordings)
+        view.status, view.timings = "Transcribing...", ""
         yield view.out()
+        view.timings = None
+        view.clear_recorder = True  # handled from here on, whatever the transcript says
         try:
             data = await run_blocking(lambda: Path(audio_path).read_bytes())
             result = await self.state.agent.transcribe(
                 user=user, audio=data, session_id=session_id, channel="ui"
             )
         except AgentError as exc:
-            view.status = self._error(exc)
+            view.status = f"{self._error(exc)} {HOW_TO}"
             yield view.out()
             return
+        transcript_ms = _ms_between(ended_at, time.perf_counter())
         view.session_id = result.session_id or view.session_id
         if not result.text:
-            view.status = "No speech heard in that recording. Try again, a little louder."
+            view.status = "No speech heard in that recording. Press Record and try again."
             yield view.out()
             return
-        view.say("user", result.text)
-        async for out in self._answer(user, view, text=None, stt_ms=result.stt_ms):
+        if result.turn_id is not None:
+            recordings[result.turn_id] = audio_path
+            view.recordings = recordings
+        view.say("user", result.text, recording=audio_path)
+        answer = self._answer(
+            user,
+            view,
+            text=None,
+            ended_at=ended_at,
+            transcript_ms=transcript_ms,
+            stt_ms=result.stt_ms,
+            stopped_at=stop.stopped_at if stop else None,
+        )
+        async for out in answer:
             yield out
 
     async def text_turn(
-        self, text: str, session_id: str | None, request: gr.Request
+        self,
+        text: str,
+        session_id: str | None,
+        recordings: dict[int, str] | None,
+        clock: str | None,
+        request: gr.Request,
     ) -> AsyncIterator[tuple[Any, ...]]:
+        """A typed message, timed from Send (or Enter) on the page."""
         if not text.strip():
             return
+        began = time.perf_counter()
+        stop = StopClock.parse(clock)
         user = self.user(request)
-        view = await self._start_view(user, session_id)
+        view = await self._start_view(user, session_id, recordings)
         view.say("user", text.strip())
-        async for out in self._answer(user, view, text=text, stt_ms=None):
+        view.timings = ""
+        answer = self._answer(
+            user,
+            view,
+            text=text,
+            ended_at=began - (stop.waited_ms / 1000 if stop else 0.0),
+            transcript_ms=None,
+            stt_ms=None,
+            stopped_at=stop.stopped_at if stop else None,
+        )
+        async for out in answer:
             yield out
 
-    async def _start_view(self, user: UserRecord, session_id: str | None) -> View:
-        view = View(session_id=session_id)
+    async def _start_view(
+        self, user: UserRecord, session_id: str | None, recordings: dict[int, str] | None
+    ) -> View:
+        view = View(chat=[], session_id=session_id)
         if session_id:
-            turns = await run_blocking(
-                lambda: self.state.store.list_turns(user_id=user.id, session_id=session_id)
-            )
-            view.chat = chat_messages(turns)
+            view.chat = chat_messages(await self._turns(user, session_id), recordings)
         return view
 
     async def _answer(
-        self, user: UserRecord, view: View, *, text: str | None, stt_ms: float | None
+        self,
+        user: UserRecord,
+        view: View,
+        *,
+        text: str | None,
+        ended_at: float,
+        transcript_ms: float | None,
+        stt_ms: float | None,
+        stopped_at: float | None,
     ) -> AsyncIterator[tuple[Any, ...]]:
         """Stream the answer into the chat and speak it piece by piece as it is written: the
-        page's player starts on the first clause, as in a live conversation."""
-        started = time.perf_counter()
+        page's player starts on the first clause, as in a live conversation.
+
+        Every figure counts from `ended_at`, the end of speech (or the press of Send); the
+        first audio is the player's own report of when it started playing (`heard`), or,
+        when the page sent no clock (`stopped_at`), when the first piece was sent."""
         view.status = "Thinking..."
         yield view.out()
+        view.timings = None  # written once the turn is stored (or by `heard`)
         speech = PageSpeech(self.state, user)
         answer = ""
         result: TurnResult | None = None
@@ -250,12 +326,13 @@ class UIController:
             async for batch in speech.merge(events):
                 for item in batch:
                     if isinstance(item, bytes):  # a piece of the spoken answer
-                        view.speech += feed_piece(item)
+                        view.speech = (view.speech or "") + feed_piece(item)
                         view.status = "Speaking..."
                         first_sent = first_sent or time.perf_counter()
                     elif isinstance(item, TurnStarted):
+                        view.session_id = item.session_id
                         view.say("assistant", "")
-                        view.speech = feed_start(uuid.uuid4().hex, PAGE_RATE)
+                        view.speech = feed_start(item.turn_id, PAGE_RATE, stopped_at)
                     elif isinstance(item, AnswerDelta):
                         answer += item.text
                         view.grow_answer(answer)
@@ -275,19 +352,20 @@ class UIController:
         if result is None:
             return
         done = result
-        turns = await run_blocking(
-            lambda: self.state.store.list_turns(user_id=user.id, session_id=done.session_id)
-        )
-        view.plot = timings_plot(turns)
-        view.sessions = await self._session_choices(user, done.session_id)
-        # The clock starts at the end of speech: before the transcription, for a recording.
-        ended_at = started - (stt_ms or 0) / 1000
         stages = {
-            "transcript": stt_ms,
+            "transcript": transcript_ms,
             "first_token": _ms_between(ended_at, speech.first_token),
             "first_tts_chunk": _ms_between(ended_at, speech.first_audio),
             "first_audio_sent": _ms_between(ended_at, first_sent),
         }
+        await run_blocking(
+            lambda: self.state.store.record_realtime(
+                turn_id=done.turn_id,
+                transcript_ms=transcript_ms,
+                first_token_ms=stages["first_token"],
+                first_audio_ms=None if stopped_at is not None else stages["first_audio_sent"],
+            )
+        )
         tracing.record_turn(
             tracing.TurnTrace(
                 channel="ui",
@@ -301,15 +379,13 @@ class UIController:
                 },
             )
         )
-        after_token = _ms_between(speech.first_token, first_sent)
-        view.timings = (
-            f"**Last turn** · speech-to-text {_fmt(stt_ms)} · "
-            f"first token {_fmt(stages['first_token'])} · "
-            f"first audio {_fmt(stages['first_audio_sent'])}"
-            + (f" ({_fmt(after_token)} after the first token)" if after_token else "")
-            + f" · {done.provider}"
-            + (f" (fallback: {done.fallback})" if done.fallback else "")
-        )
+        view.sessions = await self._session_choices(user, done.session_id)
+        # Read last, with nothing awaited before the output: a first audio the player reports
+        # from now on is shown by `heard`, after this.
+        turns = await self._turns(user, done.session_id)
+        view.plot = timings_plot(turns)
+        turn = next((t for t in turns if t.id == done.turn_id), None)
+        view.timings = timings_line(turn) if turn is not None else ""
         view.status = "Done." if speech.spoken else "Done (the answer could not be spoken)."
         yield view.out()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -56,14 +57,16 @@ STYLE = """
 def script() -> str:
     """The `js_on_load` body: the client in static/, started on the section's element."""
     sources = [(STATIC / name).read_text(encoding="utf-8") for name in SCRIPTS]
-    return "\n".join([*sources, "setupHandsfree(element.querySelector('.handsfree'));", ""])
+    start = "setupHandsfree(element.querySelector('.handsfree'), trigger);"
+    return "\n".join([*sources, start, ""])
 
 
 def add_handsfree_section() -> gr.HTML:
     """Add the hands-free section (start/stop, status, live transcript) to the current Blocks.
 
     The browser talks to `WS /ws/conversation` directly, authenticated by the sign-in cookie,
-    so no Python event handler is involved.
+    in the session the page shows. Once a turn is stored, the section's `submit` event (data:
+    `session_id`, `turn_id`, `interrupted`) asks the page to show it in its Conversation view.
     """
     return gr.HTML(
         html_template=TEMPLATE,
@@ -73,3 +76,25 @@ def add_handsfree_section() -> gr.HTML:
         container=True,
         padding=True,
     )
+
+
+@dataclass(frozen=True)
+class StoredTurn:
+    """The section's word that a turn of its conversation is stored (its `submit` event):
+    `interrupted` when its answer was cut short, whose heard part is stored a moment later."""
+
+    session_id: str
+    turn_id: int | None  # None: stopped before the answer's id was known
+    interrupted: bool
+
+    @classmethod
+    def parse(cls, data: object) -> StoredTurn | None:
+        """The event's data as handsfree.js sends it, or None for anything else."""
+        if not isinstance(data, dict):
+            return None
+        session_id, turn_id = data.get("session_id"), data.get("turn_id")
+        if not isinstance(session_id, str) or not session_id:
+            return None
+        if isinstance(turn_id, bool) or not (turn_id is None or isinstance(turn_id, int)):
+            return None
+        return cls(session_id, turn_id, data.get("interrupted") is True)

@@ -4,8 +4,14 @@
 // cookie (HttpOnly) authenticates the WebSocket, so no token ever reaches this script.
 // Progress, for people on the status line and for tests on #handsfree-log: data-turns,
 // data-audio-bytes, data-played-ms, data-output-rate and data-session-id.
+//
+// The conversation goes on in the one the page shows (its id in the hidden #page-session),
+// and each turn, once stored, is shown in the page's Conversation view with its timings:
+// `trigger("submit", {session_id, turn_id, interrupted})` on the section's gr.HTML runs the
+// page's handler, which reads the session back from the history (`interrupted` says to wait
+// until the turn's heard part is stored).
 
-function setupHandsfree(root) {
+function setupHandsfree(root, trigger) {
   "use strict";
   const button = root.querySelector("#handsfree-start");
   const statusLine = root.querySelector("#handsfree-status");
@@ -68,6 +74,20 @@ function setupHandsfree(root) {
     if (typeof heard === "string") line.dataset.heard = heard;
   }
 
+  function pageSession() {
+    const box = document.querySelector("#page-session textarea, #page-session input");
+    return box ? box.value.trim() : "";
+  }
+
+  function showInConversation(sessionId, turnId, interrupted) {
+    if (!sessionId) return;
+    trigger("submit", {
+      session_id: sessionId,
+      turn_id: turnId || null,
+      interrupted: Boolean(interrupted),
+    });
+  }
+
   function closeReason(event) {
     if (event.code === 1000) return "";
     if (event.code === 1008 && (!event.reason || /token/i.test(event.reason))) {
@@ -97,6 +117,14 @@ function setupHandsfree(root) {
       this.agentLine = null;
       this.reportTimer = null;
       this.lastReport = -1;
+      this.sessionId = "";
+      this.answering = null; // the turn whose answer is under way or playing, once known
+    }
+
+    busy() {
+      // The agent is answering: stopping now interrupts it.
+      const answering = ["thinking", "queued", "speaking"].includes(root.dataset.state);
+      return answering || this.receiving || Boolean(this.player && this.player.playing);
     }
 
     async start() {
@@ -121,7 +149,11 @@ function setupHandsfree(root) {
     connect() {
       setState("connecting", "Connecting…");
       const scheme = location.protocol === "https:" ? "wss" : "ws";
-      const query = "?sample_rate=" + this.ctx.sampleRate;
+      const session = pageSession();
+      const query =
+        "?sample_rate=" +
+        this.ctx.sampleRate +
+        (session ? "&session_id=" + encodeURIComponent(session) : "");
       const ws = new WebSocket(scheme + "://" + location.host + "/ws/conversation" + query);
       ws.binaryType = "arraybuffer";
       ws.onopen = () => {
@@ -157,6 +189,7 @@ function setupHandsfree(root) {
           this.outputRate = event.output_sample_rate || this.outputRate;
           log.dataset.outputRate = String(this.outputRate);
           log.dataset.sessionId = event.session_id || "";
+          this.sessionId = event.session_id || "";
           setState("listening", "Listening… speak whenever you like.");
           break;
         case "speech_started":
@@ -181,6 +214,7 @@ function setupHandsfree(root) {
           break;
         case "audio_start":
           this.receiving = true;
+          this.answering = event.turn_id;
           this.numberAnswer(event.turn_id);
           this.player.newAnswer(event.sample_rate || this.outputRate);
           this.lastReport = -1;
@@ -202,6 +236,8 @@ function setupHandsfree(root) {
           markInterrupted(this.answers.get(event.turn_id) || this.agentLine, event.heard_text);
           this.agentLine = null;
           this.askedLine = null;
+          this.answering = null;
+          showInConversation(this.sessionId, event.turn_id, true);
           setState("hearing", "Interrupted: go ahead…");
           break;
         case "resumed":
@@ -225,6 +261,7 @@ function setupHandsfree(root) {
           this.agentLine = null;
           this.askedLine = null;
           log.dataset.turns = String(Number(log.dataset.turns) + 1);
+          showInConversation(event.session_id || this.sessionId, event.turn_id, event.interrupted);
           // An answer without audio leaves the page thinking; the engine listens again now.
           if (["thinking", "queued"].includes(root.dataset.state)) {
             setState("listening", "Listening…");
@@ -262,6 +299,7 @@ function setupHandsfree(root) {
       this.userLine.textContent = text;
       this.userLine.parentElement.classList.toggle("handsfree-tentative", !event.final);
       if (event.final) {
+        this.answering = null; // a new turn; its id comes with its audio
         if (!text) this.userLine.parentElement.remove();
         this.askedLine = text ? this.userLine : null;
         this.userLine = null;
@@ -332,7 +370,11 @@ function setupHandsfree(root) {
 
   button.addEventListener("click", () => {
     if (call) {
+      // Stopped mid-answer: the server keeps the part that was heard, marked interrupted.
+      const stopped = call;
+      const interrupted = stopped.busy();
       finish("Stopped. Press Start conversation to talk again.", false);
+      if (interrupted) showInConversation(stopped.sessionId, stopped.answering, true);
       return;
     }
     const current = new Conversation();

@@ -3,11 +3,16 @@
 // first in the same `js_on_load` body, webapp/ui/player.py).
 //
 // The server writes the pieces into a hidden textbox ("#speech-feed"), whose value grows while
-// the answer is spoken: "<turn key>;<base64 PCM16>;<base64 PCM16>;...". Gradio sends the
-// growth as a diff and may fold two updates into one `change`, so the player keeps count of the
-// pieces it has played for each turn key and plays only the new ones.
+// the answer is spoken: "<turn id>;<rate>;<stopped at>;<base64 PCM16>;<base64 PCM16>;...".
+// Gradio sends the growth as a diff and may fold two updates into one `change`, so the player
+// keeps count of the pieces it has played for each turn and plays only the new ones.
+//
+// "<stopped at>" is the browser's clock when the person stopped speaking (page_clock.js), or
+// empty. When an answer's first piece is scheduled, the player knows when it will be heard and
+// reports how long after the stop that is: `trigger("submit", {turn_id, heard_ms})`, which
+// the server stores as the turn's first audio and shows on the timings line.
 
-function setupPagePlayer(root) {
+function setupPagePlayer(root, trigger) {
   const status = root.querySelector("#spoken-status");
   const stopButton = root.querySelector("#spoken-stop");
   const AudioCtx = window.AudioContext || window.webkitAudioContext;
@@ -15,6 +20,7 @@ function setupPagePlayer(root) {
   let player = null;
   let turn = "";
   let played = 0; // pieces of `turn` handed to the player
+  let reported = ""; // the last turn whose first audio was reported
   let rate = 22050;
 
   function show(text, speaking) {
@@ -48,9 +54,30 @@ function setupPagePlayer(root) {
     show("Stopped.", false);
   });
 
+  function heardAt(contextTime) {
+    // The performance.now() at which audio scheduled at `contextTime` reaches the speakers.
+    const stamp = ctx.getOutputTimestamp ? ctx.getOutputTimestamp() : null;
+    if (stamp && stamp.performanceTime > 0) {
+      return stamp.performanceTime + (contextTime - stamp.contextTime) * 1000;
+    }
+    const latency = ctx.outputLatency || ctx.baseLatency || 0;
+    return performance.now() + (contextTime - ctx.currentTime + latency) * 1000;
+  }
+
+  function report(turnId, stoppedAt) {
+    // The first piece of `turnId` (the current turn) is scheduled: when is it heard, after
+    // the stop? Once per turn: pieces after a press of "Stop speaking" are not its first.
+    const first = player.chunks[0];
+    if (!first || !stoppedAt || reported === turn) return;
+    reported = turn;
+    const heardMs = heardAt(first[0]) - stoppedAt;
+    window.voiceAgentHeard = { turn_id: turnId, heard_ms: heardMs }; // for tests
+    trigger("submit", { turn_id: turnId, heard_ms: heardMs });
+  }
+
   window.voiceAgentSpeak = (feed) => {
     if (!feed) return;
-    const [key, sampleRate, ...pieces] = feed.split(";");
+    const [key, sampleRate, stoppedAt, ...pieces] = feed.split(";");
     context();
     if (key !== turn) {
       player.stop(); // a new answer: whatever is left of the last one is not wanted
@@ -59,9 +86,11 @@ function setupPagePlayer(root) {
       rate = Number(sampleRate) || rate;
       player.newAnswer(rate);
     }
+    const before = player.chunks.length;
     for (; played < pieces.length; played++) {
       if (pieces[played]) player.push(base64Bytes(pieces[played]));
     }
+    if (!before && player.chunks.length) report(Number(turn), Number(stoppedAt));
     if (player.playing) show("Speaking…", true);
   };
 
