@@ -113,6 +113,9 @@ class LiveAnswer:
             if sending is not None:
                 await sending
         except asyncio.CancelledError:
+            playback.timings = ev.TurnTimings(
+                transcript_ms, ms_between(start, spoken.first_token), audio.first_audio_ms, stt_ms
+            )
             spoken.stop()
             for task in (sending, filler):
                 if task is not None:

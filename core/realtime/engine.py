@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Coroutine
@@ -21,13 +20,13 @@ from core import metrics
 from core.agent import Agent
 from core.concurrency import spawn_for
 from core.errors import AgentError
-from core.history import TurnRecord, UserRecord, new_session_id
+from core.history import UserRecord, new_session_id
 from core.phrases import Line, say
 from core.prompting import pinned_language
 from core.realtime import events as ev
 from core.realtime.answering import LiveAnswer, ms_since
 from core.realtime.heard import heard_text
-from core.realtime.hearing import Hearing
+from core.realtime.hearing import Hearing, Said
 from core.realtime.idle import CHECK_EVERY_S, IdleWatch
 from core.realtime.keypad import KeypadDigits
 from core.realtime.playback import Playback
@@ -39,15 +38,6 @@ from core.stt import Transcript
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-
-@dataclasses.dataclass
-class _Said:
-    """A spoken turn between the end of its speech and the first of its answer's audio: if
-    the user goes on in that time, it is withdrawn and carried into what they say next."""
-
-    samples: np.ndarray
-    stored: asyncio.Task[TurnRecord] | None = None  # its row, once the transcript is in
 
 
 class Conversation:
@@ -88,7 +78,7 @@ class Conversation:
         self._prefill: asyncio.Task[bool] | None = None  # the pause's prompt, read ahead
         self._pinned: str | None = None  # the language the session or user pinned
         self._answer: asyncio.Task[None] | None = None
-        self._said: _Said | None = None  # the spoken turn being answered, until it is heard
+        self._said: Said | None = None  # the spoken turn being answered, until it is heard
         self._playback = Playback()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
@@ -240,19 +230,7 @@ class Conversation:
         self._playback = Playback()
         self.turns.carry_on(said.samples)
         self._emit(ev.Resumed(at_ms=at_ms))
-        self._spawn(self._withdraw(said, answer))
-
-    async def _withdraw(self, said: _Said, answer: asyncio.Task[None]) -> None:
-        # The cancelled answer stores what it generated first; then the row goes.
-        with contextlib.suppress(BaseException):
-            await asyncio.wait_for(asyncio.shield(answer), timeout=5)
-        if said.stored is None:
-            return  # cancelled before its transcript was stored: nothing to withdraw
-        try:
-            turn = await said.stored
-        except Exception:
-            return
-        await self.port.withdraw(turn.id)
+        self._spawn(self.port.withdraw_when_stored(answer, said.stored))
 
     def paused(self, samples: np.ndarray) -> None:
         self.hearing.paused(samples, pinned=self._pinned)
@@ -276,7 +254,7 @@ class Conversation:
         self._emit(ev.SpeechStopped(at_ms=at_ms))
         # Any earlier answer has played or was interrupted: this turn's is not started yet.
         self._playback = Playback()
-        said = self._said = _Said(samples)
+        said = self._said = Said(samples)
         if not self.hearing.guessing:
             position = self.port.hearing_queue()
             if position:
@@ -339,23 +317,13 @@ class Conversation:
         if playback.turn_id is None:
             return None
         self._emit(ev.Interrupted(playback.turn_id, heard, int(heard_ms)))
-        return self._spawn(self._store_heard(playback.turn_id, heard, answer))
-
-    async def _store_heard(
-        self, turn_id: int, heard: str, answer: asyncio.Task[None] | None
-    ) -> None:
-        if answer is not None:
-            # The cancelled answer stores what it generated first; the heard part replaces it.
-            with contextlib.suppress(BaseException):
-                await asyncio.wait_for(asyncio.shield(answer), timeout=5)
         metrics.observe_interruption(self.channel)
-        unmeasured = ev.TurnTimings(None, None, None, None)
-        await self.port.store_timings(turn_id, unmeasured, heard_answer=heard)
+        return self._spawn(self.port.store_heard(playback.turn_id, heard, answer, playback))
 
     # Answers -------------------------------------------------------------------------
 
     async def _spoken_turn(
-        self, pending: asyncio.Task[tuple[Transcript, float]], voice_end: float, said: _Said
+        self, pending: asyncio.Task[tuple[Transcript, float]], voice_end: float, said: Said
     ) -> None:
         try:
             transcript, stt_ms = await pending
@@ -409,7 +377,8 @@ class Conversation:
         position = self.port.answering_queue()
         if position:
             self._emit(ev.Queued(position))
-        answer = self._live_answer(self._playback_for(turn_id))
+        self._playback = Playback(turn_id=turn_id)
+        answer = self._live_answer(self._playback)
         await answer.run(
             user_text=user_text,
             text=text,
@@ -417,10 +386,6 @@ class Conversation:
             transcript_ms=transcript_ms,
             stt_ms=stt_ms,
         )
-
-    def _playback_for(self, turn_id: int | None) -> Playback:
-        self._playback = Playback(turn_id=turn_id)
-        return self._playback
 
     def _live_answer(self, playback: Playback) -> LiveAnswer:
         return LiveAnswer(

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from core.concurrency import Ticket
+from core.history import TurnRecord
 from core.realtime import events as ev
 from core.realtime.port import AgentPort
 from core.realtime.turns import TurnTaker
@@ -158,3 +159,12 @@ class Hearing:
             self._turns.turn_unfinished()
         else:
             self._turns.turn_uncertain()
+
+
+@dataclass
+class Said:
+    """A spoken turn between the end of its speech and the first of its answer's audio: if
+    the user goes on in that time, it is withdrawn and carried into what they say next."""
+
+    samples: np.ndarray
+    stored: asyncio.Task[TurnRecord] | None = None  # its row, once the transcript is in

@@ -28,6 +28,9 @@ class Playback:
     sent_seconds: float = 0.0
     reported_ms: float | None = None  # the client's own `played_ms`, when it reports one
     stopped: bool = False  # interrupted: not one more chunk of this answer may leave
+    # The answer's timings as far as they went, set when it is cut off (to be stored with
+    # what was heard).
+    timings: ev.TurnTimings | None = None
 
     def heard_ms(self) -> float:
         """How much has played: the client's report when it sends them, else the clock."""

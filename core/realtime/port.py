@@ -6,6 +6,8 @@ of reaching through the agent into its store, providers and settings.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import threading
 import time
@@ -20,6 +22,7 @@ from core.config import Settings, TTSProvider
 from core.fallback import transcribe as transcribe_with_fallback
 from core.history import SessionRecord, TurnRecord, UserRecord
 from core.realtime import events as ev
+from core.realtime.playback import Playback
 from core.results import AgentEvent
 from core.stt import Transcript
 from core.tools import Keypad
@@ -28,6 +31,15 @@ from core.tts.speaking import chosen_voice
 
 DEFAULT_OUTPUT_RATE = 22050  # announced when the server does not speak (no audio follows)
 TAIL_PADDING = SAMPLE_RATE // 4  # samples of silence after an utterance, for Whisper
+
+
+SETTLE_S = 5.0  # how long a cancelled answer may take to store what it generated
+
+
+async def settle(task: asyncio.Task[None]) -> None:
+    """Wait (up to SETTLE_S) for a cancelled task to finish its cleanup, whatever it raises."""
+    with contextlib.suppress(BaseException):
+        await asyncio.wait_for(asyncio.shield(task), timeout=SETTLE_S)
 
 
 class AgentPort:
@@ -161,6 +173,29 @@ class AgentPort:
 
     async def note_fallback(self, turn_id: int, reason: str) -> None:
         await run_blocking(lambda: self._agent.store.note_fallback(turn_id=turn_id, reason=reason))
+
+    async def store_heard(
+        self, turn_id: int, heard: str, answer: asyncio.Task[None] | None, playback: Playback
+    ) -> None:
+        """An answer was cut off: once it has stopped (it stores what it generated first),
+        its stored answer becomes the part that was `heard`, with the timings it reached."""
+        if answer is not None:
+            await settle(answer)
+        timings = playback.timings or ev.TurnTimings(None, None, None, None)
+        await self.store_timings(turn_id, timings, heard_answer=heard)
+
+    async def withdraw_when_stored(
+        self, answer: asyncio.Task[None], stored: asyncio.Task[TurnRecord] | None
+    ) -> None:
+        """Withdraw a turn once its cancelled answer has stopped and its row is known."""
+        await settle(answer)
+        if stored is None:
+            return  # cancelled before its transcript was stored: nothing to withdraw
+        try:
+            turn = await stored
+        except Exception:
+            return
+        await self.withdraw(turn.id)
 
     async def withdraw(self, turn_id: int) -> None:
         """Delete a turn its speaker went on from before hearing any of its answer."""

@@ -211,6 +211,9 @@ def test_speaking_over_the_answer_interrupts_it(live: Live, speak) -> None:
             break
         time.sleep(0.1)
     assert record["interrupted"] is True and record["answer"] == heard
+    # The timings it reached before the cut are kept: it was heard, so it had a first audio.
+    realtime = record["realtime"]
+    assert realtime["first_token_ms"] > 0 and realtime["first_audio_ms"] > 0, record
 
 
 def test_silence_and_noise_make_no_turn(live: Live) -> None:
