@@ -36,9 +36,9 @@ TARGET_GAPPED = 0.05
 # before: wait for a sentence's end every time.
 RULES = (
     ("sentences", 3, 3, 0.0, 0.0),
-    ("phrase 1.5 s", 3, 3, 1.5, 0.0),
-    ("phrase 1.5 s, word 0.4 s", 3, 3, 1.5, 0.4),
-    ("phrase 3 s, word 0.6 s", 3, 3, 3.0, 0.6),
+    ("3 words, phrase 1.5 s, word 0.4 s", 3, 3, 1.5, 0.4),
+    ("2 words, phrase 1.5 s, word 0.4 s", 2, 3, 1.5, 0.4),
+    ("2 words, phrase 2.5 s, word 0.6 s", 2, 3, 2.5, 0.6),
 )
 
 
