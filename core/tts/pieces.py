@@ -16,10 +16,14 @@ Measured here (12 answers of the 1.5B model per rule, interleaved, quiet machine
 writes 35.6 characters a second and Piper speaks 15.8, but the first pieces race the voice,
 and each piece's synthesis takes the cores from the model. Waiting for sentences: first
 audio 1.94 s after the first token, 1 answer in 12 with a gap (1.09 s). Three words, then
-phrases under 1.5 s ahead: 0.64 s, no gap. Two words, then phrases under 2.5 s ahead and any
-word under 0.6 s: 0.62 s, no gap (chosen); with phrases only under 1.5 s ahead, a 0.69 s gap.
-Under a heavy load (another 4-6 processes busy) the same rules gave 1.1-1.5 s and gaps in
-1-3 answers of 12: the rule cannot make a starved model write faster than the voice speaks.
+phrases under 1.5 s ahead and any word under 0.4 s: 0.64 s, no gap (the rule shipped). Two
+words, then phrases under 2.5 s ahead and any word under 0.6 s: 0.62 s, no gap; with phrases
+only under 1.5 s ahead, a 0.69 s gap. The two-word rule ties in that bench, but on the real
+page (`python -m bench.browser --scenarios hands-free`, same machine, back to back) it gave
+2.38-2.43 s from the end of speech to audio playing against 2.14 s for three words, and it
+cuts speech into choppier pieces: three words it is. Under a heavy load (4-6 other busy
+processes) the rules gave 1.1-1.5 s and gaps in 1-3 answers of 12: no rule can make a
+starved model write faster than the voice speaks.
 """
 
 from __future__ import annotations
@@ -31,12 +35,12 @@ from collections.abc import Callable
 
 from core.tts.text import SentenceBuffer
 
-FIRST_MIN_WORDS = 2
+FIRST_MIN_WORDS = 3
 PHRASE_MIN_WORDS = 3
-URGENT_LEAD_S = 2.5
+URGENT_LEAD_S = 1.5
 # With less than this ahead, a later piece may end after any whole word: a cut in the middle
 # of a phrase is heard as a short pause, a voice that runs dry as a long one.
-LOOSE_LEAD_S = 0.6
+LOOSE_LEAD_S = 0.4
 # How often a waiting speaker looks at the lead again when no text comes.
 TICK_S = 0.05
 

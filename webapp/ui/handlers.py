@@ -307,7 +307,7 @@ class UIController:
         stopped_at: float | None,
     ) -> AsyncIterator[tuple[Any, ...]]:
         """Stream the answer into the chat and speak it piece by piece as it is written: the
-        page's player starts on the first clause, as in a live conversation.
+        page's player starts on the first phrase, as in a live conversation.
 
         Every figure counts from `ended_at`, the end of speech (or the press of Send); the
         first audio is the player's own report of when it started playing (`heard`), or,
