@@ -49,8 +49,9 @@ class AnswerVoice:
     # Cleared while the first piece is synthesised (and any piece that the listener is about
     # to wait for): the model pauses between tokens and the voice gets both cores.
     hold: threading.Event | None = None
-    started: float | None = None  # perf_counter() when the first audio was handed over
-    sent_s: float = 0.0  # seconds of audio handed over
+    first_audio: float | None = None  # perf_counter() when the first audio was handed over
+    started: float | None = None  # when the audio handed over since the last run-out began
+    sent_s: float = 0.0  # seconds of audio handed over since `started`
     fallback: str | None = None  # why the chosen voice did not speak (some of) it
 
     def ahead(self) -> float:
@@ -80,9 +81,9 @@ class AnswerVoice:
         if not spoken.pcm:
             return
         now = time.perf_counter()
-        if self.started is None:
-            self.started = now
-        elif self.ahead() <= 0:  # the listener ran out: the timeline restarts from now
+        self.first_audio = self.first_audio or now
+        if self.started is None or self.ahead() <= 0:
+            # The first audio, or the listener ran out: the timeline starts from now.
             self.started, self.sent_s = now, 0.0
         self.sent_s += len(spoken.pcm) / 2 / self.sample_rate
         self.send(text, spoken.pcm)
@@ -117,7 +118,7 @@ class SpokenAnswer:
     @property
     def first_audio(self) -> float | None:
         """perf_counter() when the first audio was handed to the channel."""
-        return self.voice.started if self.voice else None
+        return self.voice.first_audio if self.voice else None
 
     @property
     def spoken(self) -> bool:

@@ -16,6 +16,7 @@ from core.concurrency import run_blocking
 from core.errors import AgentError, NotFoundError
 from core.history import TurnRecord, UserRecord
 from core.results import AnswerDelta, AnswerRestart, TurnDone, TurnResult, TurnStarted
+from core.tts.spoken import ms_between
 from webapp.deps import AppState
 from webapp.errors import status_for
 from webapp.ui.auth import current_ui_user
@@ -39,11 +40,6 @@ HOW_TO = "Press Record, speak, then press Stop."
 # what it wrote (the engine waits up to 5 s for that): the page waits this long for the mark.
 SETTLE_S = 8.0
 SETTLE_STEP_S = 0.2
-
-
-def _ms_between(start: float | None, end: float | None) -> float | None:
-    """Milliseconds from one perf_counter() reading to a later one, if both were taken."""
-    return None if start is None or end is None else round((end - start) * 1000, 1)
 
 
 def _timed(turn: TurnRecord) -> bool:
@@ -236,7 +232,7 @@ class UIController:
             view.status = f"{self._error(exc)} {HOW_TO}"
             yield view.out()
             return
-        transcript_ms = _ms_between(ended_at, time.perf_counter())
+        transcript_ms = ms_between(ended_at, time.perf_counter())
         view.session_id = result.session_id or view.session_id
         if not result.text:
             view.status = "No speech heard in that recording. Press Record and try again."
@@ -354,9 +350,9 @@ class UIController:
         done = result
         stages = {
             "transcript": transcript_ms,
-            "first_token": _ms_between(ended_at, speech.first_token),
-            "first_tts_chunk": _ms_between(ended_at, speech.first_audio),
-            "first_audio_sent": _ms_between(ended_at, first_sent),
+            "first_token": ms_between(ended_at, speech.first_token),
+            "first_tts_chunk": ms_between(ended_at, speech.first_audio),
+            "first_audio_sent": ms_between(ended_at, first_sent),
         }
         await run_blocking(
             lambda: self.state.store.record_realtime(
