@@ -8,6 +8,7 @@ scripts/install.sh dev
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
+.venv/bin/lint-imports --no-cache
 # The Next.js example: its packages, lint, type-check and build (its browser test is in pytest).
 scripts/nextjs.sh
 .venv/bin/python -m pytest "$@"

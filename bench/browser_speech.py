@@ -16,6 +16,9 @@ RECORDED = (
     "What is the capital of Italy?",
     "Um, |0.5| how many legs does a spider have?",
     "So, |0.4| which planet is the largest one?",
+    "Er, |0.4| who wrote Romeo and Juliet?",
+    "How many days are there in a week?",
+    "Well, |0.5| what colour is the sky on a clear day?",
 )
 TYPED = (
     "What do bees make?",

@@ -31,14 +31,16 @@ from tests.helpers import REPO
 NAME = "speaking"
 GAP_S = 0.3
 TARGET_GAPPED = 0.05
-# (name, first phrase's words, later phrases' words, lead in seconds under which a later piece
-# is cut at a phrase, lead under which it may be cut after any word); "sentences" is the rule
-# before: wait for a sentence's end every time.
+# (name, first phrase's words, how long the first piece waits for a phrase before it takes any
+# whole words, later phrases' words, lead in seconds under which a later piece is cut at a
+# phrase, lead under which it may be cut after any word); "sentences" is the rule before issue
+# 22: wait for a sentence's end every time. NEVER: the first piece waits for a phrase.
+NEVER = float("inf")
 RULES = (
-    ("sentences", 3, 3, 0.0, 0.0),
-    ("3 words, phrase 1.5 s, word 0.4 s", 3, 3, 1.5, 0.4),
-    ("2 words, phrase 1.5 s, word 0.4 s", 2, 3, 1.5, 0.4),
-    ("2 words, phrase 2.5 s, word 0.6 s", 2, 3, 2.5, 0.6),
+    ("sentences", 3, NEVER, 3, 0.0, 0.0),
+    ("3 words, phrase 1.5 s, word 0.4 s", 3, NEVER, 3, 1.5, 0.4),
+    ("2 words or 0.45 s, phrase 1.5 s, word 0.4 s", 2, 0.45, 3, 1.5, 0.4),
+    ("2 words or 0.3 s, phrase 2.5 s, word 0.6 s", 2, 0.3, 3, 2.5, 0.6),
 )
 
 
@@ -75,7 +77,7 @@ async def answer_once(service, user, question: str, rule: tuple) -> Spoken:  # t
     from core.tts.pieces import AnswerPieces
     from core.tts.spoken import SpokenAnswer
 
-    _, first_words, words, lead, loose = rule
+    _, first_words, first_wait, words, lead, loose = rule
     result = Spoken()
 
     def send(text: str, pcm: bytes) -> None:
@@ -94,6 +96,7 @@ async def answer_once(service, user, question: str, rule: tuple) -> Spoken:  # t
         note_fallback=note,
         pieces=AnswerPieces(
             first_min_words=first_words,
+            first_wait_s=first_wait,
             phrase_min_words=words,
             urgent_lead_s=lead,
             loose_lead_s=loose,

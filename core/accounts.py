@@ -1,4 +1,5 @@
-"""User accounts: argon2 password hashes, sign-in, registration and the first admin."""
+"""User accounts: argon2 password hashes, sign-in, registration, password changes and the
+first admin."""
 
 from __future__ import annotations
 
@@ -34,6 +35,11 @@ def validate_credentials(username: str, password: str) -> None:
         raise InvalidInputError(
             "Username must be 3-64 characters: letters, digits and _ . @ - only."
         )
+    validate_password(password)
+
+
+def validate_password(password: str) -> None:
+    """Raise `InvalidInputError` for a too short or too long password."""
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         raise InvalidInputError(
             f"Password must be between {MIN_PASSWORD} and {MAX_PASSWORD} characters."
@@ -55,6 +61,13 @@ def authenticate(store: HistoryStore, username: str, password: str) -> UserRecor
 def register(store: HistoryStore, username: str, password: str) -> UserRecord:
     validate_credentials(username, password)
     return store.create_user(username=username, password_hash=hash_password(password))
+
+
+def change_password(store: HistoryStore, *, user_id: int, password: str) -> UserRecord:
+    """Set a new password (the caller has checked the current one). Every token issued before
+    stops working; the record returned carries the new token version."""
+    validate_password(password)
+    return store.change_password(user_id=user_id, password_hash=hash_password(password))
 
 
 def ensure_admin(store: HistoryStore, settings: Settings) -> str | None:

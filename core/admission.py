@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from core.config import Settings
 from core.errors import OverloadedError
 
 # Weight of the newest sample in the running estimate of one piece of work's duration.
@@ -87,13 +88,37 @@ class Gate:
                 self.service_s += _SMOOTHING * (sample - self.service_s)
 
 
-class ConversationLimit:
-    """At most `limit` live conversations at once (WebSocket and phone alike)."""
+class AccountFullError(OverloadedError):
+    """The account holds all the live conversations one account may hold."""
 
-    def __init__(self, limit: int) -> None:
+
+class ConversationLimit:
+    """At most `limit` live conversations at once (WebSocket and phone alike), at most
+    `per_user` of them one account's, and `phone_reserved` of the places for phone calls.
+
+    Without the last two, one self-registered account could open every place (3 on two
+    cores) and phone callers would hear that all lines are busy (issue 23).
+    """
+
+    def __init__(self, limit: int, *, per_user: int | None = None, phone_reserved: int = 0) -> None:
         self.limit = limit
+        self.per_user = per_user or limit
+        self.phone_reserved = min(phone_reserved, limit - 1)  # the web keeps one place
         self._open = 0
+        self._phone = 0  # of which phone calls
+        self._by_user: dict[int, int] = {}
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ConversationLimit:
+        """The limits set; places are kept for phone calls only once Twilio is configured."""
+        return cls(
+            settings.max_conversations,
+            per_user=settings.max_conversations_per_user,
+            phone_reserved=(
+                settings.phone_reserved_conversations if settings.twilio_auth_token else 0
+            ),
+        )
 
     @property
     def open(self) -> int:
@@ -101,20 +126,40 @@ class ConversationLimit:
 
     @property
     def full(self) -> bool:
+        """No place left, for a phone call either."""
         return self._open >= self.limit
 
-    def enter(self) -> None:
-        """Take one conversation's place; `OverloadedError` when all are taken."""
+    def enter(self, user_id: int | None = None, *, phone: bool = False) -> None:
+        """Take one conversation's place for `user_id`; `OverloadedError` when the server's
+        places (those open to this channel) or the account's are all taken."""
         with self._lock:
-            if self._open >= self.limit:
+            web_limit = self.limit - self.phone_reserved
+            if self._open >= self.limit or (not phone and self._open - self._phone >= web_limit):
                 plural = "s" if self.limit != 1 else ""
                 raise OverloadedError(
                     f"The server is busy: it holds {self.limit} live conversation{plural} at "
                     "once, and all are in use. Try again in a minute.",
                     retry_after=60,
                 )
+            if user_id is not None and self._by_user.get(user_id, 0) >= self.per_user:
+                raise AccountFullError(
+                    f"This account already has {self.per_user} live conversation"
+                    f"{'s' if self.per_user != 1 else ''} open, the most it may hold at once. "
+                    "End it first (or hang up).",
+                    retry_after=60,
+                )
             self._open += 1
+            self._phone += phone
+            if user_id is not None:
+                self._by_user[user_id] = self._by_user.get(user_id, 0) + 1
 
-    def leave(self) -> None:
+    def leave(self, user_id: int | None = None, *, phone: bool = False) -> None:
         with self._lock:
             self._open -= 1
+            self._phone -= phone
+            if user_id is not None:
+                left = self._by_user.get(user_id, 1) - 1
+                if left > 0:
+                    self._by_user[user_id] = left
+                else:
+                    self._by_user.pop(user_id, None)

@@ -8,19 +8,11 @@ import logging
 import threading
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
-from functools import partial
 
 from core import fallback, personalities
 from core.admission import ConversationLimit, Gate
 from core.audio import decode
-from core.concurrency import (
-    Queueing,
-    iterate_blocking,
-    parallelism,
-    run_blocking,
-    run_model,
-    waiting_on,
-)
+from core.concurrency import Queueing, parallelism, run_blocking, run_model, waiting_on
 from core.config import Settings
 from core.errors import (
     AgentError,
@@ -29,14 +21,14 @@ from core.errors import (
     NothingToAnswerError,
     ProviderError,
 )
+from core.facts import Fact, words_to_add
 from core.history import HistoryStore, SessionRecord, TurnRecord, UserRecord
-from core.llm import ChatMessage, repetition
-from core.prompting import Prompts, personality_of, pinned_language
+from core.llm import ChatMessage
+from core.prompting import Prompts
 from core.providers import Providers
 from core.results import (
     AgentEvent,
     AnswerDelta,
-    AnswerRestart,
     TranscriptionResult,
     TurnDone,
     TurnResult,
@@ -45,17 +37,13 @@ from core.results import (
 )
 from core.stt import Transcript
 from core.tool_turns import Tools, ToolTurn
-from core.tools import Keypad, ToolCall, ToolContext, Toolset
+from core.tools import Keypad, ToolContext, Toolset
 from core.turn_setup import prepare_turn
+from core.turns.answer_loop import AnswerLoop, ms_since
+from core.turns.context import TurnContext
+from core.turns.recorder import record_answer
 
 logger = logging.getLogger(__name__)
-
-
-REPEATING = "the answer was stopped: it repeated itself"
-
-
-def _ms(start: float) -> float:
-    return round((time.perf_counter() - start) * 1000, 1)
 
 
 class Agent:
@@ -68,7 +56,7 @@ class Agent:
         # First guesses of one piece of work's seconds; each gate learns the real figure.
         self.speech_gate = self._gate("speech recogniser", providers.stt, service_s=0.5)
         self.answer_gate = self._gate("language model", providers.llm, service_s=1.5)
-        self.conversations = ConversationLimit(settings.max_conversations)
+        self.conversations = ConversationLimit.from_settings(settings)
         self.prompts = Prompts(settings, providers)
         self.tools = Tools.from_settings(settings)
 
@@ -87,11 +75,9 @@ class Agent:
         self, user: UserRecord, session_id: str | None, channel: str, *, new_id: str | None = None
     ) -> SessionRecord:
         if session_id:
-            return await run_blocking(
-                lambda: self.store.get_session(user_id=user.id, session_id=session_id)
-            )
-        return await run_blocking(
-            lambda: self.store.create_session(user_id=user.id, channel=channel, session_id=new_id)
+            return await self.store.aio.get_session(user_id=user.id, session_id=session_id)
+        return await self.store.aio.create_session(
+            user_id=user.id, channel=channel, session_id=new_id
         )
 
     # Speech ----------------------------------------------------------------------------
@@ -119,15 +105,16 @@ class Agent:
                     deadline_s=self.settings.max_decode_seconds,
                 )
             )
-            pinned = pinned_language(user, session)
+            context = TurnContext(user, session, self.settings)
+            pinned = context.pinned
             start = time.perf_counter()
             transcript = await run_model(
                 lambda: fallback.transcribe(
                     self.providers.stt, self.providers.stt_fallback, decoded, language=pinned
                 )
             )
-            stt_ms = _ms(start)
-        lang = pinned or transcript.language or self.settings.default_language
+            stt_ms = ms_since(start)
+        lang = context.language(heard=transcript.language)
         turn_id = None
         if transcript.text:
             session = session or await self._session(user, None, channel)
@@ -163,19 +150,17 @@ class Agent:
         source: str = "audio",
     ) -> TurnRecord:
         """Store a transcript as the session's next user turn, waiting for `respond`."""
-        return await run_blocking(
-            lambda: self.store.add_turn(
-                user_id=user.id,
-                session_id=session_id,
-                source=source,
-                user_text=transcript.text,
-                language=language,
-                personality=personality,
-                stt_provider=transcript.provider,
-                audio_seconds=round(transcript.duration, 3),
-                stt_ms=stt_ms,
-                fallback=transcript.fallback,
-            )
+        return await self.store.aio.add_turn(
+            user_id=user.id,
+            session_id=session_id,
+            source=source,
+            user_text=transcript.text,
+            language=language,
+            personality=personality,
+            stt_provider=transcript.provider,
+            audio_seconds=round(transcript.duration, 3),
+            stt_ms=stt_ms,
+            fallback=transcript.fallback,
         )
 
     async def open_session(
@@ -206,9 +191,12 @@ class Agent:
                     session = self.store.get_session(user_id=user.id, session_id=session_id)
             turns = self.store.list_turns(user_id=user.id, session_id=session.id) if session else []
             history = [t for t in turns if t.status == "answered"]
-            name, custom = personality_of(self.settings.default_personality, user, session)
+            context = TurnContext(user, session, self.settings)
+            name, custom = context.personality()
+            fact = context.fact(text, spoken)
+            note = fact.note if fact else None  # read ahead too, as the turn will end
             return self.prompts.build_messages(
-                history, text, language=spoken, personality=name, custom=custom
+                history, text, language=spoken, personality=name, custom=custom, note=note
             )
 
         try:
@@ -270,6 +258,63 @@ class Agent:
         keypad: Keypad | None,
     ) -> AsyncGenerator[AgentEvent, None]:
         start = time.perf_counter()
+        turn, name, messages, fact, tools = await self._prepare(
+            user, session_id, channel, keypad, text, personality
+        )
+        loop = AnswerLoop(
+            self.providers,
+            tools,
+            max_tokens=self.settings.llm_max_tokens,
+            start=start,
+            owner=("user", user.id),
+            hold=hold,
+        )
+        answered = False
+        record = None
+        try:
+            yield TurnStarted(
+                session_id=turn.session_id,
+                turn_id=turn.id,
+                language=turn.language,
+                personality=name,
+            )
+            async for event in loop.run(tools.prompt(messages)):
+                yield event
+            # A computed value the model garbled or left out is said without it (core/facts).
+            closing = tools.closing_words(loop.text) or words_to_add(fact, loop.text)
+            if closing:
+                loop.text += closing
+                yield AnswerDelta(closing)
+            answered = True
+        finally:
+            # On success, on failure and when the client goes away mid-answer: what was
+            # generated is stored either way, with a status that says which it was.
+            record = record_answer(
+                self.store,
+                turn,
+                personality=name,
+                loop=loop,
+                tools=tools,
+                answered=answered,
+                total_ms=ms_since(start),
+            )
+        if answered and record is not None:
+            result = turn_result(record, loop.provider, name)
+            yield TurnDone(
+                dataclasses.replace(result, tool_calls=tuple(tools.results), action=tools.action)
+            )
+
+    async def _prepare(
+        self,
+        user: UserRecord,
+        session_id: str | None,
+        channel: str,
+        keypad: Keypad | None,
+        text: str,
+        personality: str | None,
+    ) -> tuple[TurnRecord, str, list[ChatMessage], Fact | None, ToolTurn]:
+        """The turn stored (or the pending one found), its personality, prompt, computed fact
+        and tools; a new session that a refused message opened is deleted with it."""
         session = await self._session(user, session_id, channel)
         toolset = (
             self.tools.offered(channel=channel, keypad=keypad is not None)
@@ -279,7 +324,7 @@ class Agent:
         # One hop to a worker for all the preparation: store reads and writes, language
         # detection and token counting, so the model starts as early as possible.
         try:
-            turn, name, messages = await run_blocking(
+            turn, name, messages, fact = await run_blocking(
                 lambda: prepare_turn(
                     self.store,
                     self.prompts,
@@ -293,18 +338,29 @@ class Agent:
             )
         except InvalidInputError:
             if session_id is None:  # refused before any turn: the new session goes too
-                await run_blocking(
-                    lambda: self.store.delete_session(user_id=user.id, session_id=session.id)
-                )
+                await self.store.aio.delete_session(user_id=user.id, session_id=session.id)
             raise
-        tools = ToolTurn(
+        tools = self._tool_turn(toolset, user, session.id, channel, turn.language, keypad)
+        return turn, name, messages, fact, tools
+
+    def _tool_turn(
+        self,
+        toolset: Toolset,
+        user: UserRecord,
+        session_id: str,
+        channel: str,
+        language: str,
+        keypad: Keypad | None,
+    ) -> ToolTurn:
+        """The turn's tools, with what they may know of it."""
+        return ToolTurn(
             toolset,
             ToolContext(
                 user_id=user.id,
                 username=user.username,
-                session_id=session.id,
+                session_id=session_id,
                 channel=channel,
-                language=turn.language,
+                language=language,
                 time_zone=user.time_zone or self.settings.time_zone,
                 keypad=keypad,
                 transfer_number=self.settings.transfer_number,
@@ -312,99 +368,6 @@ class Agent:
             timeout_s=self.settings.tool_timeout_s,
             action_threshold=self.settings.llm_action_threshold,
         )
-        messages = tools.prompt(messages)
-        provider = self.providers.llm.name
-        reason: str | None = None
-        first_token_ms: float | None = None
-        status = "failed"
-        so_far = ""  # the answer so far: stored at the end, read by the loop check per token
-        try:
-            yield TurnStarted(
-                session_id=session.id, turn_id=turn.id, language=turn.language, personality=name
-            )
-            looping = False
-            while not looping:
-                specs = tools.specs()  # none once the rounds are spent
-                # The model starts before anything goes out, so sending costs no model time.
-                stream = iterate_blocking(
-                    partial(
-                        fallback.stream_answer,
-                        self.providers.llm,
-                        self.providers.llm_fallback,
-                        messages,
-                        max_tokens=self.settings.llm_max_tokens,
-                        tools=specs,
-                    ),
-                    hold=hold,
-                )
-                said = len(so_far)  # where this round's text starts
-                calls: list[ToolCall] = []
-                try:
-                    async for event in stream:
-                        if isinstance(event, ToolCall):
-                            if specs:  # a model may still write one when none is offered
-                                calls.append(event)
-                            continue
-                        if isinstance(event, fallback.Switch):
-                            provider, reason = event.provider, event.reason
-                            if event.restart:
-                                so_far, said = "", 0
-                                first_token_ms = None
-                                yield AnswerRestart(reason=event.reason)
-                            continue
-                        if first_token_ms is None:
-                            first_token_ms = _ms(start)
-                        so_far += event.text
-                        yield AnswerDelta(event.text)
-                        cut = repetition.loop_end(so_far)
-                        if cut is not None:  # stop a looping answer; keep its first round
-                            so_far = so_far[:cut]
-                            reason = "; ".join(filter(None, (reason, REPEATING)))
-                            looping = True
-                            break
-                finally:
-                    await stream.aclose()
-                if looping or not calls:
-                    break
-                calls = tools.fresh(calls)
-                if calls:
-                    async for tool_event in tools.run(calls):
-                        yield tool_event
-                    messages = tools.follow_up(messages, so_far[said:], calls)
-            closing = tools.closing_words(so_far)
-            if closing:
-                so_far += closing
-                yield AnswerDelta(closing)
-            status = "answered"
-        finally:
-            # Runs on success, on failure and when the client goes away mid-answer: what was
-            # generated is stored either way, with a status that says which it was.
-            # A turn that produced nothing is pending again, so it can be answered on a retry.
-            # Synchronous on purpose: an async generator's `finally` may run while it is being
-            # closed, where awaiting a worker is not allowed.
-            if status != "answered":
-                status = "cancelled"
-            answer = so_far.strip()
-            if status != "answered" and not answer and not tools.results:
-                self.store.set_turn_status(turn_id=turn.id, status="pending")
-            if status == "answered" or answer or tools.results:
-                record = self.store.complete_turn(
-                    turn_id=turn.id,
-                    answer=answer,
-                    language=turn.language,
-                    personality=name,
-                    llm_provider=provider,
-                    fallback=reason,
-                    llm_first_token_ms=first_token_ms,
-                    total_ms=_ms(start) + (turn.stt_ms or 0.0),
-                    status=status,
-                    tool_calls=tools.records(),
-                )
-        if status == "answered":
-            result = turn_result(record, provider, name)
-            yield TurnDone(
-                dataclasses.replace(result, tool_calls=tuple(tools.results), action=tools.action)
-            )
 
     async def answer(self, **kwargs: object) -> TurnResult:
         """Like `respond`, collecting the stream into the finished turn."""

@@ -112,10 +112,11 @@ class CallerDirectory:
         return next((s for s in sessions if s.channel == CHANNEL), None)
 
     def answered(self, call_sid: str, number: str) -> Caller | None:
-        """The callee of an outbound call placed by a user (`POST /calls`): the call talks in
-        the session recorded when it was placed, owned by that user. None for a call this
-        server did not place."""
-        session = self.store.find_call_session(call_sid=call_sid)
+        """The callee (`number`, the call's `To`) of an outbound call placed by a user
+        (`POST /calls`): the call talks in the session recorded when it was placed, owned by
+        that user, or in a new session of theirs when they deleted that one. None for a call
+        this server has no record of: its callee is then a caller like any other (`connect`)."""
+        session = self.store.resume_call(call_sid=call_sid, channel=CHANNEL)
         user = self.store.find_user(user_id=session.user_id) if session else None
         if session is None or user is None:
             return None

@@ -10,7 +10,7 @@ from collections.abc import Callable, Coroutine, Hashable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar, copy_context
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
 
@@ -21,12 +21,21 @@ T = TypeVar("T")
 # queue at the models cannot delay a sign-in, a token check or an overload refusal.
 _executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="agent-work")
 MODEL_WORKERS = 64
-_model_executor = ThreadPoolExecutor(max_workers=MODEL_WORKERS, thread_name_prefix="model-work")
+model_executor = ThreadPoolExecutor(max_workers=MODEL_WORKERS, thread_name_prefix="model-work")
 
 # Whose work the model calls made in a task are (a live conversation's, see `spawn_for`)...
 _owner: ContextVar[Hashable | None] = ContextVar("model_owner", default=None)
 # ... and, in the worker thread running one, that call's ticket (`working_on`).
 _ticket: ContextVar[Ticket | None] = ContextVar("model_ticket", default=None)
+
+# Work that steps aside for other owners' while the function says so (`deferring`).
+_defers: ContextVar[Callable[[], bool] | None] = ContextVar("model_defers", default=None)
+
+# One condition for every model's lock, because one rule spans them all: a guess waits while
+# a turn's own work runs on any local model (`FairLock`). `_turns_running` counts the locks a
+# turn's work holds.
+_models = threading.Condition()
+_turns_running = 0
 
 # Owners a lock remembers having served; the one served longest ago is forgotten first, so it
 # ranks as never served, which it nearly is.
@@ -58,6 +67,10 @@ class Ticket:
         self.owner = owner if owner is not None else _owner.get()
         self.speculative = speculative
         self._cancelled = False
+        self.started = False  # a model's lock served it: the work runs (or has run)
+        # While this says so, the work steps aside for another owner's (`FairLock.pass_turn`):
+        # an answer that may yet be withdrawn, unheard (see `deferring`).
+        self.defers: Callable[[], bool] | None = _defers.get()
         self._queue: FairLock | None = None  # the lock it waits for, while it waits
         self._arrival = 0
 
@@ -74,7 +87,9 @@ class Ticket:
 
     def promote(self) -> None:
         """The guess turned out to be the turn's own work: from now on it queues as such."""
-        self.speculative = False
+        with _models:
+            self.speculative = False
+            _models.notify_all()
 
 
 def spawn_for(owner: Hashable, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
@@ -96,6 +111,19 @@ def working_on(ticket: Ticket) -> Iterator[Ticket]:
         _ticket.reset(token)
 
 
+def deferring(while_: Callable[[], bool]) -> None:
+    """From here on, the model calls this task makes step aside for another owner's while
+    `while_()` holds: a spoken turn's answer that the user has not heard yet, and may
+    withdraw by talking on, gives the model to another user's turn between two tokens and
+    carries on after it (core/llm/llama_turns.py)."""
+    _defers.set(while_)
+
+
+def current_ticket() -> Ticket:
+    """The ticket of the model work running here (`working_on`), else a new one."""
+    return _ticket.get() or Ticket()
+
+
 def abandoned() -> bool:
     """Whether the model call running here was cancelled: nobody waits for its result."""
     ticket = _ticket.get()
@@ -112,7 +140,9 @@ class FairLock:
     """One call at a time on a model, in a fair order; a cancelled waiter leaves unserved.
 
     The next call served is, in this order of rules:
-    - a turn's own work before a guess (`Ticket.speculative`);
+    - a turn's own work before a guess (`Ticket.speculative`); and a guess only while no
+      turn's work runs on any model: the two cores are the turn's (measured: another user's
+      answer took twice its idle time while a nonstop talker's guesses ran beside it);
     - the call of the owner served least recently (never served first): calls without an
       owner take their turns as one owner, so among themselves they keep arrival order;
     - the call that asked first.
@@ -124,12 +154,13 @@ class FairLock:
     """
 
     def __init__(self) -> None:
-        self._cond = threading.Condition()
+        self._cond = _models
         self._queue: list[Ticket] = []  # in arrival order
         self._arrivals = itertools.count()
         self._grants = 0
         self._served: OrderedDict[Hashable, int] = OrderedDict()  # owner: its latest grant
         self._held = False
+        self._turn_held = False  # held by a turn's work (counted in _turns_running)
 
     @property
     def waiting(self) -> int:
@@ -158,38 +189,77 @@ class FairLock:
     def acquire(self, ticket: Ticket | None = None) -> None:
         """Wait for the lock as `ticket` (by default the ticket of the work running here, see
         `working_on`); `Abandoned` if the ticket is cancelled before its turn comes."""
-        ticket = ticket or _ticket.get() or Ticket()
+        ticket = ticket or current_ticket()
         with self._cond:
             if ticket.cancelled:
                 raise Abandoned("cancelled before it queued")
             ticket._arrival = next(self._arrivals)
-            ticket._queue = self
-            self._queue.append(ticket)
-            try:
-                while True:
-                    if ticket.cancelled:
-                        raise Abandoned("cancelled while it queued")
-                    if not self._held and self._first() is ticket:
-                        break
-                    self._cond.wait()
-            except BaseException:
-                self._remove(ticket)
-                raise
-            finally:
-                ticket._queue = None
-            self._queue.remove(ticket)
-            self._held = True
-            self._grants += 1
-            owner = _NO_OWNER if ticket.owner is None else ticket.owner
-            self._served[owner] = self._grants
-            self._served.move_to_end(owner)
-            if len(self._served) > _REMEMBERED_OWNERS:
-                self._served.popitem(last=False)
+            self._wait_for_turn(ticket)
+
+    def others_first(self, ticket: Ticket) -> bool:
+        """Whether the holder `ticket` should let others go first (`pass_turn`): it defers
+        (`Ticket.defers`) and another owner's call waits, one that is not a guess."""
+        if ticket.defers is None or not ticket.defers():
+            return False
+        with self._cond:
+            return any(
+                other.owner != ticket.owner and not other.speculative and not other.cancelled
+                for other in self._queue
+            )
+
+    def pass_turn(self, ticket: Ticket) -> None:
+        """The holder `ticket` steps aside between two steps of its work, and waits for the
+        lock again: its owner was just served, so every other owner's call goes first. No guess
+        slips in between (the turn's work still counts as running). The caller keeps what the
+        model held and puts it back after. Among its owner's calls it keeps its place (it asked
+        first). `Abandoned`, without the lock, if the ticket is cancelled meanwhile."""
+        with self._cond:
+            self._held = False
+            self._cond.notify_all()
+            self._wait_for_turn(ticket)
+
+    def _wait_for_turn(self, ticket: Ticket) -> None:
+        ticket._queue = self
+        self._queue.append(ticket)
+        try:
+            while True:
+                if ticket.cancelled:
+                    raise Abandoned("cancelled while it queued")
+                if not self._held and self._first() is ticket and self._may_run(ticket):
+                    break
+                self._cond.wait()
+        except BaseException:
+            self._remove(ticket)
+            if not self._held:  # it had passed its turn on, and nobody took it
+                self._hold_for(turn=False)
+            raise
+        finally:
+            ticket._queue = None
+        self._queue.remove(ticket)
+        ticket.started = True
+        self._held = True
+        self._hold_for(turn=not ticket.speculative)
+        self._grants += 1
+        owner = _NO_OWNER if ticket.owner is None else ticket.owner
+        self._served[owner] = self._grants
+        self._served.move_to_end(owner)
+        if len(self._served) > _REMEMBERED_OWNERS:
+            self._served.popitem(last=False)
 
     def release(self) -> None:
         with self._cond:
             self._held = False
+            self._hold_for(turn=False)
             self._cond.notify_all()
+
+    def _hold_for(self, *, turn: bool) -> None:
+        global _turns_running
+        _turns_running += int(turn) - int(self._turn_held)
+        self._turn_held = turn
+
+    @staticmethod
+    def _may_run(ticket: Ticket) -> bool:
+        return not ticket.speculative or _turns_running == 0
 
     def __enter__(self) -> FairLock:
         self.acquire()
@@ -267,85 +337,4 @@ async def run_model(fn: Callable[..., T], *args: object, ticket: Ticket | None =
     """Run a model call `fn(*args)`, which may wait its turn for the model, off the event loop.
     Cancelling the awaiting task cancels the call's `ticket` (by default a new one, the
     task's owner's): a call still queued for the model leaves the queue without running."""
-    return await _run(_model_executor, fn, args, ticket)
-
-
-_DONE = object()
-
-
-class BlockingStream(Generic[T]):
-    """Items of a blocking iterator running on the model pool, as an async iterator."""
-
-    def __init__(
-        self, make_iter: Callable[[], Iterator[T]], *, hold: threading.Event | None = None
-    ) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._queue: asyncio.Queue[object] = asyncio.Queue()
-        self._ticket = Ticket()  # the caller's task's owner
-        self._hold = hold
-        self._future = self._loop.run_in_executor(_model_executor, self._work, make_iter)
-        self._finished = False
-
-    def _put(self, item: object) -> None:
-        self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
-
-    def _work(self, make_iter: Callable[[], Iterator[T]]) -> None:
-        stop = self._ticket
-        with working_on(stop):
-            iterator = make_iter()
-            try:
-                for item in iterator:
-                    if stop.cancelled:
-                        break
-                    self._put(item)
-                    # Paused by the consumer (say, while the first sentence is spoken): wait
-                    # between items, waking up regularly to notice a stop.
-                    while self._hold is not None and not self._hold.is_set():
-                        if stop.cancelled:
-                            break
-                        self._hold.wait(0.05)
-            except BaseException as exc:  # handed to the consumer, raised there
-                self._put(exc)
-            finally:
-                close = getattr(iterator, "close", None)
-                if close is not None:
-                    close()
-                self._put(_DONE)
-
-    def __aiter__(self) -> BlockingStream[T]:
-        return self
-
-    async def __anext__(self) -> T:
-        if self._finished:
-            raise StopAsyncIteration
-        item = await self._queue.get()
-        if item is _DONE:
-            self._finished = True
-            raise StopAsyncIteration
-        if isinstance(item, BaseException):
-            self._finished = True
-            raise item
-        return item  # type: ignore[return-value]
-
-    async def aclose(self) -> None:
-        """Stop the worker: still queued for the model, it leaves the queue without running;
-        running, it stops at its next item and finishes in the background."""
-        self._ticket.cancel()
-        self._finished = True
-        if not self._future.done():
-            self._future.add_done_callback(lambda f: f.exception())
-
-
-def iterate_blocking(
-    make_iter: Callable[[], Iterator[T]], *, hold: threading.Event | None = None
-) -> BlockingStream[T]:
-    """Start a blocking model iterator on the model pool now; iterate its items asynchronously.
-
-    The work starts at the call, not at the first `await`, so a model can begin while the
-    caller is still sending headers. `aclose()` (or a consumer that stops early because a
-    client went away) cancels the work's ticket: a generation still waiting for the model
-    leaves the queue without generating, a running one frees the model at its next token.
-    While `hold` is given and cleared, the worker waits between items (the model keeps its
-    place and its lock).
-    """
-    return BlockingStream(make_iter, hold=hold)
+    return await _run(model_executor, fn, args, ticket)

@@ -188,6 +188,10 @@ class Settings(BaseSettings):
     # (503 with Retry-After); live conversations (WebSocket and phone) beyond the limit too.
     max_queue_wait_s: float = Field(default=10, gt=0)
     max_conversations: int = Field(default=3, ge=1)  # bench/conversations.py on 2 cores
+    # ... of which one account may hold this many (a browser tab's hands-free, a call) ...
+    max_conversations_per_user: int = Field(default=1, ge=1)
+    # ... and this many only phone calls may take, once Twilio is configured (issue 23).
+    phone_reserved_conversations: int = Field(default=1, ge=0)
     max_decode_seconds: float = Field(default=10, gt=0)  # wall clock to decode one upload
     # The longest the local model may spend reading one turn's message; the limit in tokens is
     # this times the prompt speed measured at start (longer messages: 422 that says the limit)

@@ -70,3 +70,8 @@ class NotConfiguredError(AgentError):
 class UpstreamError(AgentError):
     """A remote service (Twilio's REST API) refused a request or could not be reached; the
     message gives its reason, never a secret or a full phone number."""
+
+
+class StorageFullError(AgentError):
+    """The database has no room for a change (its disk is full): the change was not made, and
+    the same request works again once there is space. Reads go on meanwhile."""

@@ -3,40 +3,15 @@ fits, the new message; and whose personality and language a turn gets. No I/O.""
 
 from __future__ import annotations
 
-from core import language, personalities
+from core import personalities
 from core.config import Settings
 from core.errors import InvalidInputError
-from core.history import SessionRecord, TurnRecord, UserRecord
+from core.history import TurnRecord
 from core.llm import ChatMessage
 from core.providers import Providers
 
 # Tokens kept free beyond the answer itself, for the chat template's own markers.
 _TEMPLATE_MARGIN = 64
-
-
-def pinned_language(user: UserRecord, session: SessionRecord | None) -> str | None:
-    """The language a session (if any yet) or user has pinned, or None for detection."""
-    for value in (session.language if session else None, user.language):
-        if value and value != language.AUTO:
-            return value
-    return None
-
-
-def personality_of(
-    default: str, user: UserRecord, session: SessionRecord | None, *overrides: str | None
-) -> tuple[str, str | None]:
-    """The personality a turn gets (the first of `overrides`, the session's, the user's, else
-    `default`) and the custom prompt; a custom personality without a prompt falls back."""
-    for value in (*overrides, session.personality if session else None, user.personality):
-        if value:
-            name = value
-            break
-    else:
-        name = default
-    custom = (session.custom_prompt if session else None) or user.custom_prompt
-    if name == personalities.CUSTOM and not custom:
-        name = default
-    return name, custom
 
 
 def with_reminder(text: str, language: str, previous: str | None) -> str:
@@ -67,10 +42,12 @@ class Prompts:
         personality: str,
         custom: str | None,
         reserved: int = 0,
+        note: str | None = None,
     ) -> list[ChatMessage]:
         """System prompt, as many earlier turns as fit the model's context, the new message.
-        `reserved` tokens are kept free (the tools' descriptions). `InvalidInputError` for a
-        message too long to be read."""
+        `reserved` tokens are kept free (the tools' descriptions). A `note` (a computed fact,
+        core/facts) ends the new message: the prompt's beginning, and so the model's cache of
+        it, stays the same. `InvalidInputError` for a message too long to be read."""
         llm = self.providers.llm
         system = personalities.system_prompt(personality, custom_prompt=custom, language=language)
         budget = min(llm.context_tokens, self.settings.llm_context_tokens)
@@ -78,7 +55,7 @@ class Prompts:
             budget = min(budget, self.providers.llm_fallback.context_tokens)
         budget -= self.settings.llm_max_tokens + _TEMPLATE_MARGIN + reserved
         message_tokens = self.tokens(user_text)
-        budget -= self.tokens(system) + message_tokens
+        budget -= self.tokens(system) + message_tokens + (self.tokens(note) if note else 0)
         if budget < 0:
             raise InvalidInputError(
                 "The message (with the personality's prompt) is too long for the language "
@@ -104,10 +81,11 @@ class Prompts:
                 ChatMessage("user", with_reminder(turn.user_text, turn.language, before)),
                 ChatMessage("assistant", turn.answer),
             ]
+        text = f"{user_text}\n\n{note}" if note else user_text
         return [
             ChatMessage("system", system),
             *earlier,
-            ChatMessage("user", with_reminder(user_text, language, previous[-1])),
+            ChatMessage("user", with_reminder(text, language, previous[-1])),
         ]
 
     def message_token_limit(self) -> int | None:

@@ -13,9 +13,9 @@ from core.assets import QWEN_05B, QWEN_15B, WHISPER_BASE, BundledModel, ensure_m
 from core.config import LocalLLM, Provider, Settings
 from core.errors import ModelMissingError
 from core.groq_client import GroqBreaker
+from core.listening.smart_turn import SmartTurn
+from core.listening.vad import SileroVAD
 from core.llm import LLM
-from core.realtime.smart_turn import SmartTurn
-from core.realtime.vad import SileroVAD
 from core.stt import STT
 from core.tts.router import SpeechSynthesizer
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.history import TurnRecord
+from core.history import AnswerTimings, TurnRecord
 from core.tools import Action, ToolCall, ToolResult
 
 
@@ -24,13 +24,6 @@ class TranscriptionResult:
 
 
 @dataclass(frozen=True)
-class AnswerTimings:
-    stt_ms: float | None
-    llm_first_token_ms: float | None
-    total_ms: float
-
-
-@dataclass(frozen=True)
 class TurnResult:
     """A finished turn, as stored."""
 
@@ -42,7 +35,7 @@ class TurnResult:
     personality: str
     provider: str
     fallback: str | None
-    timings: AnswerTimings
+    timings: AnswerTimings  # as stored: the record's
     tool_calls: tuple[ToolResult, ...] = ()
     action: Action | None = None  # what the channel does after this answer (hang up, transfer)
 
@@ -99,9 +92,5 @@ def turn_result(record: TurnRecord, provider: str, personality: str) -> TurnResu
         personality=personality,
         provider=provider,
         fallback=record.fallback,
-        timings=AnswerTimings(
-            stt_ms=record.stt_ms,
-            llm_first_token_ms=record.llm_first_token_ms,
-            total_ms=record.total_ms or 0.0,
-        ),
+        timings=record.timings,
     )

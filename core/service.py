@@ -18,6 +18,7 @@ from core import accounts, language
 from core.agent import Agent
 from core.config import MIN_JWT_SECRET_BYTES, Settings
 from core.dialing import Dialer
+from core.errors import StorageFullError
 from core.history import HistoryStore
 from core.history.guards import SharedGuards
 from core.providers import Providers, build_providers
@@ -42,7 +43,11 @@ def open_service(
     """Open the database, load the models (unless given) and create the first account;
     `dialer` places outbound calls (None: they are off)."""
     store = HistoryStore.open(settings.sqlalchemy_url)
-    cut = store.interrupt_unfinished(reason="the server stopped while answering")
+    try:
+        cut = store.interrupt_unfinished(reason="the server stopped while answering")
+    except StorageFullError as exc:  # start all the same: reads work, and room may return
+        cut = 0
+        logger.error("Could not mark the turns the last stop cut off: %s", exc)
     if cut:
         logger.warning("%d turn(s) cut off by the last stop are marked interrupted", cut)
     generated = accounts.ensure_admin(store, settings)

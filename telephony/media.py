@@ -25,6 +25,7 @@ from core.callers import CHANNEL
 from core.concurrency import run_blocking
 from core.errors import AgentError
 from core.realtime import events as ev
+from core.realtime.controls import json_object
 from core.realtime.engine import Conversation
 from telephony.mulaw import FRAME_MS, RATE, MulawDecoder, MulawEncoder
 from telephony.signature import SETTINGS_HEADER, SIGNATURE_HEADER, NotConfigured
@@ -97,9 +98,7 @@ class MediaStream:
             with contextlib.suppress(Exception):
                 await sender
             await self._close(status.WS_1000_NORMAL_CLOSURE)
-            await run_blocking(
-                lambda: self.phone.calls.update_call(call_sid=self.call_sid, clear_stream=True)
-            )
+            await self.phone.calls.aio.update_call(call_sid=self.call_sid, clear_stream=True)
             logger.info("Media stream of call %s ended", self.call_sid)
 
     # Twilio to us --------------------------------------------------------------------
@@ -122,13 +121,10 @@ class MediaStream:
                 return None
             if text is None:
                 continue  # Twilio only sends text messages
-            try:
-                parsed = json.loads(text)
-            except ValueError:
-                logger.debug("Ignoring a media stream message that is not JSON")
-                continue
-            if isinstance(parsed, dict):
+            parsed = json_object(text)
+            if parsed is not None:
                 return parsed
+            logger.debug("Ignoring a media stream message that is not a JSON object")
 
     async def _start(self) -> Conversation | None:
         """Wait for `start`, verify the call's ticket, start the engine on the call's session."""
@@ -158,14 +154,12 @@ class MediaStream:
             logger.warning("Refused media stream %s: format %s", self.call_sid, media_format)
             await self._close(status.WS_1003_UNSUPPORTED_DATA, "Unsupported media format")
             return None
-        user = await run_blocking(lambda: self.phone.store.find_user(user_id=identity.user_id))
+        user = await self.phone.store.aio.find_user(user_id=identity.user_id)
         if user is None:
             await self._close(status.WS_1008_POLICY_VIOLATION, "Unknown caller")
             return None
-        await run_blocking(
-            lambda: self.phone.calls.update_call(
-                call_sid=self.call_sid, status="in-progress", stream_sid=self.stream_sid
-            )
+        await self.phone.calls.aio.update_call(
+            call_sid=self.call_sid, status="in-progress", stream_sid=self.stream_sid
         )
         engine = Conversation(
             agent=self.phone.agent,
@@ -312,9 +306,7 @@ class MediaStream:
     async def _end_call(self, ending: ev.Ending) -> None:
         """The agent ended the call: note how, then close the stream; Twilio then asks
         `/twilio/after-stream` (`<Connect action>`) whether to transfer or hang up."""
-        await run_blocking(
-            lambda: self.phone.calls.update_call(call_sid=self.call_sid, ending=ending.reason)
-        )
+        await self.phone.calls.aio.update_call(call_sid=self.call_sid, ending=ending.reason)
         logger.info("Call %s: the agent ends the stream (%s)", self.call_sid, ending.reason)
         await self._close(status.WS_1000_NORMAL_CLOSURE, f"Call {ending.reason}")
 

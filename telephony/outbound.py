@@ -31,6 +31,13 @@ TIMEOUT_S = 10.0  # for one request to Twilio's REST API; the SDK has no limit o
 # A number inside a message from Twilio ("The 'To' number +14155550123 is not valid"); error
 # codes (21211) are shorter.
 _NUMBER = re.compile(r"\+?\d{7,15}")
+# Twilio's id of a call: CA and 32 hex digits. It goes into the call's record and the API's
+# answer, so anything else in its place means the answer did not come from Twilio.
+_CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")
+NOT_A_CALL = (
+    "Twilio answered the call request with something other than a call; the call may ring "
+    "all the same, unrecorded."
+)
 
 
 def scrub(text: str) -> str:
@@ -132,6 +139,24 @@ class TwilioDialer:
             raise UpstreamError(
                 f"Twilio could not be reached to place the call ({type(exc).__name__})."
             ) from exc
-        if not call.sid:
-            raise UpstreamError("Twilio accepted the call but gave it no id.")
-        return PlacedCall(call_sid=call.sid, status=call.status or "queued", to_masked=mask(to))
+        except (ValueError, TypeError, AttributeError) as exc:
+            # A 2xx the SDK cannot read: `json.loads` fails on a proxy's HTML page
+            # (ValueError), and the call's fields are read with `.get` and parsed without
+            # checks (AttributeError, TypeError on a JSON list or a number where a date goes).
+            logger.warning("Twilio's answer to a call to %s was unreadable: %r", mask(to), exc)
+            raise UpstreamError(NOT_A_CALL) from exc
+        return placed_call(call.sid, call.status, to)
+
+
+def placed_call(sid: object, status: object, to: str) -> PlacedCall:
+    """The call Twilio's answer describes; `UpstreamError` when its id or status are not
+    what Twilio gives (a 2xx from something else in the way)."""
+    if not sid:
+        raise UpstreamError("Twilio accepted the call but gave it no id.")
+    if not (isinstance(sid, str) and _CALL_SID.fullmatch(sid)):
+        logger.warning("Twilio's answer to a call to %s had no call id", mask(to))
+        raise UpstreamError(NOT_A_CALL)
+    if status is not None and not isinstance(status, str):
+        logger.warning("Twilio's answer to call %s had no readable status", sid)
+        raise UpstreamError(NOT_A_CALL)
+    return PlacedCall(call_sid=sid, status=status or "queued", to_masked=mask(to))

@@ -16,10 +16,11 @@ from core.callers import ANONYMOUS, CHANNEL, Caller
 from core.concurrency import run_blocking
 from core.config import TelephonyMode
 from core.errors import AgentError
-from core.prompting import pinned_language
 from core.service import Service
 from core.tools import TransferCall
+from core.turns.context import TurnContext
 from telephony import media, twiml
+from telephony.fields import MAX_CALL_S, whole_number
 from telephony.signature import SETTINGS_HEADER, SIGNATURE_HEADER, NotConfigured
 from telephony.state import FINAL_STATUSES, Phone, make_phone, phone_of
 
@@ -64,7 +65,9 @@ def _twiml(document: str) -> Response:
 
 async def _read_body(request: Request) -> bytes:
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_FORM_BYTES:
+    # Only a length that reads as one counts here (ASCII digits: `isdigit` takes '²'); the
+    # body is counted as it streams in anyway.
+    if declared.isascii() and declared.isdigit() and int(declared) > MAX_FORM_BYTES:
         raise HTTPException(413, "The webhook's form is too large.")
     body = bytearray()
     async for chunk in request.stream():
@@ -103,21 +106,24 @@ async def signed_form(request: Request, phone: Phone) -> Form:
 
 
 async def _caller(phone: Phone, form: Form) -> Caller:
-    """Who the agent talks to: the caller of an incoming call, or the person an outbound call
-    (placed with `POST /calls`, `Direction` outbound-api) reached, in its recorded session."""
+    """Who the agent talks to: the caller of an incoming call (`From`), or the person an
+    outbound call (`Direction` outbound-api) reached (`To`; `From` is then the agent's own
+    number, the same on every such call). An outbound call placed with `POST /calls` talks in
+    the session recorded for it; one this server has no record of is its callee's own."""
     call_sid = form.get("CallSid", "")
+    outbound = form.get("Direction", "").startswith("outbound")
+    number = form.get("To" if outbound else "From", "")
     caller = None
-    if form.get("Direction", "").startswith("outbound") and call_sid:
-        caller = await run_blocking(lambda: phone.callers.answered(call_sid, form.get("To", "")))
+    if outbound and call_sid:
+        caller = await run_blocking(lambda: phone.callers.answered(call_sid, number))
     if caller is None:
-        caller = await run_blocking(lambda: phone.callers.connect(form.get("From", "")))
+        caller = await run_blocking(lambda: phone.callers.connect(number))
     if call_sid:
-        await run_blocking(
-            lambda: phone.calls.begin_call(
-                call_sid=call_sid,
-                caller_id=caller.caller_id or ANONYMOUS,
-                session_id=caller.session.id,
-            )
+        await phone.calls.aio.begin_call(
+            call_sid=call_sid,
+            caller_id=caller.caller_id or ANONYMOUS,
+            user_id=caller.user.id,
+            session_id=caller.session.id,
         )
     return caller
 
@@ -162,7 +168,7 @@ async def after_stream(request: Request, phone: PhoneDep) -> Response:
     (the agent has said goodbye, or the stream broke: nothing more can be said)."""
     form = await signed_form(request, phone)
     call_sid = form.get("CallSid", "")
-    record = await run_blocking(lambda: phone.calls.find_call(call_sid=call_sid))
+    record = await phone.calls.aio.find_call(call_sid=call_sid)
     number = phone.settings.transfer_number
     if record is not None and record.ending == "transfer" and number:
         logger.info("Call %s: transferred to a person", call_sid)
@@ -173,8 +179,7 @@ async def after_stream(request: Request, phone: PhoneDep) -> Response:
 
 def _language(phone: Phone, caller: Caller) -> str:
     """The language to listen for: the caller's pinned one, else the server's default."""
-    pinned = pinned_language(caller.user, caller.session)
-    return pinned or phone.settings.default_language
+    return TurnContext(caller.user, caller.session, phone.settings).language()
 
 
 @router.post("/gather", response_class=Response, responses=_TWIML_RESPONSES)
@@ -186,8 +191,9 @@ async def gather(request: Request, phone: PhoneDep) -> Response:
     speech = form.get("SpeechResult", "").strip()[:MAX_SPEECH_CHARS]
     language = _language(phone, caller)
     if not speech:
-        silent = request.query_params.get("silent", "0")
-        count = int(silent) + 1 if silent.isdigit() else 1
+        # The count the app put in the action's URL; anything else counts as none.
+        silent = whole_number(request.query_params.get("silent", ""), maximum=MAX_SILENT_PROMPTS)
+        count = (silent or 0) + 1
         if count > MAX_SILENT_PROMPTS:
             return _twiml(twiml.goodbye(language=language))
         action = signatures.url("/twilio/gather", f"silent={count}")
@@ -216,16 +222,15 @@ async def gather(request: Request, phone: PhoneDep) -> Response:
 
 @router.post("/status", status_code=204, responses={403: _TWIML_RESPONSES[403]})
 async def call_status(request: Request, phone: PhoneDep) -> Response:
-    """Twilio's status callback: the call's record gets its new status and duration."""
+    """Twilio's status callback: the call's record gets its new status and duration. A
+    duration that is not whole seconds of a possible call is left out and the answer is still
+    204, as for any other odd field: an error would tell Twilio nothing it could mend, and
+    where retries are set up it would only post the same form again."""
     form = await signed_form(request, phone)
     call_sid, call_status = form.get("CallSid", ""), form.get("CallStatus", "")
-    duration = form.get("CallDuration", "")
-    record = await run_blocking(
-        lambda: phone.calls.update_call(
-            call_sid=call_sid,
-            status=call_status[:16] or None,
-            duration_s=int(duration) if duration.isdigit() else None,
-        )
+    duration = whole_number(form.get("CallDuration", ""), maximum=MAX_CALL_S)
+    record = await phone.calls.aio.update_call(
+        call_sid=call_sid, status=call_status[:16] or None, duration_s=duration
     )
     if record is not None and call_status in FINAL_STATUSES:
         logger.info("Call %s %s after %s s", call_sid, call_status, record.duration_s)

@@ -28,7 +28,7 @@ class Phone:
     agent: Agent
     callers: CallerDirectory
     tickets: StreamTickets
-    store: HistoryStore  # blocking: call it off the event loop
+    store: HistoryStore  # blocking: on the event loop, await `store.aio`
 
     @property
     def calls(self) -> HistoryStore:

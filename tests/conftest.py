@@ -4,7 +4,9 @@ is set), and Piper speech to feed the agent."""
 
 from __future__ import annotations
 
+import ast
 import os
+import threading
 import uuid
 import wave
 from collections.abc import Callable, Iterator
@@ -20,6 +22,29 @@ from core.config import LocalLLM, Settings
 from core.providers import Providers, build_local_llm, build_local_stt, build_tts
 from core.tts.router import SpeechSynthesizer
 from tests.helpers import ADMIN
+
+
+def _serialised_parse() -> Callable[..., ast.AST]:
+    """`ast.parse`, one thread at a time.
+
+    CPython 3.11 keeps the counter that checks the AST constructor's recursion depth in state
+    shared by every thread. Two threads parsing at once (this process's in-thread servers
+    format tracebacks, which parse their source lines, while hypothesis or pytest's assert
+    rewriting parses in the test's thread) can leave it off, and the later parse fails with
+    "SystemError: AST constructor recursion depth mismatch". It did so twice, late in full
+    runs. The product's only parser, the calculator, retries that error itself.
+    """
+    parse = ast.parse
+    lock = threading.RLock()
+
+    def serialised(*args: object, **kwargs: object) -> ast.AST:
+        with lock:
+            return parse(*args, **kwargs)  # type: ignore[arg-type]
+
+    return serialised
+
+
+ast.parse = _serialised_parse()  # type: ignore[assignment]
 
 # An admin URL of a PostgreSQL server (scripts/with-postgres.sh starts one and sets it).
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")

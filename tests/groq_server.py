@@ -54,6 +54,7 @@ class Seen:
     tools: tuple[str, ...] = ()  # the names of the tools a chat request offered
     tool_result: bool = False  # the chat request's last message was a tool's result
     tool_calls: tuple[str, ...] = ()  # the tools the answer called
+    asked: str | None = None  # a chat request's last user message, as sent
 
     @property
     def offered_tools(self) -> bool:
@@ -247,6 +248,14 @@ class Handler(BaseHTTPRequestHandler):
                 stream=bool(request.get("stream")),
                 tools=names,
                 tool_result=last_role(request) == "tool",
+                asked=next(
+                    (
+                        m.get("content")
+                        for m in reversed(request["messages"])
+                        if m["role"] == "user"
+                    ),
+                    None,
+                ),
             )
             return seen, request
         form = form_fields(self.headers["Content-Type"], body)

@@ -28,6 +28,7 @@ _JSON_LIMIT_MB = 1
 _JSON_PATHS = (
     "/login",
     "/register",
+    "/password",
     "/response",
     "/speak",
     "/sessions",
@@ -45,7 +46,9 @@ def build_state(service: Service) -> AppState:
     """The web app's state: the service, its tokens, its sign-in throttle and the calls it
     places."""
     settings = service.settings
-    tokens = TokenService(service.secret, expire_minutes=settings.jwt_expire_minutes)
+    tokens = TokenService(
+        service.secret, expire_minutes=settings.jwt_expire_minutes, users=service.store
+    )
     logins = LoginThrottle(
         service.guards,
         per_account=settings.login_max_failures,

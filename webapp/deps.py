@@ -55,15 +55,9 @@ async def current_user(
             401, "Not authenticated: send Authorization: Bearer <token>.", headers=_UNAUTHORIZED
         )
     try:
-        user_id = state.tokens.verify(credentials.credentials)
+        return await run_blocking(state.tokens.user_of, credentials.credentials)
     except InvalidToken as exc:
         raise HTTPException(401, str(exc), headers=_UNAUTHORIZED) from exc
-    user = await run_blocking(lambda: state.store.find_user(user_id=user_id))
-    if user is None:
-        raise HTTPException(
-            401, "The account of this token no longer exists.", headers=_UNAUTHORIZED
-        )
-    return user
 
 
 CurrentUser = Annotated[UserRecord, Depends(current_user)]

@@ -32,14 +32,15 @@ STATUS: dict[type[errors.AgentError], int] = {
     errors.PermissionDeniedError: 403,
     errors.NotConfiguredError: 503,
     errors.UpstreamError: 502,
+    errors.StorageFullError: 507,
 }
 
 
 _MEANING = {
     400: "Bad input: a body that cannot be parsed, audio that cannot be decoded, "
     "or nothing to answer",
-    401: "Not signed in: missing, invalid or expired token, or wrong credentials",
-    403: "Not allowed on this server",
+    401: "Not signed in: missing, invalid, expired or revoked token, or wrong credentials",
+    403: "Not allowed on this server, or a wrong current password",
     404: "Not found among your own sessions and turns",
     409: "Already exists",
     413: "Request body or upload too large, or audio too long",
@@ -49,6 +50,7 @@ _MEANING = {
     502: "A remote service (Twilio) refused the request or could not be reached",
     503: "No provider could serve the request, the server is too busy (see Retry-After), "
     "or the feature is not set up on this server",
+    507: "The server's disk is full: nothing was stored or changed; try again later",
 }
 
 

@@ -1,4 +1,10 @@
-"""Request and response bodies of the REST API, one model per purpose."""
+"""Request and response bodies of the REST API, one model per purpose.
+
+A response body that shows a core record or result is made from it by `model_validate`
+(`from_attributes`): each field reads the record's attribute of the same name, so a name is
+written once from the table to the JSON. Where the API documents another name, the field keeps
+the core's and serializes under the documented one (`serialization_alias`).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +12,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.config import TTSProvider
 from core.dialing import E164_PATTERN
+from core.tools import ToolResult
+
+FROM_RECORDS = ConfigDict(from_attributes=True)
 
 
 class ErrorResponse(BaseModel):
@@ -42,6 +51,13 @@ class Credentials(BaseModel):
     password: str = Field(max_length=1024, examples=["change-me-please"])
 
 
+class PasswordChange(BaseModel):
+    current_password: str = Field(max_length=1024)
+    new_password: str = Field(
+        max_length=1024, description="8-256 characters", examples=["a-new-passphrase"]
+    )
+
+
 class TokenResponse(BaseModel):
     token: str
     token_type: str = "bearer"
@@ -49,11 +65,15 @@ class TokenResponse(BaseModel):
 
 
 class UserPublic(BaseModel):
+    model_config = FROM_RECORDS
+
     id: int
     username: str
 
 
 class Timings(BaseModel):
+    model_config = FROM_RECORDS
+
     stt_ms: float | None = None
     llm_first_token_ms: float | None = None
     total_ms: float | None = None
@@ -62,13 +82,17 @@ class Timings(BaseModel):
 class RealtimeTimings(BaseModel):
     """A real-time turn's stages, in ms from the end of the user's speech."""
 
+    model_config = FROM_RECORDS
+
     transcript_ms: float | None = None
     first_token_ms: float | None = None
     first_audio_ms: float | None = None
 
 
 class TranscriptionResponse(BaseModel):
-    transcription: str
+    model_config = FROM_RECORDS
+
+    text: str = Field(serialization_alias="transcription")
     language: str
     duration: float
     session_id: str | None = Field(
@@ -102,6 +126,8 @@ class ResponseRequest(BaseModel):
 class ToolCallPublic(BaseModel):
     """A tool the agent called while answering, with what came back."""
 
+    model_config = FROM_RECORDS
+
     name: str
     arguments: dict[str, Any]
     result: Any = Field(description='The tool\'s JSON reply (or {"error": ...} when it failed).')
@@ -111,13 +137,23 @@ class ToolCallPublic(BaseModel):
         default=None, description="What the call asked the channel to do after the answer."
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _as_stored(cls, data: Any) -> Any:
+        """A call as the turn stores it: an answer's `ToolResult`s are shown the same way."""
+        return data.as_record() if isinstance(data, ToolResult) else data
+
 
 class ResponseResponse(BaseModel):
-    response: str
+    model_config = FROM_RECORDS
+
+    answer: str = Field(serialization_alias="response")
     language: str
     session_id: str
     turn_id: int
-    transcription: str = Field(description="The user message that was answered.")
+    user_text: str = Field(
+        serialization_alias="transcription", description="The user message that was answered."
+    )
     personality: str
     provider: str
     fallback: str | None = None
@@ -135,6 +171,12 @@ class ResponseResponse(BaseModel):
         "handed the user over to a person (phone).",
     )
 
+    @field_validator("action", mode="before")
+    @classmethod
+    def _kind(cls, action: Any) -> Any:
+        """The result's `Action` by its kind."""
+        return getattr(action, "kind", action)
+
 
 class SpeakRequest(BaseModel):
     text: str = Field(min_length=1, max_length=2000, examples=["Hello! How can I help you?"])
@@ -146,6 +188,8 @@ class SpeakRequest(BaseModel):
 
 
 class TurnPublic(BaseModel):
+    model_config = FROM_RECORDS
+
     id: int
     source: str
     user_text: str
@@ -164,8 +208,15 @@ class TurnPublic(BaseModel):
     created_at: datetime
     answered_at: datetime | None
 
+    @field_validator("tool_calls", mode="before")
+    @classmethod
+    def _none_called(cls, calls: Any) -> Any:
+        return [] if calls is None else calls  # stored as NULL when the turn called none
+
 
 class SessionPublic(BaseModel):
+    model_config = FROM_RECORDS
+
     id: str
     title: str | None
     channel: str
@@ -260,6 +311,8 @@ class CallPlaced(BaseModel):
 
 class CallPublic(BaseModel):
     """A recorded call; the number is not kept (only a keyed hash of it), so it is not shown."""
+
+    model_config = FROM_RECORDS
 
     call_sid: str
     status: str

@@ -1,5 +1,6 @@
-"""Database engine (SQLite tuned for a server: WAL, busy timeout; or PostgreSQL) and Alembic
-migrations that app processes starting together can all run."""
+"""Database engine (SQLite tuned for a server: WAL, busy timeout; or PostgreSQL), the one place
+its errors become the core's, and Alembic migrations that app processes starting together can
+all run."""
 
 from __future__ import annotations
 
@@ -10,13 +11,18 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
+
+from core.errors import StorageFullError
 
 logger = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 10_000
 MIGRATIONS = Path(__file__).with_name("migrations")
 _MIGRATION_LOCK = 0x766F6963  # any constant: the key of PostgreSQL's advisory lock ("voic")
+DISK_FULL = (
+    "The server's disk is full: nothing could be stored, and nothing was changed. Try again later."
+)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -52,6 +58,26 @@ def _switch_to_wal(cursor: Any) -> None:
             time.sleep(0.02)
 
 
+def is_disk_full(error: BaseException) -> bool:
+    """Whether a driver's error says the disk is full: SQLite's SQLITE_FULL ("database or disk
+    is full") or PostgreSQL's SQLSTATE 53100, disk_full ("could not extend file ...: No space
+    left on device")."""
+    return (
+        getattr(error, "sqlite_errorname", None) == "SQLITE_FULL"
+        or getattr(error, "sqlstate", None) == "53100"  # psycopg 3
+    )
+
+
+def _storage_full(context: ExceptionContext) -> StorageFullError | None:
+    """Every statement and commit on the engine, from every store: a full disk becomes the
+    core's `StorageFullError`, which the web app answers with a 507 that says so, instead of
+    a driver error that it can only call an internal error (a 500). SQLAlchemy rolls the
+    transaction back either way; reads, which need no room, go on working."""
+    if is_disk_full(context.original_exception):
+        return StorageFullError(DISK_FULL)
+    return None
+
+
 def make_engine(url: str) -> Engine:
     """An engine for `url`; SQLite files get their folder created and the pragmas above."""
     parsed = make_url(url)
@@ -61,6 +87,7 @@ def make_engine(url: str) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000}
     engine = create_engine(url, **kwargs)
+    event.listen(engine, "handle_error", _storage_full)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, delete, false, func, insert, or_, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from core.errors import StorageFullError
 from core.history.models import LoginAttempt, UsedTicket
 
 logger = logging.getLogger(__name__)
@@ -30,10 +31,30 @@ class Charge:
 
     ids: tuple[int, ...] = ()
     wait_s: float = 0.0
+    # An attempt counted in the memory of one process instead, when the database had no room
+    # for it (see `core.throttle`)
+    local_id: int | None = None
 
     @property
     def refused(self) -> bool:
         return self.wait_s > 0
+
+
+def wait_s(
+    times: Mapping[str, Sequence[float]],
+    limits: Sequence[tuple[str, int]],
+    *,
+    now: float,
+    window_s: float,
+) -> float:
+    """Seconds until every `(key, limit)` has fewer than `limit` attempts in the window, given
+    the sorted times of each key's attempts in it (0: none is at its limit)."""
+    wait = 0.0
+    for key, limit in limits:
+        counted = times.get(key, ())
+        if len(counted) >= limit:
+            wait = max(wait, counted[len(counted) - limit] + window_s - now)
+    return wait
 
 
 def _lock_id(key: str) -> int:
@@ -63,18 +84,11 @@ class SharedGuards:
         """Count one attempt against each `(key, limit)`, unless a key already has `limit`
         attempts within the last `window_s` seconds; then count nothing and say how long until
         its oldest counted attempt leaves the window."""
-        since = now - window_s
+        keys = [key for key, _ in limits]
         with self.engine.begin() as connection:
-            _lock_keys(connection, [key for key, _ in limits])
-            wait = 0.0
-            for key, limit in limits:
-                times = connection.scalars(
-                    select(LoginAttempt.at)
-                    .where(LoginAttempt.key == key, LoginAttempt.at > since)
-                    .order_by(LoginAttempt.at)
-                ).all()
-                if len(times) >= limit:
-                    wait = max(wait, times[len(times) - limit] + window_s - now)
+            _lock_keys(connection, keys)
+            times = _recent(connection, keys, since=now - window_s)
+            wait = wait_s(times, limits, now=now, window_s=window_s)
             if wait > 0:
                 return Charge(wait_s=wait)
             ids = connection.scalars(
@@ -82,6 +96,12 @@ class SharedGuards:
                 [{"key": key, "at": now} for key, _ in limits],
             ).all()
         return Charge(ids=tuple(ids))
+
+    def recent(self, keys: Sequence[str], *, since: float) -> dict[str, list[float]]:
+        """The sorted times of the attempts counted against each key since `since`. Reads
+        only: it works on a full disk."""
+        with self.engine.connect() as connection:
+            return _recent(connection, keys, since=since)
 
     def release(self, ids: Sequence[int] = (), *, key: str | None = None) -> None:
         """Stop counting the attempts `ids`, and every attempt against `key`."""
@@ -107,9 +127,25 @@ class SharedGuards:
 
     def _prune(self, statement: object) -> None:
         # Housekeeping: when two processes prune the same rows at once, PostgreSQL may pick one
-        # as a deadlock's victim. The rows go next time; nothing that counts is lost.
+        # as a deadlock's victim, and a full disk has no room even to delete. The rows go next
+        # time; nothing that counts is lost.
         try:
             with self.engine.begin() as connection:
                 connection.execute(statement)  # type: ignore[call-overload]
         except DBAPIError as exc:
             logger.info("Pruning old rows left for next time: %s", exc.orig)
+        except StorageFullError as exc:
+            logger.info("Pruning old rows left for next time: %s", exc)
+
+
+def _recent(connection: Connection, keys: Sequence[str], *, since: float) -> dict[str, list[float]]:
+    return {
+        key: list(
+            connection.scalars(
+                select(LoginAttempt.at)
+                .where(LoginAttempt.key == key, LoginAttempt.at > since)
+                .order_by(LoginAttempt.at)
+            )
+        )
+        for key in keys
+    }

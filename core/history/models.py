@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,6 +53,10 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value
 
 
+def new_public_id() -> str:
+    return uuid.uuid4().hex
+
+
 class Base(DeclarativeBase):
     pass
 
@@ -68,6 +73,14 @@ class User(Base):
     tts_provider: Mapped[str | None] = mapped_column(NulFreeString(16), default=None)
     time_zone: Mapped[str | None] = mapped_column(NulFreeString(64), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # What tokens name the account by: random, so never another account's. The numeric id
+    # is not: SQLite gives the id of a deleted row to the next account.
+    public_id: Mapped[str] = mapped_column(
+        NulFreeString(32), unique=True, index=True, default=new_public_id
+    )
+    # Advanced by signing out and by a password change: tokens carrying an older one are
+    # refused from then on.
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     sessions: Mapped[list[SessionRow]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
@@ -121,10 +134,11 @@ class Turn(Base):
     llm_first_token_ms: Mapped[float | None] = mapped_column(Float, default=None)
     total_ms: Mapped[float | None] = mapped_column(Float, default=None)
     interrupted: Mapped[bool] = mapped_column(Boolean, default=False)
-    # Real-time turns: from the end of the user's speech to each stage
-    eos_transcript_ms: Mapped[float | None] = mapped_column(Float, default=None)
-    eos_first_token_ms: Mapped[float | None] = mapped_column(Float, default=None)
-    eos_first_audio_ms: Mapped[float | None] = mapped_column(Float, default=None)
+    # From the end of the user's speech to each stage (a live turn's, or the page's), where
+    # `llm_first_token_ms` and `total_ms` count from the start of the answer
+    transcript_ms: Mapped[float | None] = mapped_column(Float, default=None)
+    first_token_ms: Mapped[float | None] = mapped_column(Float, default=None)
+    first_audio_ms: Mapped[float | None] = mapped_column(Float, default=None)
     # The tools this turn called: name, arguments, result, ok, ms (and action) of each
     tool_calls: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -141,13 +155,19 @@ class Turn(Base):
 
 
 class Call(Base):
-    """A phone call: its caller (a keyed hash of the number, never the number), session and
-    latest status from Twilio."""
+    """A phone call: its caller (a keyed hash of the number, never the number), owner, session
+    and latest status from Twilio."""
 
     __tablename__ = "calls"
 
     call_sid: Mapped[str] = mapped_column(NulFreeString(64), primary_key=True)
     caller_id: Mapped[str] = mapped_column(NulFreeString(64))
+    # Whose call it is (who placed it, or the caller's account), kept apart from the session:
+    # deleting the session leaves the call its owner's. None only for calls recorded before
+    # owners were (revision 0007) whose session was already gone.
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True, default=None
+    )
     session_id: Mapped[str | None] = mapped_column(
         ForeignKey("sessions.id", ondelete="SET NULL"), index=True, default=None
     )

@@ -1,51 +1,50 @@
-"""Reads and writes of users, sessions and turns; every lookup is scoped to its owner."""
+"""The history store and its async face; turns here, sessions, users and calls in their own
+modules."""
 
 from __future__ import annotations
 
-import re
-import uuid
+import logging
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import fields
-from typing import Any, TypeVar
+from contextlib import contextmanager, nullcontext
+from typing import Any
 
-from sqlalchemy import Engine, case, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, case, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session as DBSession
 from sqlalchemy.orm import sessionmaker
 
-from core.errors import ConflictError, NotFoundError
+from core.errors import NotFoundError, StorageFullError
+from core.history.calls import CallStore
 from core.history.db import make_engine, migrate
-from core.history.models import Call, SessionRow, Turn, User, utcnow
-from core.history.records import CallRecord, SessionRecord, TurnRecord, UserRecord
+from core.history.models import Turn, utcnow
+from core.history.offload import Face, Offloaded
+from core.history.records import TurnRecord, from_row
+from core.history.sessions import SessionStore
+from core.history.users import UserStore
 
-R = TypeVar("R")
-_UNSET: Any = object()
-
-
-def _record(cls: type[R], row: object, **extra: object) -> R:
-    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
-    values = {n: getattr(row, n) for n in names if n not in extra}
-    return cls(**values, **extra)
+logger = logging.getLogger(__name__)
 
 
-SESSION_ID = re.compile(r"[0-9a-f]{32}")
-
-
-def new_session_id() -> str:
-    """A fresh session id, for a session named before it is stored."""
-    return uuid.uuid4().hex
-
-
-class HistoryStore:
-    """Blocking data access; the agent calls it off the event loop.
+class HistoryStore(SessionStore, UserStore, CallStore):
+    """Blocking data access. On the event loop, await its async face instead: `store.aio.x(...)`
+    runs `store.x(...)` on a worker thread.
 
     One rule for what is not there: `get_*` raises `NotFoundError` (the caller asked for
-    something that must exist), `find_*` returns None (looking is the point)."""
+    something that must exist), `find_*` returns None (looking is the point).
+
+    A full disk raises `StorageFullError` from any write (`core.history.db`). An answer that
+    cannot be stored leaves its turn `pending`, as an answer that never came does: at once
+    if the smaller write fits, else at the first transaction once the disk has room. A turn
+    is never left `answering` for the life of the process (a stop is `interrupt_unfinished`'s).
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._unsettled: set[int] = set()  # turns to set `pending` once there is room
+        self._unsettled_lock = threading.Lock()
+        self.aio = AsyncHistoryStore(self)
 
     @classmethod
     def open(cls, url: str) -> HistoryStore:
@@ -59,137 +58,44 @@ class HistoryStore:
 
     @contextmanager
     def _tx(self) -> Iterator[DBSession]:
+        if self._unsettled:
+            self._settle()
         with self._sessions.begin() as db:
             yield db
 
-    # Users -------------------------------------------------------------------------------
-
-    def count_users(self) -> int:
-        with self._tx() as db:
-            return db.scalar(select(func.count()).select_from(User)) or 0
-
-    def create_user(self, *, username: str, password_hash: str) -> UserRecord:
+    @contextmanager
+    def _pending_if_full(self, turn_id: int) -> Iterator[None]:
+        """Around the write that ends a turn: with no room for it, the turn is to be `pending`
+        again (then `StorageFullError` goes on to the caller)."""
         try:
-            with self._tx() as db:
-                user = User(username=username, password_hash=password_hash, language="auto")
-                db.add(user)
-                db.flush()
-                return _record(UserRecord, user)
-        except IntegrityError as exc:
-            raise ConflictError(f"The username '{username}' is taken.") from exc
+            yield
+        except StorageFullError:
+            logger.warning("Turn %s: no room to store its answer; it waits for one again", turn_id)
+            with self._unsettled_lock:
+                self._unsettled.add(turn_id)
+            self._settle()
+            raise
 
-    def find_user(self, *, user_id: int) -> UserRecord | None:
-        with self._tx() as db:
-            user = db.get(User, user_id)
-            return _record(UserRecord, user) if user else None
-
-    def find_user_by_name(self, *, username: str) -> UserRecord | None:
-        with self._tx() as db:
-            user = db.scalar(select(User).where(User.username == username))
-            return _record(UserRecord, user) if user else None
-
-    def update_user(
-        self,
-        *,
-        user_id: int,
-        personality: str | None = _UNSET,
-        custom_prompt: str | None = _UNSET,
-        language: str = _UNSET,
-        tts_provider: str | None = _UNSET,
-        time_zone: str | None = _UNSET,
-    ) -> UserRecord:
-        with self._tx() as db:
-            user = db.get(User, user_id)
-            if user is None:
-                raise NotFoundError("User not found.")
-            for name, value in (
-                ("personality", personality),
-                ("custom_prompt", custom_prompt),
-                ("language", language),
-                ("tts_provider", tts_provider),
-                ("time_zone", time_zone),
-            ):
-                if value is not _UNSET:
-                    setattr(user, name, value)
-            return _record(UserRecord, user)
-
-    # Sessions ----------------------------------------------------------------------------
-
-    def create_session(
-        self,
-        *,
-        user_id: int,
-        title: str | None = None,
-        channel: str = "api",
-        session_id: str | None = None,
-    ) -> SessionRecord:
-        """A new session; `session_id` is one named earlier with `new_session_id`."""
-        with self._tx() as db:
-            conv = SessionRow(
-                id=session_id or new_session_id(), user_id=user_id, title=title, channel=channel
-            )
-            db.add(conv)
-            db.flush()
-            return _record(SessionRecord, conv, turn_count=0)
-
-    def _owned(self, db: DBSession, user_id: int, session_id: str) -> SessionRow:
-        if not SESSION_ID.fullmatch(session_id):  # not an id this store makes: never looked up
-            raise NotFoundError("Session not found.")
-        conv = db.get(SessionRow, session_id)
-        if conv is None or conv.user_id != user_id:
-            raise NotFoundError("Session not found.")
-        return conv
-
-    def _count(self, db: DBSession, session_id: str) -> int:
-        stmt = select(func.count()).select_from(Turn).where(Turn.session_id == session_id)
-        return db.scalar(stmt) or 0
-
-    def get_session(self, *, user_id: int, session_id: str) -> SessionRecord:
-        with self._tx() as db:
-            conv = self._owned(db, user_id, session_id)
-            return _record(SessionRecord, conv, turn_count=self._count(db, session_id))
-
-    def list_sessions(self, *, user_id: int, limit: int = 100) -> list[SessionRecord]:
-        counts = (
-            select(Turn.session_id, func.count().label("n")).group_by(Turn.session_id).subquery()
-        )
-        stmt = (
-            select(SessionRow, func.coalesce(counts.c.n, 0))
-            .outerjoin(counts, counts.c.session_id == SessionRow.id)
-            .where(SessionRow.user_id == user_id)
-            .order_by(SessionRow.updated_at.desc())
-            .limit(limit)
-        )
-        with self._tx() as db:
-            return [_record(SessionRecord, c, turn_count=n) for c, n in db.execute(stmt)]
-
-    def update_session(
-        self,
-        *,
-        user_id: int,
-        session_id: str,
-        title: str | None = _UNSET,
-        personality: str | None = _UNSET,
-        custom_prompt: str | None = _UNSET,
-        language: str | None = _UNSET,
-    ) -> SessionRecord:
-        with self._tx() as db:
-            conv = self._owned(db, user_id, session_id)
-            for name, value in (
-                ("title", title),
-                ("personality", personality),
-                ("custom_prompt", custom_prompt),
-                ("language", language),
-            ):
-                if value is not _UNSET:
-                    setattr(conv, name, value)
-            conv.updated_at = utcnow()
-            return _record(SessionRecord, conv, turn_count=self._count(db, session_id))
-
-    def delete_session(self, *, user_id: int, session_id: str) -> None:
-        with self._tx() as db:
-            conv = self._owned(db, user_id, session_id)
-            db.delete(conv)
+    def _settle(self) -> None:
+        """Set `pending` the turns whose end could not be stored, if there is room now. Only
+        turns still `answering`: one that was answered since keeps its answer."""
+        with self._unsettled_lock:
+            turn_ids = sorted(self._unsettled)
+        try:
+            with self._sessions.begin() as db:
+                db.execute(
+                    update(Turn)
+                    .where(Turn.id.in_(turn_ids), Turn.status == "answering")
+                    .values(status="pending")
+                )
+        except (StorageFullError, DBAPIError) as exc:
+            # Still no room (or the database is busy): the next transaction tries again. The
+            # one that asked goes on; this write is not its own.
+            logger.info("Turns %s left to set pending later: %s", turn_ids, exc)
+            return
+        with self._unsettled_lock:
+            self._unsettled.difference_update(turn_ids)
+        logger.info("Turns %s are pending again", turn_ids)
 
     # Turns -------------------------------------------------------------------------------
 
@@ -229,7 +135,7 @@ class HistoryStore:
                 conv.title = user_text[:80]
             conv.updated_at = utcnow()
             db.flush()
-            return _record(TurnRecord, turn)
+            return from_row(TurnRecord, turn)
 
     def complete_turn(
         self,
@@ -245,7 +151,9 @@ class HistoryStore:
         status: str = "answered",
         tool_calls: list[dict[str, Any]] | None = None,
     ) -> TurnRecord:
-        with self._tx() as db:
+        """Store a turn's answer; with no room for it, the turn is `pending` again (see the
+        class)."""
+        with self._pending_if_full(turn_id), self._tx() as db:
             turn = db.get(Turn, turn_id)
             if turn is None:
                 raise NotFoundError("Turn not found.")
@@ -259,7 +167,7 @@ class HistoryStore:
             turn.status = status
             turn.tool_calls = tool_calls or None
             turn.answered_at = utcnow()
-            return _record(TurnRecord, turn)
+            return from_row(TurnRecord, turn)
 
     def record_realtime(
         self,
@@ -282,9 +190,9 @@ class HistoryStore:
             if turn is None:
                 raise NotFoundError("Turn not found.")
             for name, value in (
-                ("eos_transcript_ms", transcript_ms),
-                ("eos_first_token_ms", first_token_ms),
-                ("eos_first_audio_ms", first_audio_ms),
+                ("transcript_ms", transcript_ms),
+                ("first_token_ms", first_token_ms),
+                ("first_audio_ms", first_audio_ms),
             ):
                 if value is not None:
                     setattr(turn, name, value)
@@ -293,7 +201,7 @@ class HistoryStore:
                 turn.interrupted = True
                 turn.status = "answered"
                 turn.answered_at = turn.answered_at or utcnow()
-            return _record(TurnRecord, turn)
+            return from_row(TurnRecord, turn)
 
     def withdraw_turn(self, *, turn_id: int) -> None:
         """Delete a live turn whose speaker went on before any of its answer was heard: what
@@ -316,8 +224,10 @@ class HistoryStore:
                 conv.title = first[:80] if first else None
 
     def set_turn_status(self, *, turn_id: int, status: str) -> None:
-        """Mark a turn `answering` when its answer starts, or `pending` again when none came."""
-        with self._tx() as db:
+        """Mark a turn `answering` when its answer starts, or `pending` again when none came
+        (once there is room for it, on a full disk)."""
+        settling = self._pending_if_full(turn_id) if status == "pending" else nullcontext()
+        with settling, self._tx() as db:
             db.execute(update(Turn).where(Turn.id == turn_id).values(status=status))
 
     def interrupt_unfinished(self, *, reason: str) -> int:
@@ -347,7 +257,7 @@ class HistoryStore:
                 .order_by(Turn.id.desc())
                 .limit(1)
             )
-            return _record(TurnRecord, turn) if turn else None
+            return from_row(TurnRecord, turn) if turn else None
 
     def get_turn(self, *, user_id: int, turn_id: int) -> TurnRecord:
         """One of the user's turns; someone else's is as unknown as a missing one."""
@@ -355,7 +265,7 @@ class HistoryStore:
             turn = db.get(Turn, turn_id)
             if turn is None or turn.session.user_id != user_id:
                 raise NotFoundError("Turn not found.")
-            return _record(TurnRecord, turn)
+            return from_row(TurnRecord, turn)
 
     def note_fallback(self, *, turn_id: int, reason: str) -> TurnRecord:
         """Add a fallback reason (say, of the voice that spoke the answer) to a turn's record."""
@@ -365,7 +275,7 @@ class HistoryStore:
                 raise NotFoundError("Turn not found.")
             if reason not in (turn.fallback or ""):
                 turn.fallback = "; ".join(x for x in (turn.fallback, reason) if x)
-            return _record(TurnRecord, turn)
+            return from_row(TurnRecord, turn)
 
     def list_turns(
         self, *, user_id: int, session_id: str, answered_only: bool = False
@@ -375,58 +285,41 @@ class HistoryStore:
             stmt = select(Turn).where(Turn.session_id == session_id).order_by(Turn.id)
             if answered_only:
                 stmt = stmt.where(Turn.status == "answered")
-            return [_record(TurnRecord, t) for t in db.scalars(stmt)]
+            return [from_row(TurnRecord, t) for t in db.scalars(stmt)]
 
-    # Phone calls ---------------------------------------------------------------------------
 
-    def begin_call(self, *, call_sid: str, caller_id: str, session_id: str) -> CallRecord:
-        """Record a new call (or return the one already recorded under `call_sid`)."""
-        with self._tx() as db:
-            call = db.get(Call, call_sid)
-            if call is None:
-                call = Call(call_sid=call_sid, caller_id=caller_id, session_id=session_id)
-                db.add(call)
-                db.flush()
-            return _record(CallRecord, call)
+class AsyncHistoryStore(Face[HistoryStore]):
+    """`HistoryStore`'s methods as coroutine functions of the same parameters and results,
+    each run on a worker thread (`core.history.offload`), for callers on the event loop."""
 
-    def find_call_session(self, *, call_sid: str) -> SessionRecord | None:
-        """The session a recorded call talks in (an outbound call's, chosen when it was placed),
-        or None."""
-        with self._tx() as db:
-            call = db.get(Call, call_sid)
-            conv = db.get(SessionRow, call.session_id) if call and call.session_id else None
-            if conv is None:
-                return None
-            return _record(SessionRecord, conv, turn_count=self._count(db, conv.id))
-
-    def find_call(self, *, call_sid: str) -> CallRecord | None:
-        with self._tx() as db:
-            call = db.get(Call, call_sid)
-            return _record(CallRecord, call) if call else None
-
-    def update_call(
-        self,
-        *,
-        call_sid: str,
-        status: str | None = None,
-        duration_s: int | None = None,
-        stream_sid: str | None = None,
-        clear_stream: bool = False,
-        ending: str | None = None,
-    ) -> CallRecord | None:
-        """Change a known call's status, duration, stream or ending; None for an unknown
-        call."""
-        with self._tx() as db:
-            call = db.get(Call, call_sid)
-            if call is None:
-                return None
-            if status is not None:
-                call.status = status
-            if duration_s is not None:
-                call.duration_s = duration_s
-            if stream_sid is not None or clear_stream:
-                call.stream_sid = stream_sid
-            if ending is not None:
-                call.ending = ending
-            call.updated_at = utcnow()
-            return _record(CallRecord, call)
+    # Sessions and turns
+    create_session = Offloaded(HistoryStore.create_session)
+    get_session = Offloaded(HistoryStore.get_session)
+    list_sessions = Offloaded(HistoryStore.list_sessions)
+    update_session = Offloaded(HistoryStore.update_session)
+    delete_session = Offloaded(HistoryStore.delete_session)
+    add_turn = Offloaded(HistoryStore.add_turn)
+    complete_turn = Offloaded(HistoryStore.complete_turn)
+    record_realtime = Offloaded(HistoryStore.record_realtime)
+    withdraw_turn = Offloaded(HistoryStore.withdraw_turn)
+    set_turn_status = Offloaded(HistoryStore.set_turn_status)
+    interrupt_unfinished = Offloaded(HistoryStore.interrupt_unfinished)
+    find_pending_turn = Offloaded(HistoryStore.find_pending_turn)
+    get_turn = Offloaded(HistoryStore.get_turn)
+    note_fallback = Offloaded(HistoryStore.note_fallback)
+    list_turns = Offloaded(HistoryStore.list_turns)
+    # Users
+    count_users = Offloaded(HistoryStore.count_users)
+    create_user = Offloaded(HistoryStore.create_user)
+    find_user = Offloaded(HistoryStore.find_user)
+    find_user_by_name = Offloaded(HistoryStore.find_user_by_name)
+    find_user_by_public_id = Offloaded(HistoryStore.find_user_by_public_id)
+    update_user = Offloaded(HistoryStore.update_user)
+    revoke_tokens = Offloaded(HistoryStore.revoke_tokens)
+    change_password = Offloaded(HistoryStore.change_password)
+    # Calls
+    begin_call = Offloaded(HistoryStore.begin_call)
+    resume_call = Offloaded(HistoryStore.resume_call)
+    find_call = Offloaded(HistoryStore.find_call)
+    list_calls = Offloaded(HistoryStore.list_calls)
+    update_call = Offloaded(HistoryStore.update_call)

@@ -6,18 +6,20 @@ import dataclasses
 import json
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
-from core.concurrency import FairLock, raise_if_abandoned
+from core.concurrency import FairLock, current_ticket, raise_if_abandoned
 from core.errors import ProviderError
 from core.llm import ChatMessage
 from core.llm.llama_runtime import LlamaRuntime, register_backends
 from core.llm.llama_states import keep_states
+from core.llm.llama_turns import TakingTurns
 from core.llm.tool_choice import NEVER, CallChoice, call_openers
 from core.llm.tool_text import NO_TOOL, ToolCallText, call_schema, read_calls
+from core.memory import hand_back
 from core.tools import JsonObject, ToolCall
 
 logger = logging.getLogger(__name__)
@@ -65,7 +67,8 @@ def load_llama(model_path: Path, *, context_tokens: int, threads: int, extra_buf
 
 
 class LlamaCppLLM:
-    """One llama.cpp model shared by every request; generations take turns in arrival order."""
+    """One llama.cpp model shared by every request: generations queue fairly (`FairLock`), and
+    one that may yet be withdrawn steps aside for another user's (`TakingTurns`)."""
 
     is_local = True
 
@@ -129,7 +132,7 @@ class LlamaCppLLM:
         """Stream the answer. With `tools`, the model's chat template offers them (Qwen2.5
         lists them in the system prompt); its first token chooses between a call and words
         (`core.llm.tool_choice`), and a call is written under a grammar and yielded whole."""
-        with self.lock:
+        with TakingTurns(self.model, self.lock, current_ticket()) as turns:
             try:
                 payload = local_messages(messages)
                 if not self.calls_tools:
@@ -141,15 +144,22 @@ class LlamaCppLLM:
                     after_tools = any(m.role == "tool" for m in messages)
                     known = self._openers is not None
                     words = self._choice(threshold=NEVER) if after_tools or known else None
-                    yield from self._deltas(payload, None, max_tokens, choice=words)
+                    yield from self._deltas(turns, payload, None, max_tokens, choice=words)
                     return
                 choice = self._choice()
                 reader = ToolCallText()
-                for delta in self._deltas(payload, tools, max_tokens, choice=choice):
-                    yield from reader.feed(delta)
+                # A first step that ends for a call leaves no state saved (llama_states.py).
+                with self._unsaved(lambda: choice.calling):
+                    for delta in self._deltas(turns, payload, tools, max_tokens, choice=choice):
+                        yield from reader.feed(delta)
                 yield from reader.finish()
                 if choice.calling or reader.malformed:
-                    written = "".join(self._deltas(payload, tools, max_tokens, constrained=True))
+                    with self._unsaved(lambda: True):
+                        written = "".join(
+                            self._deltas(turns, payload, tools, max_tokens, constrained=True)
+                        )
+                    # The grammar sampler's passing 87 MiB, handed back (core/memory.py).
+                    hand_back()
                     calls = [
                         dataclasses.replace(c, weight=choice.weight)
                         for c in read_calls(written)
@@ -161,12 +171,26 @@ class LlamaCppLLM:
                     elif choice.calling:
                         # It leaned towards a call, then chose none: the answer in words.
                         words = self._choice(threshold=NEVER)
-                        yield from self._deltas(payload, tools, max_tokens, choice=words)
+                        yield from self._deltas(turns, payload, tools, max_tokens, choice=words)
             except GeneratorExit:
                 raise
             except Exception as exc:
                 logger.exception("llama.cpp generation failed")
                 raise ProviderError(f"Local LLM failed: {exc}") from exc
+
+    @contextmanager
+    def _unsaved(self, skip: Callable[[], bool]) -> Iterator[None]:
+        """Within the block, the model's state cache neither restores nor saves a state while
+        `skip()` is true (`keep_states`); the next answer's state holds this one's prompt."""
+        states = self.model.cache
+        if states is None:
+            yield
+            return
+        states.skip = skip
+        try:
+            yield
+        finally:
+            states.skip = lambda: False
 
     def _choice(self, threshold: float | None = None) -> CallChoice:
         if self._openers is None:
@@ -176,6 +200,7 @@ class LlamaCppLLM:
 
     def _deltas(
         self,
+        turns: TakingTurns,
         payload: Any,
         tools: list[JsonObject] | None,
         max_tokens: int,
@@ -207,6 +232,7 @@ class LlamaCppLLM:
             # A call written whole (under the grammar) yields nothing on the way: an answer
             # nobody waits for any more stops here, token by token, all the same.
             raise_if_abandoned()
+            turns.between_tokens()  # another user's turn may go first for a moment
             delta = chunk["choices"][0]["delta"].get("content")
             if delta:
                 yield str(delta)

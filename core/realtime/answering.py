@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from core import metrics, tracing
@@ -17,6 +17,7 @@ from core.realtime import events as ev
 from core.realtime.playback import LiveAudio, Playback
 from core.realtime.port import AgentPort
 from core.results import (
+    AgentEvent,
     AnswerDelta,
     AnswerRestart,
     ToolFinished,
@@ -32,10 +33,6 @@ ENDING_STEP_S = 0.05
 ENDING_GRACE_S = 2.0  # a client whose reports stop: the clock ends the wait
 
 
-def ms_since(start: float) -> float:
-    return round((time.perf_counter() - start) * 1000, 1)
-
-
 @dataclass
 class LiveAnswer:
     """Answers one turn of a live conversation: `run` once."""
@@ -49,6 +46,12 @@ class LiveAnswer:
     spawn: Callable[[Coroutine[Any, Any, None]], asyncio.Task[None]]
     keypad: Keypad | None = None
     action: Action | None = None  # what the answer's tools asked for, once it is done
+    # What `run` has seen so far: the answer's language, its text, the model that answered
+    # (and any fallback), and the filler said while a tool runs.
+    _language: str = ""
+    _answer: str = ""
+    _outcome: dict[str, str | None] = field(default_factory=dict)
+    _filling: asyncio.Task[None] | None = None
 
     async def run(
         self,
@@ -62,8 +65,7 @@ class LiveAnswer:
         """Answer `text` (or the session's pending transcript, when None), timed from `start`
         (the end of the user's speech, or when a typed message came)."""
         port, playback = self.port, self.playback
-        turn_id = playback.turn_id
-        language = port.settings.default_language
+        self._language = port.settings.default_language
         audio = LiveAudio(
             playback, sample_rate=port.output_sample_rate, emit=self.emit, start=start
         )
@@ -75,9 +77,6 @@ class LiveAnswer:
             note_fallback=port.note_fallback,
         )
         sending = self.spawn(audio.run()) if port.voice is not None else None
-        answer = ""
-        outcome: dict[str, str | None] = {}  # the model that answered, and any fallback
-        filler: asyncio.Task[None] | None = None
         try:
             events = port.respond(
                 user=self.user,
@@ -88,26 +87,7 @@ class LiveAnswer:
                 keypad=self.keypad,
             )
             async for event in spoken.relay(events):
-                if isinstance(event, TurnStarted):
-                    turn_id = playback.turn_id = event.turn_id
-                    language = event.language
-                elif isinstance(event, AnswerDelta):
-                    self.emit(ev.AnswerText(event.text))
-                elif isinstance(event, AnswerRestart):
-                    self.emit(ev.AnswerRestarted(event.reason))
-                elif isinstance(event, ToolStarted):
-                    self.emit(ev.ToolUsed(event.call.name, event.call.arguments))
-                    if event.filler and port.voice is not None:
-                        filler = self.spawn(self._filler(spoken.pieces, language))
-                elif isinstance(event, ToolFinished):
-                    if filler is not None:
-                        filler.cancel()
-                    call, output = event.result.call, event.result.output
-                    self.emit(ev.ToolUsed(call.name, call.arguments, output.content, output.ok))
-                elif isinstance(event, TurnDone):
-                    answer = event.result.answer
-                    self.action = event.result.action
-                    outcome = {"provider": event.result.provider, "fallback": event.result.fallback}
+                self._show(event, spoken)
             await spoken.finished()
             audio.close()
             if sending is not None:
@@ -117,7 +97,7 @@ class LiveAnswer:
                 transcript_ms, ms_between(start, spoken.first_token), audio.first_audio_ms, stt_ms
             )
             spoken.stop()
-            for task in (sending, filler):
+            for task in (sending, self._filling):
                 if task is not None:
                     task.cancel()
             raise
@@ -127,27 +107,54 @@ class LiveAnswer:
                 sending.cancel()
             self.emit(ev.ErrorEvent(f"The agent could not answer: {exc}"))
             return
+        first_token_ms = ms_between(start, spoken.first_token)
+        timings = ev.TurnTimings(transcript_ms, first_token_ms, audio.first_audio_ms, stt_ms)
+        await self._complete(user_text, start, timings, ms_between(start, spoken.first_audio))
+
+    def _show(self, event: AgentEvent, spoken: SpokenAnswer) -> None:
+        """One of the agent's events, told to the channel (and remembered for the end)."""
+        if isinstance(event, TurnStarted):
+            self.playback.turn_id = event.turn_id
+            self._language = event.language
+        elif isinstance(event, AnswerDelta):
+            self.emit(ev.AnswerText(event.text))
+        elif isinstance(event, AnswerRestart):
+            self.emit(ev.AnswerRestarted(event.reason))
+        elif isinstance(event, ToolStarted):
+            self.emit(ev.ToolUsed(event.call.name, event.call.arguments))
+            if event.filler and self.port.voice is not None:
+                self._filling = self.spawn(self._filler(spoken.pieces, self._language))
+        elif isinstance(event, ToolFinished):
+            if self._filling is not None:
+                self._filling.cancel()
+            call, output = event.result.call, event.result.output
+            self.emit(ev.ToolUsed(call.name, call.arguments, output.content, output.ok))
+        elif isinstance(event, TurnDone):
+            self._answer = event.result.answer
+            self.action = event.result.action
+            self._outcome = {"provider": event.result.provider, "fallback": event.result.fallback}
+
+    async def _complete(
+        self, user_text: str, start: float, timings: ev.TurnTimings, tts_ms: float | None
+    ) -> None:
+        """The answer has been sent: store, count and trace its timings, tell the channel,
+        and do what its tools asked for (hang up, transfer)."""
+        turn_id = self.playback.turn_id
         if turn_id is None:
             return
-        timings = ev.TurnTimings(
-            transcript_ms=transcript_ms,
-            first_token_ms=ms_between(start, spoken.first_token),
-            first_audio_ms=audio.first_audio_ms,
-            stt_ms=stt_ms,
-        )
-        await port.store_timings(turn_id, timings)
+        await self.port.store_timings(turn_id, timings)
         metrics.observe_turn(self.channel, timings)
         tracing.record_turn(
             tracing.TurnTrace(
                 channel=self.channel,
                 ended_at=start,
                 stages_ms={
-                    "transcript": transcript_ms,
+                    "transcript": timings.transcript_ms,
                     "first_token": timings.first_token_ms,
-                    "first_tts_chunk": ms_between(start, spoken.first_audio),
+                    "first_tts_chunk": tts_ms,
                     "first_audio_sent": timings.first_audio_ms,
                 },
-                attributes={"turn_id": turn_id, "language": language, **outcome},
+                attributes={"turn_id": turn_id, "language": self._language, **self._outcome},
             )
         )
         self.emit(
@@ -155,8 +162,8 @@ class LiveAnswer:
                 turn_id=turn_id,
                 session_id=self.session_id or "",
                 user_text=user_text,
-                answer=answer,
-                language=language,
+                answer=self._answer,
+                language=self._language,
                 interrupted=False,
                 timings=timings,
             )

@@ -18,22 +18,24 @@ import numpy as np
 
 from core import metrics
 from core.agent import Agent
-from core.concurrency import spawn_for
+from core.concurrency import deferring
 from core.errors import AgentError
 from core.history import UserRecord, new_session_id
+from core.listening.vad import SileroVAD
 from core.phrases import Line, say
-from core.prompting import pinned_language
 from core.realtime import events as ev
-from core.realtime.answering import LiveAnswer, ms_since
+from core.realtime.answering import LiveAnswer
 from core.realtime.heard import heard_text
 from core.realtime.hearing import Hearing, Said
 from core.realtime.idle import CHECK_EVERY_S, IdleWatch
 from core.realtime.keypad import KeypadDigits
 from core.realtime.playback import Playback
 from core.realtime.port import AgentPort
+from core.realtime.tasks import FAILED, Tasks
 from core.realtime.turns import TurnTaker
-from core.realtime.vad import SileroVAD
 from core.stt import Transcript
+from core.turns.answer_loop import ms_since
+from core.turns.context import TurnContext
 
 logger = logging.getLogger(__name__)
 
@@ -62,25 +64,25 @@ class Conversation:
         self.requested_session = session_id
         self.session_id: str | None = None
         self._unstored = False  # a new session, named but not stored until its first turn
+        self._storing: asyncio.Future[Any] | None = None  # its row being written
         self.output_sample_rate = self.port.output_sample_rate
         self._events: asyncio.Queue[ev.Event | None] = asyncio.Queue()
-        # Whose work this conversation's model calls are: the models' locks serve owners in turn.
-        self.owner = object()
+        self.owner = object()  # whose work its model calls are: the models serve owners in turn
+        self._tasks = Tasks(self.owner, lambda _: self._emit(ev.ErrorEvent(FAILED)))
         self.turns = TurnTaker(vad=vad, settings=settings, sample_rate=sample_rate, listener=self)
         self.hearing = Hearing(
             owner=self.owner,
             port=self.port,
             turns=self.turns,
             emit=self._emit,
-            spawn=self._spawn,
+            spawn=self._tasks.watched,
             read_ahead=self._read_ahead,
         )
         self._prefill: asyncio.Task[bool] | None = None  # the pause's prompt, read ahead
-        self._pinned: str | None = None  # the language the session or user pinned
+        self._context = TurnContext(user, None, settings)  # the session's, once opened
         self._answer: asyncio.Task[None] | None = None
         self._said: Said | None = None  # the spoken turn being answered, until it is heard
         self._playback = Playback()
-        self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
         self._over = False  # ended by the agent (goodbye, transfer, silence): no more input
         self._admitted = False  # holds one of the server's MAX_CONVERSATIONS places
@@ -96,7 +98,7 @@ class Conversation:
         Raises `NotFoundError` for a session that is not the user's, and `OverloadedError`
         when the server already holds MAX_CONVERSATIONS conversations.
         """
-        self.port.enter()
+        await self.port.enter(self.user.id, self.channel)
         self._admitted = True
         session = None
         try:
@@ -107,26 +109,28 @@ class Conversation:
         except BaseException:
             self._release()
             raise
-        # A new session is named now and stored with its first turn: a connection that never
-        # speaks leaves no row behind.
+        # Named now, stored with its first turn: a connection that never speaks leaves no row.
         self.session_id = session.id if session else new_session_id()
         self._unstored = session is None
-        self._pinned = pinned_language(self.user, session)
-        self._language = self._pinned or self._language
+        self._context = TurnContext(self.user, session, self.port.settings)
+        self._language = self._context.language()
         self._emit(ev.Ready(self.session_id, self.sample_rate, self.output_sample_rate))
         if self.port.voice is not None and (self._idle.prompt_s or self._idle.hangup_s):
             self._spawn(self._watch_silence())
         return self.session_id
 
     async def _store_session(self) -> None:
-        """Store the session named at start, before its first turn."""
-        if self._unstored:
-            self._unstored = False  # before the await: a second turn must not store it again
-            try:
-                await self.port.open_session(self.user, None, self.channel, new_id=self.session_id)
-            except BaseException:
-                self._unstored = True
-                raise
+        """Store the session named at start, once, in a task every turn waits for: a turn
+        cancelled meanwhile neither cancels the write nor makes another turn redo it."""
+        if not self._unstored:
+            return
+        storing = self._storing
+        if storing is None or (storing.done() and (storing.cancelled() or storing.exception())):
+            storing = self._storing = asyncio.ensure_future(
+                self.port.open_session(self.user, None, self.channel, new_id=self.session_id)
+            )
+        await asyncio.shield(storing)
+        self._unstored = False
 
     async def events(self) -> AsyncIterator[ev.Event]:
         """Events in order, until `close`."""
@@ -165,8 +169,7 @@ class Conversation:
                 await asyncio.wait_for(storing, timeout=10)
         if self.keypad is not None:
             self.keypad.cancel()
-        for task in list(self._tasks):
-            task.cancel()
+        self._tasks.cancel_all()
         self._events.put_nowait(None)
         self._release()
 
@@ -182,10 +185,7 @@ class Conversation:
             self._events.put_nowait(event)
 
     def _spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
-        task = spawn_for(self.owner, coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+        return self._tasks.spawn(coro)
 
     # Audio in and turn-taking (the `TurnListener` side of the engine) -------------------
 
@@ -219,13 +219,13 @@ class Conversation:
 
     def _resume(self, at_ms: int) -> None:
         """The user goes on before hearing anything: the pause was not the end of the turn.
-        The answer stops without a word spoken, its turn is withdrawn, and what was said
-        before the pause opens the new utterance, so the next transcript covers all of it."""
+        The answer stops unspoken, its turn is withdrawn, and what was said before the pause
+        opens the new utterance, so the next transcript covers all of it."""
         said, answer = self._said, self._answer
         assert said is not None and answer is not None
         self._said = None
         answer.cancel()
-        self.hearing.cancel()  # the turn's transcript, if it still waits for the model
+        self.hearing.withdrawn()  # the turn's transcript, if it still waits for the model
         self._playback.stopped = True
         self._playback = Playback()
         self.turns.carry_on(said.samples)
@@ -233,7 +233,7 @@ class Conversation:
         self._spawn(self.port.withdraw_when_stored(answer, said.stored))
 
     def paused(self, samples: np.ndarray) -> None:
-        self.hearing.paused(samples, pinned=self._pinned)
+        self.hearing.paused(samples, pinned=self._context.pinned)
 
     def resumed(self) -> None:
         self.hearing.resumed()
@@ -241,12 +241,12 @@ class Conversation:
     def _read_ahead(self, transcript: Transcript) -> None:
         """The pause's transcript is in and the user still pauses: read its prompt ahead."""
         if self.port.settings.llm_prefill:
-            self._prefill = self._spawn(
+            self._prefill = self._tasks.watched(
                 self.port.prefill(
                     user=self.user,
                     session_id=self.session_id,
                     text=transcript.text,
-                    spoken=transcript.language or self.port.settings.default_language,
+                    spoken=self._context.language(heard=transcript.language),
                 )
             )
 
@@ -259,7 +259,7 @@ class Conversation:
             position = self.port.hearing_queue()
             if position:
                 self._emit(ev.Queued(position))
-        pending = self.hearing.heard(samples, pinned=self._pinned)
+        pending = self.hearing.heard(samples, pinned=self._context.pinned)
         self._start_answer(self._spoken_turn(pending, last_voice_at, said))
 
     def _start_answer(self, coro: Coroutine[Any, Any, None]) -> None:
@@ -281,8 +281,7 @@ class Conversation:
             self._interrupt()
 
     def keypress(self, key: str) -> None:
-        """A key of the phone's keypad: digits for a tool that reads them, else a way to stop
-        the agent talking on a line too noisy for barge-in."""
+        """A phone key: digits for a tool that reads them, else a stop on a noisy line."""
         if self.keypad is None or not self.keypad.press(key):
             self.interrupt()
 
@@ -306,8 +305,7 @@ class Conversation:
 
     def _interrupt(self) -> asyncio.Task[None] | None:
         """Stop the answer now; returns the task storing what was heard (if anything was)."""
-        playback = self._playback
-        heard_ms = playback.heard_ms()
+        playback, heard_ms = self._playback, self._playback.heard_ms()
         heard = heard_text(playback.pieces, heard_ms / 1000)
         answer = self._answer
         if answer is not None and not answer.done():
@@ -323,7 +321,7 @@ class Conversation:
     # Answers -------------------------------------------------------------------------
 
     async def _spoken_turn(
-        self, pending: asyncio.Task[tuple[Transcript, float]], voice_end: float, said: Said
+        self, pending: asyncio.Future[tuple[Transcript, float]], voice_end: float, said: Said
     ) -> None:
         try:
             transcript, stt_ms = await pending
@@ -333,7 +331,7 @@ class Conversation:
         if not transcript.text:
             return  # noise, a cough: no turn
         transcript_ms = ms_since(voice_end)
-        language = transcript.language or self.port.settings.default_language
+        language = self._context.language(heard=transcript.language)
         self._language = language
         self._emit(ev.TranscriptEvent(transcript.text, final=True, language=language))
         assert self.session_id is not None
@@ -377,8 +375,10 @@ class Conversation:
         position = self.port.answering_queue()
         if position:
             self._emit(ev.Queued(position))
-        self._playback = Playback(turn_id=turn_id)
-        answer = self._live_answer(self._playback)
+        playback = self._playback = Playback(turn_id=turn_id)
+        if turn_id is not None:  # spoken: until heard, talking on withdraws it
+            deferring(lambda: playback.started is None)
+        answer = self._live_answer(playback)
         await answer.run(
             user_text=user_text,
             text=text,
@@ -395,6 +395,6 @@ class Conversation:
             channel=self.channel,
             playback=playback,
             emit=self._emit,
-            spawn=self._spawn,
+            spawn=self._tasks.watched,
             keypad=self.keypad,
         )

@@ -12,11 +12,20 @@ replaces it; the pause's guess and verdict go as soon as the user goes on; a wit
 hang-up cancels everything still to hear. A cancelled task takes its model call out of the
 queue (`core.concurrency.Ticket`), so abandoned work never runs, and the model's lock serves
 conversations in turn (`core.concurrency.FairLock`).
+
+And what was heard is not heard twice. A transcription that already runs when the user goes
+on is let finish: the utterance only grows, so its transcript stays true of the samples it
+read, and the next transcription of the utterance reads only what was said after them
+(starting in the pause, so no word is cut), in the same language. A long utterance costs
+Whisper its length once instead of once per pause: in a browser, 40 s of speech with short
+pauses had Whisper re-read up to 30 s at a time, 2.4 s a decode, beside another user's
+answer, which then took twice its time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable, Coroutine, Hashable
 from dataclasses import dataclass
@@ -33,7 +42,25 @@ from core.stt import Transcript
 
 logger = logging.getLogger(__name__)
 
-Heard = asyncio.Task[tuple[Transcript, float]]  # a transcript and Whisper's time in ms
+Spoken = tuple[Transcript, float]  # a transcript and Whisper's time in ms
+Heard = asyncio.Task[Spoken]
+
+
+# An utterance is read whole until what is known of it is this long (16 kHz samples): short
+# ones cost little, and Whisper hears a sentence best in one piece ...
+KNOWN_MIN_SAMPLES = 16000 * 8
+# ... and what follows it is read alone only from this long: Whisper, without the words
+# before, misheard 1.3 s of "planet is the largest" as "part the"
+# (tests/core/listening/test_smart_turn.py).
+TAIL_MIN_SAMPLES = 16000 * 2
+
+
+@dataclass(frozen=True)
+class _Known:
+    """A transcript of the first samples of the utterance under way."""
+
+    samples: np.ndarray
+    transcript: Transcript
 
 
 @dataclass(frozen=True)
@@ -68,6 +95,9 @@ class Hearing:
         self._spawn = spawn
         self._read_ahead = read_ahead
         self._latest: Heard | None = None  # the newest transcription, until it is done
+        self._latest_ticket: Ticket | None = None
+        self._running: Heard | None = None  # one the model is on, let finish for the next
+        self._known: _Known | None = None  # what is known of the utterance under way
         self._guess: _Guess | None = None
         self._verdict: asyncio.Task[float] | None = None  # the pause's end-of-turn verdict
 
@@ -90,37 +120,99 @@ class Hearing:
             verdict.add_done_callback(self._announce_verdict)
 
     def resumed(self) -> None:
-        """The user goes on: the pause's guess and verdict are stale, and cancelled."""
+        """The user goes on: the pause's guess and verdict are stale, and cancelled (a guess
+        the model is on finishes, for what it knows of the utterance)."""
         guess, self._guess = self._guess, None
-        if guess is not None:
+        if guess is not None and not guess.ticket.started:
             guess.task.cancel()
         self._drop_verdict()
 
-    def heard(self, samples: np.ndarray, *, pinned: str | None) -> Heard:
+    def heard(self, samples: np.ndarray, *, pinned: str | None) -> asyncio.Future[Spoken]:
         """The turn has ended: its transcription, the pause's guess when the user stayed
-        silent since (queued from now on as a turn's own), else a new one."""
+        silent since (queued from now on as a turn's own), else a new one. Shielded: an
+        answer cancelled while it waits leaves the transcription to the rules here."""
         self._drop_verdict()  # the turn is over: whether it was is no question any more
         guess, self._guess = self._guess, None
         if guess is not None:
             guess.ticket.promote()
-            return guess.task
-        return self._transcribe(samples, pinned, Ticket(owner=self._owner))
+            return asyncio.shield(guess.task)
+        return asyncio.shield(self._transcribe(samples, pinned, Ticket(owner=self._owner)))
+
+    def withdrawn(self) -> None:
+        """The turn that ended is withdrawn (the user goes on): nothing waiting to be heard
+        is wanted; a transcription the model is on finishes, for what it knows."""
+        self._guess = None
+        self._replace_latest()
+        self._drop_verdict()
 
     def cancel(self) -> None:
-        """A withdrawal or a hang-up: nothing still to hear is wanted."""
-        self._guess = None
-        if self._latest is not None:
-            self._latest.cancel()
-        self._drop_verdict()
+        """A hang-up: nothing still to hear is wanted, not even what the model is on."""
+        self.withdrawn()
+        if self._running is not None:
+            self._running.cancel()
+
+    def _replace_latest(self) -> None:
+        """The newest transcription is not wanted: cancelled if it only waits, let finish
+        (as `_running`) if the model is on it."""
+        latest, ticket = self._latest, self._latest_ticket
+        self._latest = self._latest_ticket = None
+        if latest is None or latest.done():
+            return
+        if ticket is not None and ticket.started:
+            self._running = latest
+        else:
+            latest.cancel()
 
     def _transcribe(self, samples: np.ndarray, pinned: str | None, ticket: Ticket) -> Heard:
         # At most one transcription of a conversation waits for the model: a newer one
-        # replaces it (whatever it was for, the user has said more since).
-        if self._latest is not None:
-            self._latest.cancel()
-        task = self._spawn(self._port.transcribe(samples, pinned=pinned, ticket=ticket))
-        self._latest = task
+        # replaces it (whatever it was for, the user has said more since); one it is on
+        # runs out, and the newer one starts from what it heard.
+        self._replace_latest()
+        running = self._running
+        after = running if running is not None and not running.done() else None
+        task = self._spawn(self._hear(samples, pinned, ticket, after=after))
+        self._latest, self._latest_ticket = task, ticket
         return task
+
+    async def _hear(
+        self, samples: np.ndarray, pinned: str | None, ticket: Ticket, *, after: Heard | None
+    ) -> Spoken:
+        """Transcribe `samples` once the transcription the model is on (`after`) is done,
+        reading only what follows the part of the utterance already known."""
+        if after is not None:
+            await asyncio.wait([after])
+        known = self._known_start(samples)
+        if known is None:
+            heard = await self._port.transcribe(samples, pinned=pinned, ticket=ticket)
+        else:
+            heard = await self._hear_after(known, samples, pinned, ticket)
+        if heard[0].text.strip() and len(samples) >= KNOWN_MIN_SAMPLES:
+            self._known = _Known(samples, heard[0])
+        return heard
+
+    def _known_start(self, samples: np.ndarray) -> _Known | None:
+        """What is known of the utterance that `samples` are, if it is worth starting from."""
+        known = self._known
+        if known is None or len(samples) - len(known.samples) < TAIL_MIN_SAMPLES:
+            return None
+        if not np.array_equal(samples[: len(known.samples)], known.samples):
+            self._known = None  # another utterance
+            return None
+        return known
+
+    async def _hear_after(
+        self, known: _Known, samples: np.ndarray, pinned: str | None, ticket: Ticket
+    ) -> Spoken:
+        language = pinned or known.transcript.language
+        rest, ms = await self._port.transcribe(
+            samples[len(known.samples) :], pinned=language, ticket=ticket
+        )
+        before = known.transcript
+        text = " ".join(part for part in (before.text.strip(), rest.text.strip()) if part)
+        whole = dataclasses.replace(
+            rest, text=text, language=language, duration=before.duration + rest.duration
+        )
+        return whole, ms
 
     def _drop_verdict(self) -> None:
         verdict, self._verdict = self._verdict, None

@@ -7,8 +7,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from core.listening.vad import WINDOW_MS
 from core.realtime import events as ev
-from core.realtime.vad import WINDOW_MS
 
 # Spoken audio leaves in chunks of this length, at most this far ahead of real time.
 AUDIO_CHUNK_S = 0.1

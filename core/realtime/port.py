@@ -15,9 +15,11 @@ from collections.abc import AsyncIterator
 
 import numpy as np
 
+from core.admission import AccountFullError
 from core.agent import Agent
 from core.audio import SAMPLE_RATE, AudioFormat, DecodedAudio
-from core.concurrency import Ticket, run_blocking, run_model, waiting_on
+from core.callers import CHANNEL
+from core.concurrency import Ticket, run_model, waiting_on
 from core.config import Settings, TTSProvider
 from core.fallback import transcribe as transcribe_with_fallback
 from core.history import SessionRecord, TurnRecord, UserRecord
@@ -34,6 +36,7 @@ TAIL_PADDING = SAMPLE_RATE // 4  # samples of silence after an utterance, for Wh
 
 
 SETTLE_S = 5.0  # how long a cancelled answer may take to store what it generated
+ACCOUNT_WAIT_S = 2.0  # how long a new conversation waits for the account's last to close
 
 
 async def settle(task: asyncio.Task[None]) -> None:
@@ -53,15 +56,32 @@ class AgentPort:
             self.voice.sample_rate if self.voice is not None else DEFAULT_OUTPUT_RATE
         )
         self.judges_turns = agent.providers.turn_model is not None
+        self._place: tuple[int, bool] | None = None  # whose place it holds, and if a call's
 
     # Admission and sessions ------------------------------------------------------------
 
-    def enter(self) -> None:
-        """Take one of the server's MAX_CONVERSATIONS places (`OverloadedError` if none)."""
-        self._agent.conversations.enter()
+    async def enter(self, user_id: int, channel: str) -> None:
+        """Take one of the server's MAX_CONVERSATIONS places for the user (`OverloadedError`
+        if none, or if the account holds MAX_CONVERSATIONS_PER_USER already). The account's
+        own conversation that is closing (a page that reconnects, hands-free stopped and
+        started again) gets ACCOUNT_WAIT_S to free its place first."""
+        phone = channel == CHANNEL
+        deadline = time.monotonic() + ACCOUNT_WAIT_S
+        while True:
+            try:
+                self._agent.conversations.enter(user_id, phone=phone)
+                break
+            except AccountFullError:
+                if time.monotonic() >= deadline:
+                    raise
+                await asyncio.sleep(0.05)
+        self._place = (user_id, phone)
 
     def leave(self) -> None:
-        self._agent.conversations.leave()
+        if self._place is not None:
+            user_id, phone = self._place
+            self._place = None
+            self._agent.conversations.leave(user_id, phone=phone)
 
     async def open_session(
         self, user: UserRecord, session_id: str | None, channel: str, *, new_id: str | None = None
@@ -161,18 +181,16 @@ class AgentPort:
         self, turn_id: int, timings: ev.TurnTimings, *, heard_answer: str | None = None
     ) -> None:
         """Store a live turn's timings; `heard_answer` (an interruption) replaces its answer."""
-        await run_blocking(
-            lambda: self._agent.store.record_realtime(
-                turn_id=turn_id,
-                transcript_ms=timings.transcript_ms,
-                first_token_ms=timings.first_token_ms,
-                first_audio_ms=timings.first_audio_ms,
-                heard_answer=heard_answer,
-            )
+        await self._agent.store.aio.record_realtime(
+            turn_id=turn_id,
+            transcript_ms=timings.transcript_ms,
+            first_token_ms=timings.first_token_ms,
+            first_audio_ms=timings.first_audio_ms,
+            heard_answer=heard_answer,
         )
 
     async def note_fallback(self, turn_id: int, reason: str) -> None:
-        await run_blocking(lambda: self._agent.store.note_fallback(turn_id=turn_id, reason=reason))
+        await self._agent.store.aio.note_fallback(turn_id=turn_id, reason=reason)
 
     async def store_heard(
         self, turn_id: int, heard: str, answer: asyncio.Task[None] | None, playback: Playback
@@ -199,4 +217,4 @@ class AgentPort:
 
     async def withdraw(self, turn_id: int) -> None:
         """Delete a turn its speaker went on from before hearing any of its answer."""
-        await run_blocking(lambda: self._agent.store.withdraw_turn(turn_id=turn_id))
+        await self._agent.store.aio.withdraw_turn(turn_id=turn_id)

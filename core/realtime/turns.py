@@ -14,9 +14,9 @@ import numpy as np
 
 from core.audio import SAMPLE_RATE
 from core.config import Settings
+from core.listening.vad import WINDOW, WINDOW_MS, SileroVAD
 from core.realtime.resample import Resampler
 from core.realtime.turn_end import Heard, heard
-from core.realtime.vad import WINDOW, WINDOW_MS, SileroVAD
 
 # The end-of-turn model's word on a pause; None when there is none (no model, or unsure).
 Verdict = Literal["judging", "finished", "unfinished"] | None

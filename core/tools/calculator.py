@@ -214,6 +214,24 @@ def _tidy(value: Number) -> Number:
     return rounded
 
 
+def _parse(text: str, expression: str) -> ast.Expression:
+    """The syntax tree of `text`, an expression.
+
+    CPython 3.11 shares the AST constructor's recursion counter between threads, so a parse
+    that overlaps another thread's (a traceback being formatted parses its source line) can
+    fail with "SystemError: AST constructor recursion depth mismatch"; that one is tried again.
+    """
+    for attempt in range(3):
+        try:
+            return ast.parse(text, mode="eval")
+        except SystemError:
+            if attempt == 2:
+                raise CalculationError("the expression could not be read; try again") from None
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+            raise CalculationError(f"`{expression}` is not an arithmetic expression") from exc
+    raise AssertionError("unreachable")
+
+
 def evaluate(expression: str) -> int | float:
     """The value of an arithmetic `expression`, like "12 * 7" or "2^10".
 
@@ -227,10 +245,7 @@ def evaluate(expression: str) -> int | float:
     text = _normalise(expression)
     if not text:
         raise CalculationError("the expression is empty")
-    try:
-        tree = ast.parse(text, mode="eval")
-    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-        raise CalculationError(f"`{expression}` is not an arithmetic expression") from exc
+    tree = _parse(text, expression)
     if isinstance(tree.body, ast.Tuple):
         raise CalculationError("one expression only; write decimals with a dot, like 3.5")
     try:

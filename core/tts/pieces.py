@@ -5,7 +5,8 @@ docs/performance.md):
 
 - *When to start.* The first piece ends at the first natural phrase: a sentence end, a clause
   mark, or just before a word that opens a phrase ("and", "which", "of", "is"...), once it
-  has FIRST_MIN_WORDS words. The voice no longer waits for a first full stop.
+  has FIRST_MIN_WORDS words. The listener waits meanwhile, so after FIRST_WAIT_S with no such
+  phrase it takes whatever whole words there are.
 - *How not to stall.* While the listener has more than URGENT_LEAD_S of audio ahead, a piece
   is a whole sentence (long ones cut at clauses), which a voice reads best. When less is
   ahead, the speaker takes the longest phrase already written instead of waiting for the
@@ -13,34 +14,47 @@ docs/performance.md):
   next audio is ready before the last runs out.
 
 Measured here (12 answers of the 1.5B model per rule, interleaved, quiet machine): the model
-writes 35.6 characters a second and Piper speaks 15.8, but the first pieces race the voice,
-and each piece's synthesis takes the cores from the model. Waiting for sentences: first
-audio 1.94 s after the first token, 1 answer in 12 with a gap (1.09 s). Three words, then
-phrases under 1.5 s ahead and any word under 0.4 s: 0.64 s, no gap (the rule shipped). Two
-words, then phrases under 2.5 s ahead and any word under 0.6 s: 0.62 s, no gap; with phrases
-only under 1.5 s ahead, a 0.69 s gap. The two-word rule ties in that bench, but on the real
-page (`python -m bench.browser --scenarios hands-free`, same machine, back to back) it gave
-2.38-2.43 s from the end of speech to audio playing against 2.14 s for three words, and it
-cuts speech into choppier pieces: three words it is. Under a heavy load (4-6 other busy
-processes) the rules gave 1.1-1.5 s and gaps in 1-3 answers of 12: no rule can make a
-starved model write faster than the voice speaks.
+writes about 35 characters a second and Piper speaks 16, but the first pieces race the
+voice, and each piece's synthesis takes the cores from the model. First audio after the first
+token, p50 (p90), and answers with a gap over 0.3 s:
+
+| rule | first audio | gaps |
+| --- | --- | --- |
+| whole sentences (before) | 2.04 s (3.37) | 1 of 12 (1.35 s) |
+| 3 words at a phrase; phrases under 1.5 s ahead, any word under 0.4 s | 0.65 s (1.13) | 0 |
+| 2 words at a phrase or any after 0.45 s; 1.5 s / 0.4 s | 0.46 s (0.56) | 0 |
+| **2 words at a phrase or any after 0.3 s; 2.5 s / 0.6 s** (shipped) | 0.39 s (0.41) | 0 |
+
+A phrase start still being written counts ("is" before it is known not to be "island"), and
+a sentence that seems to end with the text so far is taken without waiting for the next token
+(`SentenceBuffer.take_phrase`). Under a heavy load (4-6 other busy processes) every rule gave
+1.1-1.5 s and gaps in 1-3 answers of 12: no rule can make a starved model write faster than
+the voice speaks.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import deque
 from collections.abc import Callable
 
 from core.tts.text import SentenceBuffer
 
-FIRST_MIN_WORDS = 3
+FIRST_MIN_WORDS = 2
+# The first piece waits at most this long after the first text for a natural phrase; then it
+# is whatever whole words there are ("According to the latest" rather than silence until
+# "census,"): a cut inside a phrase is a short pause, a listener waiting is a long one.
+FIRST_WAIT_S = 0.3
 PHRASE_MIN_WORDS = 3
-URGENT_LEAD_S = 1.5
+URGENT_LEAD_S = 2.5
 # With less than this ahead, a later piece may end after any whole word: a cut in the middle
 # of a phrase is heard as a short pause, a voice that runs dry as a long one.
-LOOSE_LEAD_S = 0.4
+LOOSE_LEAD_S = 0.6
+# ... and may be this short: after a first piece of two words, a second of three could not
+# be written and spoken before the first had played (gaps of 0.46-0.48 s on the real page).
+LOOSE_MIN_WORDS = 2
 # How often a waiting speaker looks at the lead again when no text comes.
 TICK_S = 0.05
 
@@ -55,8 +69,13 @@ class AnswerPieces:
         phrase_min_words: int = PHRASE_MIN_WORDS,
         urgent_lead_s: float = URGENT_LEAD_S,
         loose_lead_s: float = LOOSE_LEAD_S,
+        first_wait_s: float = FIRST_WAIT_S,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.first_min_words = first_min_words
+        self.first_wait_s = first_wait_s
+        self._clock = clock
+        self._first_text: float | None = None  # when the answer's first text came
         self.phrase_min_words = phrase_min_words
         self.urgent_lead_s = urgent_lead_s
         self.loose_lead_s = loose_lead_s
@@ -67,6 +86,8 @@ class AnswerPieces:
 
     def feed(self, delta: str) -> None:
         """More of the answer."""
+        if self._first_text is None and delta.strip():
+            self._first_text = self._clock()
         self._ready.extend(self._buffer.feed(delta))
         self._changed.set()
 
@@ -82,6 +103,7 @@ class AnswerPieces:
         self._buffer = SentenceBuffer()
         self._ready.clear()
         self._taken = 0
+        self._first_text = None
         self._changed.set()
 
     def finish(self) -> None:
@@ -96,7 +118,12 @@ class AnswerPieces:
             piece = self._ready.popleft()
         elif ahead_s < self.urgent_lead_s:
             words = self.phrase_min_words if self._taken else self.first_min_words
-            loose = self._taken > 0 and ahead_s < self.loose_lead_s  # the first starts, no gap
+            if self._taken:
+                loose = ahead_s < self.loose_lead_s
+                words = min(words, LOOSE_MIN_WORDS) if loose else words
+            else:  # the listener waits for the first words
+                first = self._first_text
+                loose = first is not None and self._clock() - first >= self.first_wait_s
             piece = self._buffer.take_phrase(min_words=words, any_word=loose)
             if piece is None:
                 return False, None

@@ -81,6 +81,18 @@ def _is_abbreviation(word: str) -> bool:
     return word.isdigit() and len(word) <= 2
 
 
+def _ends_sentence(word: str) -> bool:
+    """Whether a sentence seems to end with `word`, the last one so far: "legs." or "so?",
+    not "Dr.", "e.g.", "3." (a list or 3.5) or a word without a terminator."""
+    bare = word.rstrip(_CLOSERS)
+    if bare[-1:] in "!?…" or bare[-1:] in _CJK_ENDS:
+        return _has_word(bare)
+    if not bare.endswith(".") or bare.endswith(".."):
+        return False
+    stem = bare[:-1].lstrip(_OPENERS)
+    return any(ch.isalpha() for ch in stem) and not _is_abbreviation(stem)
+
+
 class SentenceBuffer:
     """Collect text as it streams in and hand back each piece as soon as it is complete.
 
@@ -112,19 +124,30 @@ class SentenceBuffer:
         the sentence's end: up to its last clause mark (, ; :) or to just before its last
         phrase-starting word (`PHRASE_STARTS`), once at least `min_words` words come before
         the cut; with `any_word`, failing those, after its last whole word. Only whole words
-        are cut (a word counts once a space follows it). None when there is no such cut yet."""
+        are cut (a word counts once a space follows it). None when there is no such cut yet.
+
+        The voice is waiting, so two cuts do not wait for the next token as `feed` does: a
+        sentence that seems to end with the text so far ("legs.", not "Dr." or "3.") is
+        taken whole, and a last word still being written that reads as a phrase start ("is",
+        "of") counts as one. If it grows into another word ("island"), the cut before it is
+        still between two whole words."""
         text = self._text
         words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
         complete = len(words) if text[-1:].isspace() else len(words) - 1
+        if len(words) >= max(min_words, 1) and complete < len(words):
+            if _ends_sentence(text[words[-1][0] : words[-1][1]]):
+                piece, self._text = text.strip(), ""
+                return piece
         cut = None
         for n in range(min_words, complete + 1):
             start, end = words[n - 1]
             word = text[start:end]
             if word[-1] in _CLAUSES or word.rstrip(_CLOSERS)[-1:] in _CLAUSES:
                 cut = end
-            elif n < complete:
+            elif n < len(words):
                 following = text[words[n][0] : words[n][1]].strip(_OPENERS).lower()
-                if following in PHRASE_STARTS:
+                whole = n < complete or len(following) >= 2  # "e" may be "elephant"
+                if whole and following in PHRASE_STARTS:
                     cut = end
         if cut is None and any_word and complete >= min_words:
             cut = words[complete - 1][1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from core.concurrency import run_blocking
 from core.config import Settings, TTSProvider
-from core.errors import NotFoundError, ProviderError
+from core.errors import NotFoundError, ProviderError, StorageFullError
 from core.history import HistoryStore, UserRecord
 from core.tts.router import Speech, SpeechSynthesizer
 from core.tts.speaking import chosen_voice
@@ -25,8 +26,12 @@ def _key(answer: str, language: str, provider: TTSProvider) -> str:
 
 def _write(path: Path, data: bytes) -> None:
     partial = path.with_name(f"{path.name}.partial-{os.getpid()}-{threading.get_ident()}")
-    partial.write_bytes(data)
-    os.replace(partial, path)
+    try:
+        partial.write_bytes(data)
+        os.replace(partial, path)
+    except OSError:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def speak_turn(
@@ -58,12 +63,17 @@ def speak_turn(
     except (OSError, ValueError, KeyError, TypeError):
         pass  # not cached yet, or unreadable: make it again
     speech = tts.speak_to_wav(turn.answer, turn.language, provider)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    _write(wav_path, speech.wav)
     meta = {"key": key, "provider": speech.provider, "fallback": speech.fallback}
-    _write(meta_path, json.dumps(meta).encode())
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        _write(wav_path, speech.wav)
+        _write(meta_path, json.dumps(meta).encode())
+    except OSError as exc:  # a full disk: the speech is served all the same, just not kept
+        logger.warning("Could not keep turn %s's speech in %s: %s", turn_id, cache_dir, exc)
+        wav_path.unlink(missing_ok=True)
     if speech.fallback:
-        store.note_fallback(turn_id=turn_id, reason=f"speech: {speech.fallback}")
+        with contextlib.suppress(StorageFullError):  # a note is not worth the speech
+            store.note_fallback(turn_id=turn_id, reason=f"speech: {speech.fallback}")
     return speech
 
 

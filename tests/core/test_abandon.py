@@ -20,10 +20,10 @@ from core.agent import Agent
 from core.audio import AudioFormat, DecodedAudio
 from core.concurrency import Abandoned, Ticket, working_on
 from core.history import HistoryStore
+from core.listening.smart_turn import SmartTurn
+from core.listening.vad import SileroVAD
 from core.realtime import events as ev
 from core.realtime.engine import Conversation
-from core.realtime.smart_turn import SmartTurn
-from core.realtime.vad import SileroVAD
 from tests.helpers import pcm16, wer
 
 RATE = 16000

@@ -76,3 +76,25 @@ def test_the_conversation_limit_holds_and_frees_places() -> None:
     limit.leave()
     limit.enter()
     assert limit.open == 2
+
+
+def test_one_account_holds_at_most_its_share_and_phone_calls_keep_theirs() -> None:
+    """Issue 23: one account could hold every place, and callers heard all lines busy."""
+    limit = ConversationLimit(3, per_user=1, phone_reserved=1)
+    limit.enter(7)
+    with pytest.raises(OverloadedError) as refused:
+        limit.enter(7)  # a second tab of the same account
+    assert "This account already has 1 live conversation open" in str(refused.value)
+    limit.enter(8)
+    with pytest.raises(OverloadedError) as busy:
+        limit.enter(9)  # the web has taken its two places; the third is the phone's
+    assert "busy" in str(busy.value)
+    limit.enter(9, phone=True)
+    assert limit.full
+    limit.leave(7)
+    limit.enter(7)  # its place is free again
+    with pytest.raises(OverloadedError):
+        limit.enter(10, phone=True)
+    limit.leave(9, phone=True)
+    limit.enter(10, phone=True)
+    assert limit.open == 3

@@ -1,15 +1,25 @@
-"""The orchestrator: history trimmed to the context, fair queueing of concurrent turns."""
+"""The orchestrator: history trimmed to the context, fair queueing of concurrent turns, a
+computed value said when the model's answer lacks it."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime
 
 import httpx
 
 from core.agent import Agent
-from core.history import HistoryStore, TurnRecord
+from core.history import HistoryStore, TurnRecord, UserRecord
+from core.results import AnswerDelta, TurnDone, TurnResult
 from tests.conftest import make_settings
+from tests.groq_server import (  # noqa: F401
+    API_KEY,
+    CHAT,
+    FakeGroq,
+    groq_providers_fixture,
+    groq_server_fixture,
+)
 
 
 def turn(i: int, words: int, language: str = "en") -> TurnRecord:
@@ -137,3 +147,66 @@ def test_a_client_leaving_mid_answer_keeps_the_partial_answer_and_frees_the_mode
     assert next_answer
     assert turns[0].status == "cancelled"
     assert turns[0].answer and len(turns[0].answer.split()) <= 10
+
+
+def ask(agent: Agent, user: UserRecord, text: str) -> tuple[str, TurnResult]:
+    """The streamed text of `text`'s answer, and the finished turn."""
+
+    async def scenario() -> tuple[str, TurnResult]:
+        streamed = ""
+        async for event in agent.respond(user=user, text=text):
+            if isinstance(event, AnswerDelta):
+                streamed += event.text
+            if isinstance(event, TurnDone):
+                return streamed, event.result
+        raise AssertionError("no TurnDone")
+
+    return asyncio.run(scenario())
+
+
+def test_a_garbled_computed_answer_gets_the_value_said(
+    tmp_path, database_url, groq_server: FakeGroq, groq_providers
+) -> None:
+    """A model that gets "Elf mal sechs?" wrong (Groq's wire format, tools offered): its prompt
+    ended with the computed fact, and the agent says the value after its answer."""
+    from core import accounts
+
+    groq_server.answer = "Elf mal sechs ist zwölf."
+    settings = make_settings(
+        tmp_path, llm_provider="groq", groq_api_key=API_KEY, groq_base_url=groq_server.url
+    )
+    store = HistoryStore.open(database_url)
+    agent = Agent(settings=settings, providers=groq_providers(), store=store)
+    user = accounts.register(store, "ada", "password-123")
+
+    streamed, result = ask(agent, user, "Elf mal sechs?")
+    groq_server.answer = "Das sind sechsundsechzig."
+    right, _ = ask(agent, user, "Elf mal sechs?")
+    store.close()
+
+    said = "Der Taschenrechner sagt: 11 mal 6 ist 66."
+    assert streamed == result.answer == f"Elf mal sechs ist zwölf. {said}"
+    assert result.language == "de" and result.provider.startswith("groq:")
+    assert right == "Das sind sechsundsechzig."  # said already: nothing added
+    first = groq_server.seen(CHAT)[0]
+    assert first.offered_tools
+    assert first.asked == "Elf mal sechs?\n\n(Taschenrechner: 11 × 6 = 66)"
+
+
+def test_arithmetic_in_words_is_answered_right_by_the_local_model(
+    tmp_path, database_url, local_providers
+) -> None:
+    """End to end on the bundled model (tools off, the local default): "Elf mal sechs?" is
+    answered in German with 66, whether the model says it or the agent adds it."""
+    from core import accounts
+
+    store = HistoryStore.open(database_url)
+    agent = Agent(settings=make_settings(tmp_path), providers=local_providers, store=store)
+    user = accounts.register(store, "ada", "password-123")
+
+    streamed, result = ask(agent, user, "Elf mal sechs?")
+    store.close()
+
+    assert streamed.strip() == result.answer
+    assert result.language == "de"
+    assert re.search(r"(?<!\d)66(?!\d)|sechsundsechzig", result.answer.lower()), result.answer

@@ -15,7 +15,7 @@ from core.concurrency import (
     Abandoned,
     FairLock,
     Ticket,
-    iterate_blocking,
+    deferring,
     parallelism,
     raise_if_abandoned,
     run_blocking,
@@ -25,6 +25,7 @@ from core.concurrency import (
     working_on,
 )
 from core.errors import ProviderError
+from core.model_streams import iterate_blocking
 from core.stt.groq import GroqSTT
 
 
@@ -194,6 +195,78 @@ def test_owners_take_turns_and_calls_without_one_keep_their_order() -> None:
     assert order == ["a1", "b1", "x1", "a2", "b2", "x2", "a3"]
 
 
+def test_a_deferring_holder_passes_its_turn_to_another_owner_and_gets_it_back() -> None:
+    """An answer that may yet be withdrawn steps aside between two tokens (`pass_turn`) while
+    it defers and another owner's call waits; its own owner's next call and a guess do not
+    make it step aside, no guess runs in the gap, and a holder that does not defer (an answer
+    that cannot be withdrawn) never steps aside."""
+    lock = FairLock()
+    order: list[str] = []
+    outcome: list[str] = []
+    unheard = [True]
+    talker = Ticket(owner="talker")
+    talker.defers = lambda: unheard[0]
+    lock.acquire(talker)
+    assert not lock.others_first(talker)  # nobody waits
+    queue_as(lock, Ticket(owner="talker"), lambda: order.append("talker's next"), outcome)
+    queue_as(lock, Ticket(owner="other", speculative=True), lambda: order.append("guess"), outcome)
+    assert not lock.others_first(talker)  # only its own and a guess
+    other = queue_as(lock, Ticket(owner="other"), lambda: order.append("other"), outcome)
+    unheard[0] = False
+    assert not lock.others_first(talker)  # heard now: it keeps the model
+    unheard[0] = True
+    assert lock.others_first(talker)
+    assert not lock.others_first(Ticket(owner="talker"))  # a ticket that does not defer
+    lock.pass_turn(talker)  # back once the other's call is done
+    order.append("talker, on")
+    other.join(5)
+    assert order == ["other", "talker, on"]
+    assert not lock.others_first(talker)
+    lock.release()
+    wait_until(lambda: len(order) == 4)
+    assert order[2:] == ["talker's next", "guess"]
+
+
+def test_work_defers_from_where_its_task_says_so() -> None:
+    async def scenario() -> list[bool]:
+        before = Ticket().defers is None
+        deferring(lambda: True)
+        after = Ticket().defers
+        return [before, after is not None and after()]
+
+    assert asyncio.run(scenario()) == [True, True]
+    assert Ticket().defers is None  # the task's context only
+
+
+def test_a_holder_dropped_while_it_passed_its_turn_leaves_without_the_lock() -> None:
+    lock = FairLock()
+    outcome: list[str] = []
+    talker = Ticket(owner="talker")
+    talker.defers = lambda: True
+    lock.acquire(talker)
+    release = threading.Event()
+    other = queue_as(lock, Ticket(owner="other"), lambda: release.wait(5) and None, outcome)
+    result: list[str] = []
+
+    def step_aside() -> None:
+        try:
+            lock.pass_turn(talker)
+            result.append("got it back")
+        except Abandoned:
+            result.append("abandoned")
+
+    thread = threading.Thread(target=step_aside)
+    thread.start()
+    wait_until(lambda: lock.waiting == 1)  # the talker, queued behind the other's call
+    talker.cancel()
+    thread.join(5)
+    release.set()
+    other.join(5)
+    assert result == ["abandoned"]
+    assert lock.try_acquire()  # free: nobody holds it
+    lock.release()
+
+
 def test_a_guess_waits_behind_turns_until_it_becomes_one() -> None:
     lock = FairLock()
     order: list[str] = []
@@ -211,6 +284,36 @@ def test_a_guess_waits_behind_turns_until_it_becomes_one() -> None:
         thread.join(5)
     # The other guess asked before the turn, and still goes after it.
     assert order == ["guess", "turn", "other guess"]
+
+
+def test_a_guess_waits_while_a_turn_runs_on_another_model() -> None:
+    llm, stt = FairLock(), FairLock()
+    ran: list[str] = []
+    outcome: list[str] = []
+    guess = Ticket(owner="talker", speculative=True)
+    answer = Ticket(owner="other")
+    llm.acquire(answer)  # another user's answer is being written
+    try:
+        thread = queue_as(stt, guess, lambda: ran.append("guess"), outcome)
+        time.sleep(0.1)
+        assert ran == [] and stt.ahead == 1  # the speech model is free, yet the guess waits
+    finally:
+        llm.release()
+    thread.join(5)
+    assert ran == ["guess"]
+    # A turn's own transcription does not wait for anyone else's answer; nor does a guess
+    # that becomes one.
+    llm.acquire(Ticket(owner="other"))
+    try:
+        with stt:
+            ran.append("turn")
+        guess = Ticket(owner="talker", speculative=True)
+        thread = queue_as(stt, guess, lambda: ran.append("promoted"), outcome)
+        guess.promote()
+        thread.join(5)
+    finally:
+        llm.release()
+    assert ran == ["guess", "turn", "promoted"]
 
 
 @pytest.mark.parametrize("run", [run_model, run_blocking])
@@ -231,11 +334,11 @@ def test_a_model_call_whose_task_is_cancelled_leaves_the_queue_unrun(run) -> Non
         old = spawn_for("talker", run(job, "superseded"))
         await asyncio.to_thread(wait_until, lambda: lock.waiting_for("talker") == 1)
         old.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await old  # its call has left the queue by now
         new = spawn_for("talker", run(job, "newer"))
         await asyncio.to_thread(wait_until, lambda: lock.waiting_for("talker") == 1)
         waiting = lock.waiting
-        with pytest.raises(asyncio.CancelledError):
-            await old
         lock.release()
         return await new, waiting, lock.ahead
 
@@ -365,6 +468,27 @@ def test_a_blocking_stream_yields_its_items_in_order_from_the_model_pool() -> No
     got = asyncio.run(scenario())
     assert [i for i, _ in got] == [0, 1, 2, 3, 4]
     assert all(name.startswith("model-work") for _, name in got)
+
+
+def test_a_blocking_stream_is_its_conversations_work_else_the_owner_given() -> None:
+    """A REST or page turn passes its user as the owner, so two users' answers take turns at
+    the model; inside a live conversation's task, the work stays the conversation's."""
+
+    def owner_of_the_work() -> Iterator[object]:
+        from core.concurrency import current_ticket
+
+        yield current_ticket().owner
+
+    async def scenario() -> list[object]:
+        async def inside_conversation() -> object:
+            return [o async for o in iterate_blocking(owner_of_the_work, owner="user 1")][0]
+
+        rest = [o async for o in iterate_blocking(owner_of_the_work, owner="user 1")][0]
+        plain = [o async for o in iterate_blocking(owner_of_the_work)][0]
+        live = await spawn_for("conversation", inside_conversation())
+        return [rest, plain, live]
+
+    assert asyncio.run(scenario()) == ["user 1", None, "conversation"]
 
 
 def test_a_blocking_stream_starts_working_before_it_is_awaited() -> None:

@@ -18,10 +18,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from core import tracing
 from core.agent import Agent
 from core.history import HistoryStore
+from core.listening.vad import SileroVAD
 from core.realtime import events as ev
 from core.realtime.engine import Conversation
-from core.realtime.vad import SileroVAD
-from tests.core.test_realtime import QUESTION, _collect
+from tests.core.realtime.test_engine import QUESTION, _collect
 from tests.helpers import pcm16
 
 

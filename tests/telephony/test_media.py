@@ -53,7 +53,7 @@ def wait_answered(phone: PhoneServer, params: dict[str, str], count: int = 1, ti
     deadline = time.monotonic() + timeout
     while True:
         turns = phone.turns(params)
-        done = [t for t in turns if t.eos_first_audio_ms is not None or t.interrupted]
+        done = [t for t in turns if t.first_audio_ms is not None or t.interrupted]
         if len(done) >= count:
             return turns
         assert time.monotonic() < deadline, f"no answer stored: {turns}"

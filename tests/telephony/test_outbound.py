@@ -22,18 +22,21 @@ from tests.telephony.simulator import (
     PUBLIC_STREAM,
     call_params,
     media_call,
+    sid,
     stream_parameters,
     twiml,
 )
 from tests.telephony.twilio_rest_server import (  # noqa: F401
     INVALID_TO,
     FakeTwilio,
+    RawAnswer,
     TwilioError,
     twilio_rest_fixture,
 )
 
 FROM_NUMBER = "+15005550006"
 NUMBER = "+14155550123"
+OTHER = "+442071838750"
 CALL_SID = re.compile(r"CA[0-9a-f]{32}")
 
 
@@ -192,6 +195,37 @@ def test_wrong_credentials_or_no_twilio_are_502s(
         )
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        RawAnswer(
+            200, "text/html; charset=utf-8", b"<html><body>Sign in to continue</body></html>"
+        ),
+        RawAnswer(201, "application/json", b"[]"),  # JSON, but not a call
+        RawAnswer(201, "application/json", b'{"sid": 7, "status": ["queued"]}'),
+        RawAnswer(201, "application/json", b'{"sid": "CA</a>", "status": "queued"}'),
+    ],
+    ids=["html page", "json list", "wrong types", "not a call sid"],
+)
+def test_a_2xx_that_is_not_a_call_is_a_502(
+    phone_server_factory: Callable[..., PhoneServer], twilio_rest: FakeTwilio, raw: RawAnswer
+) -> None:
+    """A proxy or a captive portal in the way can answer 2xx with anything: it is not a call."""
+    twilio_rest.raw = raw
+    server = phone_server_factory(**outbound(twilio_rest))
+    with api(server) as client:
+        alice = register(client, "alice")  # type: ignore[arg-type]
+        res = client.post("/calls", json={"to": NUMBER}, headers=alice)
+        assert res.status_code == 502, res.text
+        assert res.json() == {
+            "detail": "Twilio answered the call request with something other than a call; "
+            "the call may ring all the same, unrecorded.",
+            "error": "UpstreamError",
+        }
+        assert len(twilio_rest.requests) == 1
+        assert client.get("/calls", headers=alice).json() == []
+
+
 def test_a_number_not_in_e164_form_is_a_422(
     phone_server_factory: Callable[..., PhoneServer], twilio_rest: FakeTwilio
 ) -> None:
@@ -238,14 +272,14 @@ def wait_status(server: PhoneServer, call_sid: str, status: str, timeout: float 
         time.sleep(0.05)
 
 
-def answer(server: PhoneServer, call_sid: str) -> dict[str, str]:
+def answer(server: PhoneServer, call_sid: str, to: str = NUMBER) -> dict[str, str]:
     """Twilio's side once the callee answers: the voice webhook of an outbound call (From is
     the agent's number, To the callee's), then the stream's parameters."""
     params = call_params(
         call_sid,
         FROM_NUMBER,
-        To=NUMBER,
-        Called=NUMBER,
+        To=to,
+        Called=to,
         Direction="outbound-api",
         CallStatus="in-progress",
     )
@@ -285,3 +319,65 @@ def test_the_answered_call_talks_in_the_session_recorded_for_it(
         stream = answer(server, placed["call_sid"])
     assert stream["session"] == placed["session_id"]
     assert stream["caller"] == server.app.state.phone.callers.caller_id(NUMBER)
+
+
+def test_an_outbound_call_without_a_record_is_its_callees_own(phone: PhoneServer) -> None:
+    """A call this server has no record of (placed from Twilio's console, say): the person on
+    the line is `To`, never `From`, the agent's own number that every such call shares."""
+    callers = phone.app.state.phone.callers
+    streams = [answer(phone, sid("CA"), to) for to in (NUMBER, OTHER)]
+    assert [s["caller"] for s in streams] == [callers.caller_id(NUMBER), callers.caller_id(OTHER)]
+    assert streams[0]["user"] != streams[1]["user"]
+    assert streams[0]["session"] != streams[1]["session"]
+    assert phone.store.find_user_by_name(username=f"phone:{callers.caller_id(FROM_NUMBER)}") is None
+    # The callee is known by their number, as when they call in themselves.
+    inbound = stream_parameters(
+        twiml(phone.twilio.post("/twilio/voice", call_params(sid("CA"), NUMBER)))
+    )[1]
+    assert (inbound["caller"], inbound["user"]) == (streams[0]["caller"], streams[0]["user"])
+
+
+def test_a_call_whose_session_was_deleted_stays_listed_and_joins_no_other_session(
+    phone_server_factory: Callable[..., PhoneServer], twilio_rest: FakeTwilio
+) -> None:
+    server = phone_server_factory(**outbound(twilio_rest))
+    callers = server.app.state.phone.callers
+    with api(server) as client:
+        alice = register(client, "alice")  # type: ignore[arg-type]
+        placed = [
+            client.post("/calls", json={"to": to}, headers=alice).json() for to in (NUMBER, OTHER)
+        ]
+        for call in placed:
+            res = client.delete(f"/sessions/{call['session_id']}", headers=alice)
+            assert res.status_code == 204
+        # The calls are still hers, listed without a session.
+        listed = client.get("/calls", headers=alice).json()
+        assert {c["call_sid"]: c["session_id"] for c in listed} == {
+            c["call_sid"]: None for c in placed
+        }
+
+        # Answered now, each callee talks in a new session of hers: not in the deleted one,
+        # and not in one they would share through `From`.
+        first, second = (
+            answer(server, c["call_sid"], to) for c, to in zip(placed, (NUMBER, OTHER), strict=True)
+        )
+        owner = server.store.find_user_by_name(username="alice")
+        assert owner is not None and first["user"] == second["user"] == str(owner.id)
+        assert (first["caller"], second["caller"]) == (
+            callers.caller_id(NUMBER),
+            callers.caller_id(OTHER),
+        )
+        deleted = {c["session_id"] for c in placed}
+        assert (
+            first["session"] != second["session"]
+            and not {first["session"], second["session"]} & deleted
+        )
+        # The record follows the call to its new session; the call's next webhook stays there.
+        assert answer(server, placed[0]["call_sid"])["session"] == first["session"]
+        listed = client.get("/calls", headers=alice).json()
+        assert {c["call_sid"]: c["session_id"] for c in listed} == {
+            placed[0]["call_sid"]: first["session"],
+            placed[1]["call_sid"]: second["session"],
+        }
+        sessions = {s["id"] for s in client.get("/sessions", headers=alice).json()}
+        assert sessions == {first["session"], second["session"]}

@@ -143,3 +143,40 @@ def test_the_fallback_url_apologises_and_hangs_up(phone_server_factory) -> None:
     root = twiml(server.twilio.post("/twilio/fallback", call_params(sid("CA"), NUMBER)))
     assert [child.tag for child in root] == ["Say", "Hangup"]
     assert "sorry" in (root.find("Say").text or "").lower()  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "duration",
+    ["²", "٣", "1" * 26, "86401", "-5", "+5", " 7", "7.5", "1_0", ""],
+)
+def test_a_duration_that_is_not_a_calls_is_ignored(phone: PhoneServer, duration: str) -> None:
+    """Superscripts and other scripts' digits pass `str.isdigit`; 26 digits overflow the
+    column. Twilio sends whole seconds, a day at most: anything else is left out, and the
+    status still counts (an error would only make Twilio retry the same form)."""
+    from telephony.state import phone_of
+
+    call_sid = sid("CA")
+    phone.twilio.post("/twilio/voice", call_params(call_sid, NUMBER))
+    update = call_params(call_sid, NUMBER, CallStatus="completed", CallDuration=duration)
+    res = phone.twilio.post("/twilio/status", update)
+    assert res.status_code == 204, res.text
+    record = phone_of(phone.app).calls.find_call(call_sid=call_sid)
+    assert record is not None and (record.status, record.duration_s) == ("completed", None)
+    # A day, the longest call Twilio allows, is kept.
+    longest = call_params(call_sid, NUMBER, CallStatus="completed", CallDuration="86400")
+    assert phone.twilio.post("/twilio/status", longest).status_code == 204
+    assert phone_of(phone.app).calls.find_call(call_sid=call_sid).duration_s == 86400  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("silent", ["²", "٢", "1" * 26, "-1", "x"])
+def test_an_unreadable_silence_count_starts_again(phone: PhoneServer, silent: str) -> None:
+    """The count of `<Gather>`s heard in silence travels in the action's query: one that is not
+    a count the app wrote counts as none."""
+    from urllib.parse import urlencode
+
+    params = call_params(sid("CA"), NUMBER)
+    query = urlencode({"silent": silent})  # as Twilio requests and signs it
+    root = twiml(phone.twilio.post("/twilio/gather", params, query=query))
+    (gather,) = root
+    assert gather.tag == "Gather" and gather.attrib["action"].endswith("?silent=1")
+    assert gather.find("Say").text == "Are you still there?"  # type: ignore[union-attr]

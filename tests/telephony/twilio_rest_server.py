@@ -2,8 +2,8 @@
 
 `POST /2010-04-01/Accounts/{AccountSid}/Calls.json` takes the form the twilio SDK sends (To,
 From, Url, StatusCallback, StatusCallbackEvent...), checks HTTP basic auth with the account
-sid and auth token, and answers 201 with a call resource shaped like Twilio's, or with
-Twilio's error JSON when told to fail.
+sid and auth token, and answers 201 with a call resource shaped like Twilio's, with
+Twilio's error JSON when told to fail, or with any other answer a proxy in the way could give.
 """
 
 from __future__ import annotations
@@ -42,6 +42,15 @@ AUTHENTICATE = TwilioError(20003, "Authenticate", 401)
 
 
 @dataclass(frozen=True)
+class RawAnswer:
+    """An answer that is not Twilio's own: a captive portal's or a proxy's page, say."""
+
+    status: int
+    content_type: str
+    body: bytes
+
+
+@dataclass(frozen=True)
 class Seen:
     """One request to the Calls resource: its path, whether it authenticated, its form."""
 
@@ -62,6 +71,7 @@ class FakeTwilio:
     account_sid: str = ACCOUNT_SID
     auth_token: str = AUTH_TOKEN
     fail: TwilioError | None = None
+    raw: RawAnswer | None = None
     requests: list[Seen] = field(default_factory=list)
     errors: list[BaseException] = field(default_factory=list)
     url: str = ""
@@ -142,6 +152,8 @@ class Handler(BaseHTTPRequestHandler):
             self.error(AUTHENTICATE)
         elif fake.fail is not None:
             self.error(fake.fail, to=form.get("To", [""])[0])
+        elif fake.raw is not None:
+            self.send_bytes(fake.raw.status, fake.raw.content_type, fake.raw.body)
         else:
             self.send(201, call_resource(fake.account_sid, form))
 
@@ -157,9 +169,11 @@ class Handler(BaseHTTPRequestHandler):
         )
 
     def send(self, status: int, payload: dict[str, Any]) -> None:
-        data = json.dumps(payload).encode()
+        self.send_bytes(status, "application/json; charset=utf-8", json.dumps(payload).encode())
+
+    def send_bytes(self, status: int, content_type: str, data: bytes) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Connection", "close")
         self.end_headers()

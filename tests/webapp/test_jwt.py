@@ -49,13 +49,27 @@ def live(
         yield client, (data_dir / "jwt_secret").read_bytes()
 
 
-def forged(secret: bytes) -> dict[str, str]:
+def admin_claims(client: httpx.Client) -> dict:
+    """`sub` and `ver` of the admin's tokens, read from one (the server's own)."""
+    token = login(client)["Authorization"].removeprefix("Bearer ")  # type: ignore[arg-type]
+    body = token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    return {"sub": claims["sub"], "ver": claims["ver"]}
+
+
+def forged(secret: bytes, admin: dict) -> dict[str, str]:
+    """Tokens that name the admin's account (its real `sub` and `ver`), or try to."""
     now = int(time.time())
-    good = {"sub": "1", "exp": now + 600}
+    good = {**admin, "exp": now + 600}
+    sub = admin["sub"]
     rsa = RSAKey.generate_key(2048)
     public_pem = rsa.as_pem(private=False)
     body = b64(json.dumps(good).encode())
-    other_body = b64(json.dumps({"sub": "2", "exp": now + 600}).encode())
+    other_body = b64(json.dumps({**good, "sub": "f" * 32}).encode())
+
+    def signed(**claims: object) -> str:
+        return hs({"alg": "HS256"}, {**good, **claims}, secret)
+
     return {
         "alg none": b64(json.dumps({"alg": "none", "typ": "JWT"}).encode()) + f".{body}.",
         "alg None, signature kept": hs({"alg": "None"}, good, secret),
@@ -63,19 +77,25 @@ def forged(secret: bytes) -> dict[str, str]:
         "RS256 signed": jwt.encode({"alg": "RS256"}, good, rsa),
         "HS256 keyed with an RSA public key": hs({"alg": "HS256"}, good, public_pem),
         "wrong key": hs({"alg": "HS256"}, good, b"k" * 48),
-        "missing exp": hs({"alg": "HS256"}, {"sub": "1"}, secret),
-        "expired exp": hs({"alg": "HS256"}, {"sub": "1", "exp": now - 60}, secret),
-        "exp not a number": hs({"alg": "HS256"}, {"sub": "1", "exp": "tomorrow"}, secret),
-        "not yet valid (nbf)": hs({"alg": "HS256"}, {**good, "nbf": now + 3600}, secret),
-        "missing sub": hs({"alg": "HS256"}, {"exp": now + 600}, secret),
-        "sub not a user id": hs({"alg": "HS256"}, {"sub": "admin", "exp": now + 600}, secret),
-        "sub of no account": hs({"alg": "HS256"}, {"sub": "999", "exp": now + 600}, secret),
-        # Beyond the database's integers: a 500 (OverflowError in the lookup) before the fix.
-        "sub of 2**70": hs({"alg": "HS256"}, {"sub": str(2**70), "exp": now + 600}, secret),
-        "sub of 2**63": hs({"alg": "HS256"}, {"sub": str(2**63), "exp": now + 600}, secret),
-        "sub negative": hs({"alg": "HS256"}, {"sub": "-1", "exp": now + 600}, secret),
-        "sub a number": hs({"alg": "HS256"}, {"sub": 1, "exp": now + 600}, secret),
-        "sub spelled another way": hs({"alg": "HS256"}, {"sub": "+1", "exp": now + 600}, secret),
+        "missing exp": hs({"alg": "HS256"}, admin, secret),
+        "expired exp": signed(exp=now - 60),
+        "exp not a number": signed(exp="tomorrow"),
+        "not yet valid (nbf)": signed(nbf=now + 3600),
+        "missing sub": hs({"alg": "HS256"}, {"ver": 0, "exp": now + 600}, secret),
+        "missing ver": hs({"alg": "HS256"}, {"sub": sub, "exp": now + 600}, secret),
+        "sub not a public id": signed(sub="admin"),
+        "sub of no account": signed(sub="0" * 32),
+        # Tokens from before public ids named the numeric id (reused by SQLite).
+        "sub a numeric id": signed(sub="1"),
+        "sub a number": signed(sub=1),
+        "sub in capitals": signed(sub=sub.upper()),
+        "sub padded": signed(sub=f" {sub}"),
+        "ver of no token yet": signed(ver=1),
+        "ver negative": signed(ver=-1),
+        "ver of 2**63": signed(ver=2**63),
+        "ver a string": signed(ver="0"),
+        "ver a float": signed(ver=0.0),
+        "ver a boolean": signed(ver=False),
         "tampered claims": hs({"alg": "HS256"}, good, secret).replace(body, other_body),
         "two parts": "e30.e30",
         "not base64": "@@@.@@@.@@@",
@@ -87,14 +107,15 @@ def test_forged_and_malformed_tokens_are_a_quick_401(
     live: tuple[httpx.Client, bytes],
 ) -> None:
     client, secret = live
-    for name, token in forged(secret).items():
+    admin = admin_claims(client)
+    for name, token in forged(secret, admin).items():
         start = time.monotonic()
         res = client.get("/sessions", headers={"Authorization": f"Bearer {token}"})
         assert res.status_code == 401, (name, res.text)
         assert res.headers["www-authenticate"] == "Bearer", name
         assert time.monotonic() - start < QUICK_S, name
     # The same secret signs a real token that works: the refusals above were the forgeries'.
-    valid = hs({"alg": "HS256"}, {"sub": "1", "exp": int(time.time()) + 600}, secret)
+    valid = hs({"alg": "HS256"}, {**admin, "exp": int(time.time()) + 600}, secret)
     assert client.get("/sessions", headers={"Authorization": f"Bearer {valid}"}).is_success
 
 

@@ -285,9 +285,9 @@ def test_simultaneous_conversations_share_the_models_and_queue(live: Live, speak
     results: list[Received] = [Received(), Received()]
     errors: list[BaseException] = []
 
-    def talk(got: Received, audio: bytes, after: Received | None) -> None:
+    def talk(got: Received, audio: bytes, after: Received | None, token: str) -> None:
         try:
-            with live.ws() as ws:
+            with live.ws(token=token) as ws:
                 receive_until(ws, got, "ready")
                 deadline = time.monotonic() + 60
                 while after is not None and "answer" not in after.types():
@@ -303,9 +303,13 @@ def test_simultaneous_conversations_share_the_models_and_queue(live: Live, speak
         except BaseException as exc:  # handed to the test thread
             errors.append(exc)
 
+    # Two people: one account holds one live conversation at a time.
+    second = {"username": "second-caller", "password": "second-pass-1"}
+    assert httpx.post(f"{live.base}/register", json=second).status_code == 201
+    other = httpx.post(f"{live.base}/login", json=second).json()["token"]
     threads = [
-        threading.Thread(target=talk, args=(results[0], audios[0], None)),
-        threading.Thread(target=talk, args=(results[1], audios[1], results[0])),
+        threading.Thread(target=talk, args=(results[0], audios[0], None, live.token)),
+        threading.Thread(target=talk, args=(results[1], audios[1], results[0], other)),
     ]
     for thread in threads:
         thread.start()

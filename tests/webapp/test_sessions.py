@@ -6,7 +6,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import TEST_LOCAL_LLM
-from tests.helpers import login
+from tests.helpers import ADMIN, login
+from webapp.deps import state_of
 
 
 @pytest.fixture
@@ -99,6 +100,50 @@ def test_list_get_and_delete_sessions(client: TestClient, headers: dict) -> None
     assert client.delete(f"/sessions/{a['session_id']}", headers=headers).status_code == 204
     assert client.get(f"/sessions/{a['session_id']}", headers=headers).status_code == 404
     assert [s["id"] for s in client.get("/sessions", headers=headers).json()] == [b["session_id"]]
+
+
+def test_a_turn_shows_its_stored_figures_under_the_documented_names(
+    client: TestClient, headers: dict
+) -> None:
+    """Each field as stored, grouped as docs/api.md documents it; a first audio alone (the
+    page's player may report it first) is not yet a timed turn."""
+    store = state_of(client.app).store
+    user = store.find_user_by_name(username=ADMIN[0])
+    session = store.create_session(user_id=user.id, channel="ws")
+    timed, heard_first = (
+        store.add_turn(
+            user_id=user.id, session_id=session.id, source="voice", user_text=t, language="en"
+        )
+        for t in ("What time is it?", "And now?")
+    )
+    call = {"name": "clock", "arguments": {}, "result": {"time": "10:00"}, "ok": True, "ms": 2.0}
+    store.complete_turn(
+        turn_id=timed.id,
+        answer="Ten.",
+        language="en",
+        personality="casual",
+        llm_provider="local",
+        fallback=None,
+        llm_first_token_ms=150.0,
+        total_ms=800.0,
+        tool_calls=[{**call, "action": "end"}],
+    )
+    store.record_realtime(
+        turn_id=timed.id, transcript_ms=300.0, first_token_ms=900.0, first_audio_ms=1400.0
+    )
+    store.record_realtime(
+        turn_id=heard_first.id, transcript_ms=None, first_token_ms=None, first_audio_ms=2100.0
+    )
+
+    first, second = client.get(f"/sessions/{session.id}", headers=headers).json()["turns"]
+    assert first["timings"] == {"stt_ms": None, "llm_first_token_ms": 150.0, "total_ms": 800.0}
+    assert first["realtime"] == {
+        "transcript_ms": 300.0,
+        "first_token_ms": 900.0,
+        "first_audio_ms": 1400.0,
+    }
+    assert first["tool_calls"] == [{**call, "action": "end"}]
+    assert (second["realtime"], second["tool_calls"]) == (None, [])
 
 
 def test_health_names_the_local_providers(client: TestClient) -> None:

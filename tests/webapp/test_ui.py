@@ -315,10 +315,12 @@ def test_new_conversation_clears_the_recorder(browser_page) -> None:
     held = []
 
     def hold(route) -> None:  # type: ignore[no-untyped-def]
-        if held:  # only the recording's turn is held
-            route.continue_()
-        else:
+        # Only the recording's turn (its request carries the recorded file) is held: any
+        # other event the page sends meanwhile goes through, or the turn would run.
+        if not held and "gradio.FileData" in (route.request.post_data or ""):
             held.append(route)
+        else:
+            route.continue_()
 
     page.route("**/gradio_api/queue/join*", hold)
     record(page, seconds=1.0)

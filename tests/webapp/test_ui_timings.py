@@ -40,9 +40,9 @@ SPOKEN = TurnRecord(
     interrupted=False,
     created_at=NOW,
     answered_at=NOW,
-    eos_transcript_ms=600.0,
-    eos_first_token_ms=1500.0,  # ...which began 1100 ms after the end of speech
-    eos_first_audio_ms=2100.0,
+    transcript_ms=600.0,
+    first_token_ms=1500.0,  # ...which began 1100 ms after the end of speech
+    first_audio_ms=2100.0,
 )
 
 
@@ -64,7 +64,7 @@ def test_a_turn_is_timed_from_the_end_of_speech() -> None:
 
 def test_a_typed_turn_is_timed_from_when_it_was_sent() -> None:
     typed = dataclasses.replace(
-        SPOKEN, source="text", stt_ms=None, eos_transcript_ms=None, fallback="groq: 429"
+        SPOKEN, source="text", stt_ms=None, transcript_ms=None, fallback="groq: 429"
     )
     assert timings_line(typed) == (
         "**Last turn**, from when you sent it: first token 1.50 s · first audio 2.10 s "
@@ -76,9 +76,7 @@ def test_a_typed_turn_is_timed_from_when_it_was_sent() -> None:
 def test_a_turn_without_figures_from_the_end_of_speech_says_where_it_counts_from() -> None:
     """A REST turn, or a live one cut short before its timings were stored: the agent's own
     figures, from the start of the transcription."""
-    rest = dataclasses.replace(
-        SPOKEN, eos_transcript_ms=None, eos_first_token_ms=None, eos_first_audio_ms=None
-    )
+    rest = dataclasses.replace(SPOKEN, transcript_ms=None, first_token_ms=None, first_audio_ms=None)
     at = milestones(rest)
     assert (at.transcript, at.first_token, at.first_audio, at.written) == (
         350.0,
@@ -93,7 +91,7 @@ def test_a_turn_without_figures_from_the_end_of_speech_says_where_it_counts_from
 
 
 def test_the_chart_has_every_stage_of_every_turn_stacked_from_the_bottom_up() -> None:
-    quick = dataclasses.replace(SPOKEN, id=8, eos_first_audio_ms=5000.0)  # after the text
+    quick = dataclasses.replace(SPOKEN, id=8, first_audio_ms=5000.0)  # after the text
     frame = timings_frame([SPOKEN, quick])
     rows = list(frame.itertuples(index=False, name=None))
     # Listed last stage first: the chart stacks the first listed on top.

@@ -4,23 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from core.history import CallRecord
 from webapp.deps import CurrentUser, StateDep
 from webapp.errors import documented
 from webapp.schemas import CallCreate, CallPlaced, CallPublic
 
 router = APIRouter(prefix="/calls", tags=["calls"])
-
-
-def call_public(record: CallRecord) -> CallPublic:
-    return CallPublic(
-        call_sid=record.call_sid,
-        status=record.status,
-        session_id=record.session_id,
-        duration_s=record.duration_s,
-        created_at=record.created_at,
-        updated_at=record.updated_at,
-    )
 
 
 @router.post(
@@ -32,7 +20,8 @@ def call_public(record: CallRecord) -> CallPublic:
 async def place_call(body: CallCreate, user: CurrentUser, state: StateDep) -> CallPlaced:
     """Have the agent call a number through Twilio and talk with whoever answers. Only the
     accounts in OUTBOUND_CALLERS may (403 for others); 503 when the server has no Twilio
-    account set up for it, 502 with Twilio's reason when Twilio refuses the call."""
+    account set up for it, 502 with Twilio's reason when Twilio refuses the call, cannot be
+    reached, or answers with something that is not a call."""
     call = await state.outbound.call(user=user, to=body.to)
     assert call.record.session_id is not None  # recorded in a new session just now
     return CallPlaced(
@@ -45,5 +34,6 @@ async def place_call(body: CallCreate, user: CurrentUser, state: StateDep) -> Ca
 
 @router.get("", response_model=list[CallPublic], responses=documented(401))
 async def list_calls(user: CurrentUser, state: StateDep) -> list[CallPublic]:
-    """The calls in my sessions (those placed for me), newest first."""
-    return [call_public(r) for r in await state.outbound.calls(user)]
+    """The calls placed for me, newest first; one whose session I deleted stays listed, its
+    `session_id` null."""
+    return [CallPublic.model_validate(r) for r in await state.outbound.calls(user)]

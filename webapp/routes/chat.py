@@ -20,7 +20,6 @@ from core.results import (
     ToolFinished,
     ToolStarted,
     TurnDone,
-    TurnResult,
     TurnStarted,
 )
 from core.tts.turns import turn_speech
@@ -30,8 +29,6 @@ from webapp.schemas import (
     AudioMode,
     ResponseRequest,
     ResponseResponse,
-    Timings,
-    ToolCallPublic,
     TranscriptionResponse,
 )
 
@@ -53,7 +50,7 @@ _SSE_DOC = {
 @router.post(
     "/upload",
     response_model=TranscriptionResponse,
-    responses=documented(400, 401, 404, 413, 422, 500, 503),
+    responses=documented(400, 401, 404, 413, 422, 500, 503, 507),
 )
 async def upload(
     user: CurrentUser,
@@ -67,36 +64,7 @@ async def upload(
     result = await state.agent.transcribe(
         user=user, audio=data, session_id=session_id or None, personality=personality or None
     )
-    return TranscriptionResponse(
-        transcription=result.text,
-        language=result.language,
-        duration=result.duration,
-        session_id=result.session_id,
-        turn_id=result.turn_id,
-        provider=result.provider,
-        stt_ms=result.stt_ms,
-        fallback=result.fallback,
-    )
-
-
-def to_response(result: TurnResult) -> ResponseResponse:
-    return ResponseResponse(
-        response=result.answer,
-        language=result.language,
-        session_id=result.session_id,
-        turn_id=result.turn_id,
-        transcription=result.user_text,
-        personality=result.personality,
-        provider=result.provider,
-        fallback=result.fallback,
-        timings=Timings(
-            stt_ms=result.timings.stt_ms,
-            llm_first_token_ms=result.timings.llm_first_token_ms,
-            total_ms=result.timings.total_ms,
-        ),
-        tool_calls=[ToolCallPublic(**r.as_record()) for r in result.tool_calls],
-        action=result.action.kind if result.action else None,
-    )
+    return TranscriptionResponse.model_validate(result)
 
 
 Finish = Callable[[ResponseResponse], Awaitable[ResponseResponse]]
@@ -163,8 +131,8 @@ async def _event_stream(
             elif isinstance(event, ToolFinished):
                 yield _sse("tool_result", event.result.as_record())
             elif isinstance(event, TurnDone):
-                done = await finish(to_response(event.result))
-                yield _sse("done", done.model_dump(mode="json"))
+                done = await finish(ResponseResponse.model_validate(event.result))
+                yield _sse("done", done.model_dump(mode="json", by_alias=True))
     except AgentError as exc:
         # Headers are already sent: the failure travels as an event, not a status code.
         yield _sse("error", {"detail": str(exc), "status": status_for(exc)})
@@ -173,7 +141,7 @@ async def _event_stream(
 @router.post(
     "/response",
     response_model=ResponseResponse,
-    responses={**_SSE_DOC, **documented(400, 401, 404, 413, 422, 503)},
+    responses={**_SSE_DOC, **documented(400, 401, 404, 413, 422, 503, 507)},
 )
 async def response(
     body: ResponseRequest, user: CurrentUser, state: StateDep, request: Request
@@ -202,5 +170,5 @@ async def response(
         )
     async for event in events:
         if isinstance(event, TurnDone):
-            return await finish(to_response(event.result))
+            return await finish(ResponseResponse.model_validate(event.result))
     raise ProviderError("The answer stream ended without a result.")

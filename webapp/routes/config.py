@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from core import language, personalities
-from core.concurrency import run_blocking
 from core.config import Settings
 from core.errors import InvalidInputError
 from core.history import UserRecord
@@ -49,7 +48,7 @@ async def get_settings(user: CurrentUser, state: StateDep) -> UserSettings:
     return user_settings(user, state.settings)
 
 
-@router.put("/settings", response_model=UserSettings, responses=documented(400, 401, 413, 422))
+@router.put("/settings", response_model=UserSettings, responses=documented(400, 401, 413, 422, 507))
 async def put_settings(body: UserSettings, user: CurrentUser, state: StateDep) -> UserSettings:
     """Set my personality (formal, casual, humorous or custom), language (auto or pinned) and
     voice (local or gtts; left out: unchanged)."""
@@ -60,15 +59,13 @@ async def put_settings(body: UserSettings, user: CurrentUser, state: StateDep) -
             check_zone(body.time_zone)
         except ValueError as exc:
             raise InvalidInputError(str(exc)) from exc
-    record = await run_blocking(
-        lambda: state.store.update_user(
-            user_id=user.id,
-            personality=body.personality,
-            custom_prompt=body.custom_prompt,
-            language=body.language,
-            tts_provider=body.tts_provider or user.tts_provider,
-            time_zone=body.time_zone or user.time_zone,
-        )
+    record = await state.store.aio.update_user(
+        user_id=user.id,
+        personality=body.personality,
+        custom_prompt=body.custom_prompt,
+        language=body.language,
+        tts_provider=body.tts_provider or user.tts_provider,
+        time_zone=body.time_zone or user.time_zone,
     )
     return user_settings(record, state.settings)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from dataclasses import asdict
 
@@ -17,6 +16,7 @@ from core.concurrency import run_blocking
 from core.errors import AgentError, OverloadedError
 from core.history import UserRecord
 from core.realtime import events as ev
+from core.realtime.controls import json_object, played_ms
 from core.realtime.engine import Conversation
 from webapp.auth import COOKIE, InvalidToken
 from webapp.deps import AppState, state_of
@@ -39,10 +39,9 @@ async def _user(state: AppState, websocket: WebSocket) -> UserRecord | None:
     if not token:
         return None
     try:
-        user_id = state.tokens.verify(token)
+        return await run_blocking(state.tokens.user_of, token)  # one read: off the loop
     except InvalidToken:
         return None
-    return await run_blocking(lambda: state.store.find_user(user_id=user_id))
 
 
 @router.websocket("/ws/conversation")
@@ -124,12 +123,14 @@ async def _receive(websocket: WebSocket, engine: Conversation) -> None:
             return
 
 
+PLAYED_MS = "'played_ms' must be a number of milliseconds from 0 to 86400000."
+
+
 async def _control(websocket: WebSocket, engine: Conversation, text: str) -> bool:
     """Handle a JSON control message; True when the conversation should end."""
-    try:
-        control = json.loads(text)
-        kind = control["type"]
-    except (ValueError, KeyError, TypeError):
+    control = json_object(text)
+    kind = control.get("type") if control is not None else None
+    if control is None or not isinstance(kind, str):
         await websocket.send_json(
             {"type": "error", "message": "Send JSON with a 'type' field.", "fatal": False}
         )
@@ -138,8 +139,10 @@ async def _control(websocket: WebSocket, engine: Conversation, text: str) -> boo
         engine.interrupt()
     elif kind == "text" and isinstance(control.get("text"), str) and control["text"].strip():
         engine.text_turn(control["text"][:4000])
-    elif kind == "playback" and isinstance(control.get("played_ms"), int | float):
-        engine.played(control["played_ms"])
+    elif kind == "playback" and (played := played_ms(control)) is not None:
+        engine.played(played)
+    elif kind == "playback":
+        await websocket.send_json({"type": "error", "message": PLAYED_MS, "fatal": False})
     elif kind == "end":
         await engine.finish()
         return True

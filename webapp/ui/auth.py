@@ -9,6 +9,8 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from core.concurrency import run_blocking
+from core.errors import AgentError
 from core.history import UserRecord
 from webapp.auth import COOKIE, InvalidToken
 from webapp.deps import AppState, state_of
@@ -97,7 +99,7 @@ async def signin(
         page = signin_page(str(exc.detail), status_code=exc.status_code)
         page.headers.update(exc.headers or {})
         return page
-    token = state.tokens.issue(user_id=user.id, username=user.username)
+    token = state.tokens.issue_for(user)  # reads and writes nothing
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(
         COOKIE,
@@ -112,7 +114,17 @@ async def signin(
 
 
 @router.get("/signout")
-async def signout() -> Response:
+async def signout(request: Request) -> Response:
+    """Sign the page out, as `POST /logout` does: every token of the account stops working
+    (a copied cookie too), not only this browser's cookie."""
+    state = state_of(request.app)
+    token = request.cookies.get(COOKIE)
+    if token:
+        try:
+            user = await run_blocking(state.tokens.user_of, token)
+            await state.store.aio.revoke_tokens(user_id=user.id)
+        except (InvalidToken, AgentError):  # already signed out, or no room to store it
+            pass
     response = RedirectResponse(SIGNIN_PATH, status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response

@@ -15,16 +15,15 @@ from core import language, personalities, tracing
 from core.concurrency import run_blocking
 from core.errors import AgentError, NotFoundError
 from core.history import TurnRecord, UserRecord
-from core.results import AnswerDelta, AnswerRestart, TurnDone, TurnResult, TurnStarted
+from core.results import TurnResult
 from core.tts.spoken import ms_between
 from webapp.deps import AppState
 from webapp.errors import status_for
 from webapp.ui.auth import current_ui_user
 from webapp.ui.handsfree import StoredTurn
-from webapp.ui.player import feed_piece, feed_start
-from webapp.ui.speech import PAGE_RATE, PageSpeech
+from webapp.ui.speech import PageSpeech
 from webapp.ui.timings import HeardReport, StopClock, timings_line, timings_plot
-from webapp.ui.view import View, chat_messages
+from webapp.ui.view import StreamedAnswer, View, chat_messages
 
 logger = logging.getLogger(__name__)
 
@@ -40,11 +39,6 @@ HOW_TO = "Press Record, speak, then press Stop."
 # what it wrote (the engine waits up to 5 s for that): the page waits this long for the mark.
 SETTLE_S = 8.0
 SETTLE_STEP_S = 0.2
-
-
-def _timed(turn: TurnRecord) -> bool:
-    """The turn's timings from the end of speech are stored (not only a first audio)."""
-    return turn.eos_transcript_ms is not None or turn.eos_first_token_ms is not None
 
 
 class UIController:
@@ -83,29 +77,25 @@ class UIController:
             personalities.validate(personality, custom_prompt)
         except AgentError as exc:
             return f"Error: {exc}", visible
-        await run_blocking(
-            lambda: self.state.store.update_user(
-                user_id=user.id,
-                personality=personality,
-                custom_prompt=custom_prompt or None,
-                language=lang,
-            )
+        await self.state.store.aio.update_user(
+            user_id=user.id,
+            personality=personality,
+            custom_prompt=custom_prompt or None,
+            language=lang,
         )
         shown = dict(LANGUAGE_CHOICES).get(lang, lang)
         names = {v: k for k, v in LANGUAGE_CHOICES}
         return f"Saved: {personality}, language {names.get(lang, shown)}.", visible
 
     async def _session_choices(self, user: UserRecord, selected: str | None = None) -> Any:
-        records = await run_blocking(lambda: self.state.store.list_sessions(user_id=user.id))
+        records = await self.state.store.aio.list_sessions(user_id=user.id)
         choices = [
             (f"{(r.title or 'Untitled')[:40]} · {r.turn_count} turn(s)", r.id) for r in records
         ]
         return gr.update(choices=choices, value=selected)
 
     async def _turns(self, user: UserRecord, session_id: str) -> list[TurnRecord]:
-        return await run_blocking(
-            lambda: self.state.store.list_turns(user_id=user.id, session_id=session_id)
-        )
+        return await self.state.store.aio.list_turns(user_id=user.id, session_id=session_id)
 
     def _shown(
         self, turns: list[TurnRecord], recordings: dict[int, str] | None, session_id: str
@@ -172,27 +162,23 @@ class UIController:
         if report is None:
             return gr.skip(), gr.skip()
         try:
-            turn = await run_blocking(
-                lambda: self.state.store.get_turn(user_id=user.id, turn_id=report.turn_id)
-            )
+            turn = await self.state.store.aio.get_turn(user_id=user.id, turn_id=report.turn_id)
         except NotFoundError:
             return gr.skip(), gr.skip()
         if turn.source == "voice":  # a live turn: the engine times it
             return gr.skip(), gr.skip()
-        if turn.eos_first_audio_ms is None:  # the first report is the one
-            await run_blocking(
-                lambda: self.state.store.record_realtime(
-                    turn_id=turn.id,
-                    transcript_ms=None,
-                    first_token_ms=None,
-                    first_audio_ms=report.heard_ms,
-                )
+        if turn.first_audio_ms is None:  # the first report is the one
+            await self.state.store.aio.record_realtime(
+                turn_id=turn.id,
+                transcript_ms=None,
+                first_token_ms=None,
+                first_audio_ms=report.heard_ms,
             )
         if turn.session_id != session_id:
             return gr.skip(), gr.skip()
         turns = await self._turns(user, turn.session_id)
         # Until the answer's handler has stored its figures, it writes the line itself.
-        if not turns or turns[-1].id != turn.id or not _timed(turns[-1]):
+        if not turns or turns[-1].id != turn.id or turns[-1].realtime is None:
             return gr.skip(), gr.skip()
         return timings_line(turns[-1]), timings_plot(turns)
 
@@ -312,55 +298,54 @@ class UIController:
         yield view.out()
         view.timings = None  # written once the turn is stored (or by `heard`)
         speech = PageSpeech(self.state, user)
-        answer = ""
-        result: TurnResult | None = None
-        first_sent: float | None = None
+        shown = StreamedAnswer(view, stopped_at)
         events = self.state.agent.respond(
             user=user, text=text, session_id=view.session_id, channel="ui", hold=speech.hold
         )
         try:
             async for batch in speech.merge(events):
                 for item in batch:
-                    if isinstance(item, bytes):  # a piece of the spoken answer
-                        view.speech = (view.speech or "") + feed_piece(item)
-                        view.status = "Speaking..."
-                        first_sent = first_sent or time.perf_counter()
-                    elif isinstance(item, TurnStarted):
-                        view.session_id = item.session_id
-                        view.say("assistant", "")
-                        view.speech = feed_start(item.turn_id, PAGE_RATE, stopped_at)
-                    elif isinstance(item, AnswerDelta):
-                        answer += item.text
-                        view.grow_answer(answer)
-                    elif isinstance(item, AnswerRestart):
-                        answer = ""
-                        view.grow_answer(answer)
-                        view.status = "The cloud model failed; the local model is answering..."
-                    elif isinstance(item, TurnDone):
-                        result = item.result
-                        view.session_id = result.session_id
-                        view.grow_answer(result.answer)
+                    shown.add(item)
                 yield view.out()
         except AgentError as exc:
             view.status = self._error(exc)
             yield view.out()
             return
-        if result is None:
-            return
-        done = result
-        stages = {
-            "transcript": transcript_ms,
-            "first_token": ms_between(ended_at, speech.first_token),
-            "first_tts_chunk": ms_between(ended_at, speech.first_audio),
-            "first_audio_sent": ms_between(ended_at, first_sent),
-        }
-        await run_blocking(
-            lambda: self.state.store.record_realtime(
-                turn_id=done.turn_id,
-                transcript_ms=transcript_ms,
-                first_token_ms=stages["first_token"],
-                first_audio_ms=None if stopped_at is not None else stages["first_audio_sent"],
+        if shown.result is not None:
+            stages = {
+                "transcript": transcript_ms,
+                "first_token": ms_between(ended_at, speech.first_token),
+                "first_tts_chunk": ms_between(ended_at, speech.first_audio),
+                "first_audio_sent": ms_between(ended_at, shown.first_sent),
+            }
+            await self._done(
+                user,
+                view,
+                shown.result,
+                stages=stages,
+                ended_at=ended_at,
+                stopped_at=stopped_at,
+                spoken=speech.spoken,
             )
+            yield view.out()
+
+    async def _done(
+        self,
+        user: UserRecord,
+        view: View,
+        done: TurnResult,
+        *,
+        stages: dict[str, float | None],
+        ended_at: float,
+        stopped_at: float | None,
+        spoken: bool,
+    ) -> None:
+        """The answer is in: store its timings, trace it, show the turn's timings line."""
+        await self.state.store.aio.record_realtime(
+            turn_id=done.turn_id,
+            transcript_ms=stages["transcript"],
+            first_token_ms=stages["first_token"],
+            first_audio_ms=None if stopped_at is not None else stages["first_audio_sent"],
         )
         tracing.record_turn(
             tracing.TurnTrace(
@@ -382,8 +367,7 @@ class UIController:
         view.plot = timings_plot(turns)
         turn = next((t for t in turns if t.id == done.turn_id), None)
         view.timings = timings_line(turn) if turn is not None else ""
-        view.status = "Done." if speech.spoken else "Done (the answer could not be spoken)."
-        yield view.out()
+        view.status = "Done." if spoken else "Done (the answer could not be spoken)."
 
     @staticmethod
     def _error(exc: AgentError) -> str:

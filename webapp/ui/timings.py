@@ -1,9 +1,9 @@
 """A turn's timings on the page: one line and one bar, both counted from the end of speech.
 
 The end of speech is where the person stops: a live turn's last voiced audio (the engine's
-`eos_*` figures), the press of Stop (or the choice of a file, or Send) for a press-to-talk
-turn. The page's turns are timed in the browser from that press, so the upload counts, and
-their first audio is the moment the page's player started playing it (webapp/ui/player.py).
+figures), the press of Stop (or the choice of a file, or Send) for a press-to-talk turn. The
+page's turns are timed in the browser from that press, so the upload counts, and their first
+audio is the moment the page's player started playing it (webapp/ui/player.py).
 """
 
 from __future__ import annotations
@@ -49,14 +49,15 @@ class Milestones:
 def milestones(turn: TurnRecord) -> Milestones:
     """The turn's stages from the end of speech, as stored.
 
-    A turn timed from the end of speech (live, or the page's since it times them) has `eos_*`
-    figures; the agent's own `llm_first_token_ms` and `total_ms` count from the start of its
-    answer, which lies `eos_first_token_ms - llm_first_token_ms` after the end of speech. A
-    turn with none (the REST API's, or a live one cut short before its timings were stored)
-    is counted from the start of its transcription instead.
+    A turn timed from the end of speech (live, or the page's since it times them) has
+    `transcript_ms`, `first_token_ms` or `first_audio_ms`; the agent's own `llm_first_token_ms`
+    and `total_ms` count from the start of its answer, which lies `first_token_ms -
+    llm_first_token_ms` after the end of speech. A turn with none (the REST API's, or a live
+    one cut short before its timings were stored) is counted from the start of its
+    transcription instead.
     """
-    first_token, llm_first, total = turn.eos_first_token_ms, turn.llm_first_token_ms, turn.total_ms
-    if turn.eos_transcript_ms is None and first_token is None and turn.eos_first_audio_ms is None:
+    first_token, llm_first, total = turn.first_token_ms, turn.llm_first_token_ms, turn.total_ms
+    if turn.transcript_ms is None and first_token is None and turn.first_audio_ms is None:
         stt = turn.stt_ms or 0.0
         return Milestones(
             transcript=turn.stt_ms,
@@ -67,9 +68,9 @@ def milestones(turn: TurnRecord) -> Milestones:
         )
     answer_start = None if first_token is None or llm_first is None else first_token - llm_first
     return Milestones(
-        transcript=turn.eos_transcript_ms,
+        transcript=turn.transcript_ms,
         first_token=first_token,
-        first_audio=turn.eos_first_audio_ms,
+        first_audio=turn.first_audio_ms,
         written=None if answer_start is None or total is None else answer_start + total,
     )
 

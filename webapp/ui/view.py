@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
 
 from core.history import TurnRecord
+from core.results import AnswerDelta, AnswerRestart, TurnDone, TurnResult, TurnStarted
+from webapp.ui.player import feed_piece, feed_start
+from webapp.ui.speech import PAGE_RATE
 
 Message = dict[str, Any]
 
@@ -93,3 +97,36 @@ def chat_messages(
         if answer:
             messages.append({"role": "assistant", "content": answer})
     return messages
+
+
+class StreamedAnswer:
+    """What an answer's stream has put on the page so far (`View`), item by item."""
+
+    def __init__(self, view: View, stopped_at: float | None) -> None:
+        self.view = view
+        self.stopped_at = stopped_at
+        self.answer = ""
+        self.result: TurnResult | None = None
+        self.first_sent: float | None = None  # perf_counter() of the first piece of audio
+
+    def add(self, item: Any) -> None:
+        view = self.view
+        if isinstance(item, bytes):  # a piece of the spoken answer
+            view.speech = (view.speech or "") + feed_piece(item)
+            view.status = "Speaking..."
+            self.first_sent = self.first_sent or time.perf_counter()
+        elif isinstance(item, TurnStarted):
+            view.session_id = item.session_id
+            view.say("assistant", "")
+            view.speech = feed_start(item.turn_id, PAGE_RATE, self.stopped_at)
+        elif isinstance(item, AnswerDelta):
+            self.answer += item.text
+            view.grow_answer(self.answer)
+        elif isinstance(item, AnswerRestart):
+            self.answer = ""
+            view.grow_answer(self.answer)
+            view.status = "The cloud model failed; the local model is answering..."
+        elif isinstance(item, TurnDone):
+            self.result = item.result
+            view.session_id = item.result.session_id
+            view.grow_answer(item.result.answer)

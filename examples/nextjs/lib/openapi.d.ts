@@ -13,7 +13,8 @@ export interface paths {
         put?: never;
         /**
          * Login
-         * @description Exchange a username and password for a bearer token (JWT).
+         * @description Exchange a username and password for a bearer token (JWT). Works on a full disk too:
+         *     nothing it must store stands in the way of a right password.
          */
         post: operations["login_login_post"];
         delete?: never;
@@ -36,6 +37,49 @@ export interface paths {
          * @description Create an account; then sign in with POST /login.
          */
         post: operations["register_register_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Logout
+         * @description Sign out everywhere: every token of the account stops working, this one included (and
+         *     the browser page's sign-in).
+         */
+        post: operations["logout_logout_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change Password
+         * @description Change my password, given the current one: every earlier token of the account stops
+         *     working, and a new one comes back. A wrong current password is 403, and counts as a
+         *     failed sign-in (429 after too many), so a stolen token cannot guess the password.
+         */
+        post: operations["change_password_password_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -269,7 +313,8 @@ export interface paths {
         };
         /**
          * List Calls
-         * @description The calls in my sessions (those placed for me), newest first.
+         * @description The calls placed for me, newest first; one whose session I deleted stays listed, its
+         *     `session_id` null.
          */
         get: operations["list_calls_calls_get"];
         put?: never;
@@ -277,7 +322,8 @@ export interface paths {
          * Place Call
          * @description Have the agent call a number through Twilio and talk with whoever answers. Only the
          *     accounts in OUTBOUND_CALLERS may (403 for others); 503 when the server has no Twilio
-         *     account set up for it, 502 with Twilio's reason when Twilio refuses the call.
+         *     account set up for it, 502 with Twilio's reason when Twilio refuses the call, cannot be
+         *     reached, or answers with something that is not a call.
          */
         post: operations["place_call_calls_post"];
         delete?: never;
@@ -361,7 +407,10 @@ export interface paths {
         put?: never;
         /**
          * Call Status
-         * @description Twilio's status callback: the call's record gets its new status and duration.
+         * @description Twilio's status callback: the call's record gets its new status and duration. A
+         *     duration that is not whole seconds of a possible call is left out and the answer is still
+         *     204, as for any other odd field: an error would tell Twilio nothing it could mend, and
+         *     where retries are set up it would only post the same form again.
          */
         post: operations["call_status_twilio_status_post"];
         delete?: never;
@@ -552,6 +601,17 @@ export interface components {
             extra_buffers: boolean;
             /** Extra Buffers Reason */
             extra_buffers_reason: string;
+        };
+        /** PasswordChange */
+        PasswordChange: {
+            /** Current Password */
+            current_password: string;
+            /**
+             * New Password
+             * @description 8-256 characters
+             * @example a-new-passphrase
+             */
+            new_password: string;
         };
         /** PersonalityPublic */
         PersonalityPublic: {
@@ -931,7 +991,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Not signed in: missing, invalid or expired token, or wrong credentials */
+            /** @description Not signed in: missing, invalid, expired or revoked token, or wrong credentials */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1000,7 +1060,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Not allowed on this server */
+            /** @description Not allowed on this server, or a wrong current password */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1036,6 +1096,138 @@ export interface operations {
                     "application/json": components["schemas"]["InvalidRequest"];
                 };
             };
+            /** @description The server's disk is full: nothing was stored or changed; try again later */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    logout_logout_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not signed in: missing, invalid, expired or revoked token, or wrong credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The server's disk is full: nothing was stored or changed; try again later */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    change_password_password_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordChange"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenResponse"];
+                };
+            };
+            /** @description Bad input: a body that cannot be parsed, audio that cannot be decoded, or nothing to answer */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not signed in: missing, invalid, expired or revoked token, or wrong credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not allowed on this server, or a wrong current password */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body or upload too large, or audio too long */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Invalid request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvalidRequest"];
+                };
+            };
+            /** @description Too many failed sign-ins; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The server's disk is full: nothing was stored or changed; try again later */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     upload_upload_post: {
@@ -1069,7 +1261,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Not signed in: missing, invalid or expired token, or wrong credentials */
+            /** @description Not signed in: missing, invalid, expired or revoked token, or wrong credentials */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1123,6 +1315,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The server's disk is full: nothing was stored or changed; try again later */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     response_response_post: {
@@ -1157,7 +1358,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Not signed in: missing, invalid or expired token, or wrong credentials */
+            /** @description Not signed in: missing, invalid, expired or revoked token, or wrong credentials */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1202,6 +1403,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description The server's disk is full: nothing was stored or changed; try again later */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
         };
     };
     list_sessions_sessions_get: {
@@ -1222,7 +1432,7 @@ export interface operations {
                     "application/json": components["schemas"]["SessionPublic"][];
                 };
             };
-            /** @description Not signed in: missing, invalid or expired token, or wrong credentials */
+            /** @description Not signed in: missing, invalid, expired or revoked token, or wrong credentials */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1253,7 +1463,7 @@ export interface operations {
                     "application/json": components["schemas"]["SessionDetail"];
                 };
             };
-            /** @description Not signed in: missing, invalid or expired token, or wrong credentials */
+            /** @description Not signed in: missing, invalid, expired or revoked token, or wrong credentials */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1300,7 +1510,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Not signed in: missing, invalid or expired token, or wrong credentials */
+            /** @description Not signed in: missing, invalid, expired or revoked token, or wrong credentials */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1325,6 +1535,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description The server's disk is full: nothing was stored or changed; try again later */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
         };
@@ -1362,7 +1581,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Not signed in: missing, invalid or expired token, or wrong credentials */
+            /** @description Not signed in: missing, invalid, expired or revoked token, or wrong credentials */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1396,6 +1615,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["InvalidRequest"];
+                };
+            };
+            /** @description The server's disk is full: nothing was stored or changed; try again later */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
         };
@@ -1438,7 +1666,7 @@ export interface operations {
                     "application/json": components["schemas"]["UserSettings"];
                 };
             };
-            /** @description Not signed in: missing, invalid or expired token, or wrong credentials */
+            /** @description Not signed in: missing, invalid, expired or revoked token, or wrong credentials */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1480,7 +1708,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Not signed in: missing, invalid or expired token, or wrong credentials */
+            /** @description Not signed in: missing, invalid, expired or revoked token, or wrong credentials */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1505,6 +1733,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["InvalidRequest"];
+                };
+            };
+            /** @description The server's disk is full: nothing was stored or changed; try again later */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
         };
@@ -1560,7 +1797,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Not signed in: missing, invalid or expired token, or wrong credentials */
+            /** @description Not signed in: missing, invalid, expired or revoked token, or wrong credentials */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1618,7 +1855,7 @@ export interface operations {
                     "audio/wav": unknown;
                 };
             };
-            /** @description Not signed in: missing, invalid or expired token, or wrong credentials */
+            /** @description Not signed in: missing, invalid, expired or revoked token, or wrong credentials */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1694,7 +1931,7 @@ export interface operations {
                     "application/json": components["schemas"]["CallPublic"][];
                 };
             };
-            /** @description Not signed in: missing, invalid or expired token, or wrong credentials */
+            /** @description Not signed in: missing, invalid, expired or revoked token, or wrong credentials */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1736,7 +1973,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Not signed in: missing, invalid or expired token, or wrong credentials */
+            /** @description Not signed in: missing, invalid, expired or revoked token, or wrong credentials */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1745,7 +1982,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Not allowed on this server */
+            /** @description Not allowed on this server, or a wrong current password */
             403: {
                 headers: {
                     [name: string]: unknown;

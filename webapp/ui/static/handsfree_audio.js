@@ -165,7 +165,7 @@ class PcmPlayer {
     node.buffer = buffer;
     node.connect(this.ctx.destination);
     // Back to back; after an underrun, start again a little ahead of now.
-    const at = Math.max(this.nextTime, this.ctx.currentTime + 0.05);
+    const at = Math.max(this.nextTime, this.ctx.currentTime + 0.02);
     node.start(at);
     this.nextTime = at + buffer.duration;
     this.chunks.push([at, buffer.duration]);

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from core.errors import ConflictError, NotFoundError
-from core.history import HistoryStore
+from core.history import HistoryStore, RealtimeTimings
 from tests.conftest import POSTGRES_URL, postgres_only, sqlite_only
 
 
@@ -45,7 +45,7 @@ def test_schema_comes_from_alembic(store: HistoryStore) -> None:
     from core.history.models import Base
 
     with store.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0006"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0009"
         # The migrations make exactly the tables the models describe.
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
 
@@ -82,6 +82,63 @@ def test_upgrade_from_0001_keeps_users_and_adds_their_voice_choice(database_url:
         assert updated.language == "fr"
     finally:
         store.close()
+
+
+def test_0009_gives_the_timings_from_the_end_of_speech_their_names(database_url: str) -> None:
+    """The turns' `eos_*` columns take the names the record and the API give them, with their
+    values; a downgrade gives the old names back, values too."""
+    from alembic import command
+    from alembic.config import Config
+
+    from core.history.db import MIGRATIONS, make_engine
+
+    engine = make_engine(database_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0008")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO users (id, username, password_hash, language, created_at, "
+                "public_id, token_version) VALUES (1, 'old', 'x', 'en', '2026-12-01', :p, 0)"
+            ),
+            {"p": "b" * 32},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO sessions (id, user_id, channel, created_at, updated_at) "
+                "VALUES (:s, 1, 'ws', '2026-12-01', '2026-12-01')"
+            ),
+            {"s": "a" * 32},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO turns (session_id, source, user_text, language, status, "
+                "interrupted, created_at, llm_first_token_ms, eos_transcript_ms, "
+                "eos_first_token_ms, eos_first_audio_ms) VALUES (:s, 'voice', 'hi', 'en', "
+                "'answered', false, '2026-12-01', 150.0, 300.0, 900.0, 1400.0)"
+            ),
+            {"s": "a" * 32},
+        )
+    engine.dispose()
+
+    store = HistoryStore.open(database_url)
+    try:
+        (turn,) = store.list_turns(user_id=1, session_id="a" * 32)
+        assert turn.realtime == RealtimeTimings(300.0, 900.0, 1400.0)
+        assert turn.llm_first_token_ms == 150.0
+    finally:
+        store.close()
+
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0008")
+    with engine.connect() as connection:
+        old = "SELECT eos_transcript_ms, eos_first_token_ms, eos_first_audio_ms FROM turns"
+        assert connection.execute(text(old)).one() == (300.0, 900.0, 1400.0)
+    engine.dispose()
 
 
 def test_a_turn_is_found_only_by_its_owner(store: HistoryStore) -> None:
@@ -174,23 +231,20 @@ def test_an_interruption_stored_after_the_timings_keeps_them(store: HistoryStore
         heard_answer="Hello there",
     )
     assert (heard.answer, heard.interrupted, heard.status) == ("Hello there", True, "answered")
-    timed = (heard.eos_transcript_ms, heard.eos_first_token_ms, heard.eos_first_audio_ms)
-    assert timed == (300.0, 900.0, 1400.0)
+    assert heard.realtime == RealtimeTimings(300.0, 900.0, 1400.0)
 
     page = store.add_turn(
         user_id=user.id, session_id=session.id, source="audio", user_text="and?", language="en"
     )
-    store.record_realtime(
+    heard_first = store.record_realtime(
         turn_id=page.id, transcript_ms=None, first_token_ms=None, first_audio_ms=2100.0
     )
+    assert heard_first.first_audio_ms == 2100.0
+    assert heard_first.realtime is None  # a first audio alone: not yet a timed turn
     both = store.record_realtime(
         turn_id=page.id, transcript_ms=700.0, first_token_ms=1600.0, first_audio_ms=None
     )
-    assert (both.eos_transcript_ms, both.eos_first_token_ms, both.eos_first_audio_ms) == (
-        700.0,
-        1600.0,
-        2100.0,
-    )
+    assert both.realtime == RealtimeTimings(700.0, 1600.0, 2100.0)
     assert not both.interrupted
 
 
@@ -239,7 +293,7 @@ _START = """
 import sys
 from core import accounts
 from core.config import Settings
-from core.history import HistoryStore
+from core.history import HistoryStore, RealtimeTimings
 
 settings = Settings(_env_file=None, database_url=sys.argv[1], admin_password="adminpass123")
 print("ready", flush=True)
@@ -252,7 +306,7 @@ store.close()
 
 def test_app_processes_starting_together_share_one_database(database_url: str) -> None:
     """Alembic keeps its state in module globals, so the racers are processes, not threads."""
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     racers = [
         subprocess.Popen(
             [sys.executable, "-c", _START, database_url],
@@ -277,7 +331,7 @@ def test_app_processes_starting_together_share_one_database(database_url: str) -
     try:
         assert store.count_users() == 1
         with store.engine.connect() as conn:
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0006"
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0009"
     finally:
         store.close()
 

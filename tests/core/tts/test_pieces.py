@@ -15,6 +15,19 @@ def test_the_first_piece_is_the_first_natural_phrase_not_the_first_sentence() ->
     assert pieces.take(0.0) == (True, "This quote from President Lincoln")
 
 
+def test_the_first_piece_waits_for_a_phrase_only_so_long() -> None:
+    now = [0.0]
+    pieces = AnswerPieces(first_min_words=2, first_wait_s=0.45, clock=lambda: now[0])
+    pieces.feed("According to the latest ")
+    now[0] = 0.3
+    assert pieces.take(0.0) == (False, None)  # no phrase yet, and not waited long
+    now[0] = 0.5
+    assert pieces.take(0.0) == (True, "According to the latest")
+    pieces.feed("census, Paris has ")
+    now[0] = 5.0
+    assert pieces.take(3.0) == (False, None)  # later pieces follow the lead, not the clock
+
+
 def test_with_audio_ahead_a_piece_is_a_whole_sentence() -> None:
     pieces = AnswerPieces(first_min_words=3, urgent_lead_s=1.5)
     pieces.feed("The capital of France is ")

@@ -176,3 +176,28 @@ def test_the_tool_describes_itself_to_the_model() -> None:
     parameters = function["parameters"]
     assert parameters["required"] == ["expression"]
     assert parameters["properties"]["expression"]["type"] == "string"
+
+
+def test_a_parse_upset_by_another_thread_is_tried_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CPython 3.11's shared AST recursion counter: a parse overlapping another thread's can
+    fail with SystemError. The calculator reads the expression again; only a parse that keeps
+    failing becomes a CalculationError."""
+    import ast
+
+    parse = ast.parse
+    failures = iter([True, False])
+
+    def flaky(*args: object, **kwargs: object) -> ast.AST:
+        if next(failures, False):
+            raise SystemError("AST constructor recursion depth mismatch (before=66, after=81)")
+        return parse(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ast, "parse", flaky)
+    assert evaluate("6 * 7") == 42
+
+    def broken(*args: object, **kwargs: object) -> ast.AST:
+        raise SystemError("AST constructor recursion depth mismatch (before=66, after=81)")
+
+    monkeypatch.setattr(ast, "parse", broken)
+    with pytest.raises(CalculationError, match="could not be read"):
+        evaluate("6 * 7")

@@ -12,11 +12,11 @@ import pytest
 from core.agent import Agent
 from core.errors import NotFoundError
 from core.history import HistoryStore
+from core.listening.vad import WINDOW, SileroVAD
 from core.realtime import events as ev
 from core.realtime.engine import Conversation
 from core.realtime.heard import heard_text
 from core.realtime.resample import Resampler
-from core.realtime.vad import WINDOW, SileroVAD
 from tests.gtts_server import FakeGoogle, gtts_server_fixture  # noqa: F401
 from tests.helpers import pcm16, wer
 
@@ -122,7 +122,7 @@ def test_a_conversation_turn_from_pcm_at_another_rate(
     assert isinstance(done, ev.TurnComplete) and done.answer and not done.interrupted
     (turn,) = store.list_turns(user_id=user.id, session_id=done.session_id)
     assert turn.source == "voice" and turn.answer == done.answer
-    assert turn.eos_first_audio_ms == done.timings.first_audio_ms is not None
+    assert turn.first_audio_ms == done.timings.first_audio_ms is not None
     store.close()
 
 

@@ -96,3 +96,31 @@ def test_a_prompt_read_ahead_leaves_the_answer_only_its_own_tokens_to_read(
     # A busy model is not waited for: the reading ahead is skipped.
     with llm.lock:  # type: ignore[attr-defined]
         assert llm.prefill(messages) is False
+
+
+def test_a_pass_that_ends_for_a_tool_call_saves_no_state(
+    local_providers: Providers, model: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first step when it chooses a call, and the call written under the grammar: the
+    answer after the call's result holds their prompt and more, so their states would only
+    take others' room (17 MiB each on the 1.5B model, with the tools' specs in the prompt)."""
+    from core.tools import ToolCall
+    from core.tools.builtin import builtin_tools, toolset_for
+
+    llm = local_providers.llm
+    monkeypatch.setattr(llm, "calls_tools", True)
+    monkeypatch.setattr(llm, "tool_threshold", 1e-9)  # every first step leans to a call
+    specs = toolset_for(builtin_tools(), channel="api", transfer_number=None, keypad=False).specs()
+    messages = [
+        ChatMessage("system", "You are a voice assistant with tools."),
+        ChatMessage("user", f"({time.time_ns()}) What is 45 times 12?"),
+    ]
+    saved = len(model.cache.cache_state) if model.cache is not None else 0
+    out = list(llm.stream(messages, max_tokens=32, tools=specs))
+    if model.cache is None:
+        return
+    # A call: nothing saved. The grammar's way out (no tool after all): the answer in words,
+    # saved as any answer is.
+    wrote_a_call = any(isinstance(part, ToolCall) for part in out)
+    assert len(model.cache.cache_state) == saved + (0 if wrote_a_call else 1), out
+    assert bool(model.cache)  # on again for the next answer

@@ -21,7 +21,7 @@ import pytest
 from core.tools import Tool, ToolContext, ToolOutput
 from core.tools.http import MAX_REPLY_BYTES, HttpEndpoint, ToolFileError, load_http_tools
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "evals" / "tools.example.json"
+EXAMPLE = Path(__file__).resolve().parents[3] / "evals" / "tools.example.json"
 TOKEN = "s3cret-token-do-not-log"
 CTX = ToolContext(
     user_id=1,

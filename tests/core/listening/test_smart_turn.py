@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from core.errors import ModelMissingError
-from core.realtime.smart_turn import SmartTurn, bundled_path
-from core.realtime.vad import SileroVAD
+from core.listening.smart_turn import SmartTurn, bundled_path
+from core.listening.vad import SileroVAD
 from tests.helpers import pcm16
 
 
@@ -235,7 +235,7 @@ class _ScriptedVAD:
         return self
 
     def process(self, chunk: np.ndarray) -> list[float]:
-        from core.realtime.vad import WINDOW
+        from core.listening.vad import WINDOW
 
         count = len(chunk) // WINDOW
         probs = [1.0 if v == "#" else 0.0 for v in self.voiced[:count]]
@@ -266,8 +266,8 @@ class _BusyListener(_Listener):
 def test_a_barge_in_forgives_one_window_that_dips(
     settings, voiced: str, starts_at_window: int | None
 ) -> None:
+    from core.listening.vad import WINDOW, WINDOW_MS
     from core.realtime.turns import TurnTaker
-    from core.realtime.vad import WINDOW, WINDOW_MS
 
     listener = _BusyListener()
     turns = TurnTaker(
@@ -281,3 +281,56 @@ def test_a_barge_in_forgives_one_window_that_dips(
         assert listener.started == []
     else:
         assert listener.started == [(starts_at_window * WINDOW_MS, True)]
+
+
+class _BrokenSmartTurn(SmartTurn):
+    """The real model whose every verdict fails, as a damaged model file's would."""
+
+    def complete(self, samples: np.ndarray) -> float:
+        raise RuntimeError("the end-of-turn model failed")
+
+
+def test_a_failed_verdict_leaves_the_turn_to_the_vad_and_tells_the_client_nothing(
+    settings, local_providers, speak
+) -> None:
+    """The verdict's task fails and its reader lets the VAD alone end the turn: the client
+    gets its answer and no `error` event (a task failure of the conversation is told only
+    when nobody else answers for it)."""
+    import asyncio
+    import dataclasses
+
+    from core.agent import Agent
+    from core.history import HistoryStore
+    from core.realtime import events as ev
+    from core.realtime.engine import Conversation
+
+    providers = dataclasses.replace(local_providers, turn_model=_BrokenSmartTurn())
+    store = HistoryStore.open(settings.sqlalchemy_url)
+    agent = Agent(settings=settings, providers=providers, store=store)
+    user = store.create_user(username="pauser", password_hash="x")
+    quiet = b"\x00\x00" * 16000
+    audio = quiet + pcm16(speak("What is the capital of France?")) + quiet * 2
+
+    async def scenario() -> list[ev.Event]:
+        conversation = Conversation(agent=agent, vad=SileroVAD(), user=user, sample_rate=16000)
+        await conversation.start()
+        events: list[ev.Event] = []
+
+        async def collect() -> None:
+            async for event in conversation.events():
+                events.append(event)
+                if isinstance(event, ev.TurnComplete):
+                    return
+
+        collector = asyncio.create_task(collect())
+        for i in range(0, len(audio), 640):
+            conversation.feed(audio[i : i + 640])
+            await asyncio.sleep(0.005)
+        await asyncio.wait_for(collector, 60)
+        await conversation.close()
+        return events
+
+    events = asyncio.run(scenario())
+    store.close()
+    assert any(isinstance(e, ev.TurnComplete) for e in events), events
+    assert not [e for e in events if isinstance(e, ev.ErrorEvent)], events

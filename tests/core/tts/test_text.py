@@ -131,11 +131,22 @@ PHRASES = [
     ("The capital of France", 3, None, "The capital of France"),  # 2 words before "of"
     ("Der höchste Berg ist die Zugspitze und ", 3, "Der höchste Berg ist die Zugspitze", "und "),
     ("La capitale de la France est ", 3, "La capitale de la France", "est "),
-    ("La capitale de la France est", 3, None, "La capitale de la France est"),  # "est..."?
+    # A last word still being written that reads as a phrase start counts as one; if it
+    # grows into another word ("island"), the cut was still between two whole words.
+    ("La capitale de la France est", 3, "La capitale de la France", "est"),
+    ("The capital of Italy is", 3, "The capital of Italy", "is"),
+    ("Una casa e", 2, None, "Una casa e"),  # "e" may be the start of any word
     ("Well, I think", 3, None, "Well, I think"),  # too few words before the comma
     ("The importance", 3, None, "The importance"),  # no boundary yet
     ("It was a cold day that ", 3, "It was a cold day", "that "),
-    ("It was a cold day that", 3, None, "It was a cold day that"),  # or "thatched"
+    ("It was a cold day that", 3, "It was a cold day", "that"),
+    # A sentence that seems to end with the text so far is taken whole at once.
+    ("Spiders have eight legs.", 3, "Spiders have eight legs.", ""),
+    ("Is it big?", 3, "Is it big?", ""),
+    ('He said "yes."', 3, 'He said "yes."', ""),
+    ("Call Dr.", 2, None, "Call Dr."),  # an abbreviation: a name follows
+    ("The answer is 3.", 3, None, "The answer is 3."),  # or 3.5
+    ("Well.", 3, None, "Well."),  # too few words
 ]
 
 

@@ -1,0 +1,95 @@
+"""What was heard is not heard twice: a long utterance with pauses is transcribed piece by
+piece, each transcription reading only what was said after the part already known. Real
+models (Silero VAD, Whisper, Piper's speech as the talker)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import threading
+from typing import Any
+
+import numpy as np
+
+from core.agent import Agent
+from core.audio import DecodedAudio
+from core.history import HistoryStore
+from core.listening.vad import SileroVAD
+from core.realtime import events as ev
+from core.realtime.engine import Conversation
+from core.realtime.hearing import KNOWN_MIN_SAMPLES
+from core.stt import Transcript
+from tests.core.test_abandon import FRAME, RATE, quiet, voiced
+from tests.helpers import wer
+
+SENTENCES = [
+    "I wanted to tell you about my trip to the mountains last summer",
+    "we drove up to the lake on a Saturday morning",
+    "my sister said the water was still cold in May",
+    "but the trails around it were lovely that time of year",
+    "so tell me which mountain is the highest in Europe",
+]
+
+
+class Counting:
+    """The real speech recogniser, noting how many samples each call reads."""
+
+    def __init__(self, stt: Any) -> None:
+        self._stt = stt
+        self.read: list[int] = []
+        self._guard = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stt, name)
+
+    def transcribe(self, audio: DecodedAudio, *, language: str | None = None) -> Transcript:
+        with self._guard:
+            self.read.append(len(audio.samples))
+        return self._stt.transcribe(audio, language=language)
+
+
+def test_a_long_utterance_is_heard_once_piece_by_piece(settings, local_providers, speak) -> None:
+    stt = Counting(local_providers.stt)
+    providers = dataclasses.replace(local_providers, stt=stt, turn_model=None)
+    store = HistoryStore.open(settings.sqlalchemy_url)
+    agent = Agent(settings=settings, providers=providers, store=store)
+    user = store.create_user(username="talker", password_hash="x")
+    # Pauses long enough for a guess (the model finishes it while the talker goes on), too
+    # short to end the turn; then silence that ends it.
+    speech = b"".join(voiced(speak, s) + quiet(0.3) for s in SENTENCES[:-1])
+    speech += voiced(speak, SENTENCES[-1]) + quiet(2.0)
+
+    async def scenario() -> list[ev.Event]:
+        conversation = Conversation(agent=agent, vad=SileroVAD(), user=user, sample_rate=RATE)
+        await conversation.start()
+        events: list[ev.Event] = []
+
+        async def collect() -> None:
+            async for event in conversation.events():
+                events.append(event)
+                if isinstance(event, ev.TranscriptEvent) and event.final:
+                    return
+
+        collector = asyncio.create_task(collect())
+        for i in range(0, len(speech), FRAME):
+            conversation.feed(speech[i : i + FRAME])
+            await asyncio.sleep(0.02)  # real time: each pause's guess runs meanwhile
+        await asyncio.wait_for(collector, 60)
+        await conversation.close()
+        return events
+
+    try:
+        events = asyncio.run(scenario())
+    finally:
+        store.close()
+    final = [e for e in events if isinstance(e, ev.TranscriptEvent) and e.final]
+    assert len(final) == 1
+    said = " ".join(SENTENCES)
+    assert wer(said, final[0].text) <= 0.2, final[0].text
+    assert final[0].language == "en"
+    utterance = len(speech) // 2
+    # Some transcription started from a known part (read much less than all said before it),
+    # and the last one read only the end of the utterance.
+    assert max(stt.read) < utterance, stt.read
+    assert stt.read[-1] < utterance - KNOWN_MIN_SAMPLES, stt.read
+    assert np.sum(stt.read) < 2.5 * utterance, stt.read  # each part read about once
