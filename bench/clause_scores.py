@@ -11,6 +11,7 @@ import numpy as np
 from bench.quality import plain
 
 CLAUSE_TOKENS = 12
+FIRST_TOKENS = (3, 4, 5, 6, 8)
 _CLAUSE_END = re.compile(r"[,;:.!?](?=\s|$)")
 # Words that say nothing about the answer: articles, prepositions, copulas, pronouns.
 FUNCTION_WORDS = frozenset(
@@ -97,4 +98,8 @@ def scores(steps: list[Step], question: str) -> dict[str, float]:
         figures[f"{part}_mean_logprob"] = float(np.mean([s.logprob for s in chosen]))
         figures[f"{part}_min_logprob"] = min(s.logprob for s in chosen)
         figures[f"{part}_mean_margin"] = float(np.mean([s.margin for s in chosen]))
+    # The first few tokens, whatever they say: what the product can score before the speaking
+    # path's first cut (three words) without holding the answer back (core/llm/doubt.py).
+    for count in FIRST_TOKENS:
+        figures[f"first{count}_mean_logprob"] = float(np.mean([s.logprob for s in steps[:count]]))
     return figures

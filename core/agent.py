@@ -268,6 +268,8 @@ class Agent:
             start=start,
             owner=("user", user.id),
             hold=hold,
+            language=turn.language,
+            may_hedge=fact is None,  # a computed value is not in doubt
         )
         answered = False
         record = None

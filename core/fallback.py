@@ -11,6 +11,7 @@ from core.audio import DecodedAudio
 from core.concurrency import abandoned
 from core.errors import ProviderError, TranscriptionError
 from core.llm import LLM, ChatMessage
+from core.llm.doubt import Unsure
 from core.stt import STT, Transcript
 from core.tools import JsonObject, ToolCall
 
@@ -64,7 +65,7 @@ def stream_answer(
     *,
     max_tokens: int,
     tools: list[JsonObject] | None = None,
-) -> Iterator[Token | ToolCall | Switch]:
+) -> Iterator[Token | ToolCall | Switch | Unsure]:
     """Stream tokens (and tool calls) from `primary`; on failure, before or during the stream,
     switch once."""
     emitted = False

@@ -16,6 +16,7 @@ from core.groq_client import GroqBreaker
 from core.listening.smart_turn import SmartTurn
 from core.listening.vad import SileroVAD
 from core.llm import LLM
+from core.llm.doubt import DOUBT_TOKENS, DoubtRule
 from core.stt import STT
 from core.tts.router import SpeechSynthesizer
 
@@ -121,6 +122,16 @@ def local_calls_tools(settings: Settings) -> bool:
     return bool(settings.local_llm_tools)
 
 
+def local_doubt(settings: Settings) -> DoubtRule | None:
+    """LOCAL_LLM_HEDGE: whether a local answer whose first tokens the model itself found
+    unlikely says it is unsure. On: measured on the default model (docs/performance.md), the
+    threshold hedges most wrong answers and few right ones; the tokens are fewer than the
+    speaking path holds before its first cut, so hedging adds no wait."""
+    if not settings.local_llm_hedge:
+        return None
+    return DoubtRule(tokens=DOUBT_TOKENS, below=settings.local_llm_hedge_below)
+
+
 def build_local_llm(settings: Settings) -> LlamaCppLLM:
     """The local GGUF model, checked first in a child process (see core/llm/llama_selftest)."""
     from core.llm.llama_cpp import LlamaCppLLM
@@ -141,6 +152,7 @@ def build_local_llm(settings: Settings) -> LlamaCppLLM:
             state_cache_bytes=settings.llm_state_cache_mb * 2**20,
             tool_threshold=settings.llm_tool_threshold,
             calls_tools=local_calls_tools(settings),
+            doubt=local_doubt(settings),
         )
     except ValueError as exc:  # llama.cpp's only word for a file it cannot load
         raise ModelMissingError(

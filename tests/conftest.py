@@ -62,6 +62,9 @@ postgres_only = pytest.mark.skipif(
 # inherit it through the environment.
 TEST_LOCAL_LLM = os.environ.get("TEST_LOCAL_LLM", LocalLLM.QWEN_05B.value)
 os.environ["LOCAL_LLM"] = TEST_LOCAL_LLM
+# No hedge in front of the local model's answers, whose words many tests pin at temperature 0:
+# hedging has its own tests (tests/core/llm/test_doubt.py, tests/core/turns/test_hedge.py).
+os.environ["LOCAL_LLM_HEDGE"] = "false"
 
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
@@ -75,6 +78,7 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
         "llm_provider": "local",
         "llm_max_tokens": 64,
         "llm_temperature": 0.0,
+        "local_llm_hedge": False,  # see LOCAL_LLM_HEDGE above
         "ui_enabled": False,  # the UI tests turn it on
         # SQLite in DATA_DIR, or the test's PostgreSQL database (see `database_url`); never
         # a DATABASE_URL of the developer's environment.

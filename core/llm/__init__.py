@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from core.concurrency import FairLock
+from core.llm.doubt import Unsure
 from core.llm.tool_text import ToolCallText
 from core.tools import JsonObject, ToolCall
 
@@ -66,9 +67,10 @@ class LLM(Protocol):
         *,
         max_tokens: int,
         tools: list[JsonObject] | None = None,
-    ) -> Iterator[str | ToolCall]:
+    ) -> Iterator[str | ToolCall | Unsure]:
         """The answer's text piece by piece; with `tools` (OpenAI-style specs), the model may
-        instead ask for calls, yielded as `ToolCall`s once each is complete."""
+        instead ask for calls, yielded as `ToolCall`s once each is complete. A model that
+        scores its own answers says `Unsure` before words it doubts (core/llm/doubt.py)."""
         ...
 
     def count_tokens(self, text: str) -> int: ...

@@ -14,6 +14,7 @@ from typing import Any, cast
 from core.concurrency import FairLock, current_ticket, raise_if_abandoned
 from core.errors import ProviderError
 from core.llm import ChatMessage
+from core.llm.doubt import DoubtRule, Meter, Unsure, held_until_scored
 from core.llm.llama_runtime import LlamaRuntime, register_backends
 from core.llm.llama_states import keep_states
 from core.llm.llama_turns import TakingTurns
@@ -84,6 +85,7 @@ class LlamaCppLLM:
         state_cache_bytes: int = 0,
         tool_threshold: float = 0.35,
         calls_tools: bool = True,
+        doubt: DoubtRule | None = None,
     ) -> None:
         self.name = name or f"local:{model_path.stem}"
         self.context_tokens = context_tokens
@@ -92,6 +94,7 @@ class LlamaCppLLM:
         self.lock = FairLock()
         self.tool_threshold = tool_threshold  # see core.llm.tool_choice
         self.calls_tools = calls_tools
+        self.doubt = doubt  # when its first words score low, an answer says it is unsure
         self._openers: Any = None  # the tokens that could open a tool call, found once
         self.model = load_llama(
             model_path,
@@ -128,10 +131,12 @@ class LlamaCppLLM:
         *,
         max_tokens: int,
         tools: list[JsonObject] | None = None,
-    ) -> Iterator[str | ToolCall]:
+    ) -> Iterator[str | ToolCall | Unsure]:
         """Stream the answer. With `tools`, the model's chat template offers them (Qwen2.5
         lists them in the system prompt); its first token chooses between a call and words
-        (`core.llm.tool_choice`), and a call is written under a grammar and yielded whole."""
+        (`core.llm.tool_choice`), and a call is written under a grammar and yielded whole.
+        An answer of its own (no tool offered or used) is scored on its first tokens when
+        `doubt` is set, and `Unsure` comes before its words if they score low."""
         with TakingTurns(self.model, self.lock, current_ticket()) as turns:
             try:
                 payload = local_messages(messages)
@@ -144,7 +149,14 @@ class LlamaCppLLM:
                     after_tools = any(m.role == "tool" for m in messages)
                     known = self._openers is not None
                     words = self._choice(threshold=NEVER) if after_tools or known else None
-                    yield from self._deltas(turns, payload, None, max_tokens, choice=words)
+                    if self.doubt is None or after_tools:
+                        yield from self._deltas(turns, payload, None, max_tokens, choice=words)
+                        return
+                    meter = Meter(self.doubt.tokens)
+                    deltas = self._deltas(
+                        turns, payload, None, max_tokens, choice=words, meter=meter
+                    )
+                    yield from held_until_scored(deltas, meter, self.doubt)
                     return
                 choice = self._choice()
                 reader = ToolCallText()
@@ -207,6 +219,7 @@ class LlamaCppLLM:
         *,
         choice: CallChoice | None = None,
         constrained: bool = False,
+        meter: Meter | None = None,
     ) -> Iterator[str]:
         grammar = None
         if constrained and tools:
@@ -214,10 +227,12 @@ class LlamaCppLLM:
 
             grammar = LlamaGrammar.from_json_schema(json.dumps(call_schema(tools)), verbose=False)
         processors = None
-        if choice is not None:
+        # The meter first: it reads the model's own distribution, before a choice bars tokens.
+        chosen = [p for p in (meter, choice) if p is not None]
+        if chosen:
             from llama_cpp import LogitsProcessorList
 
-            processors = LogitsProcessorList([choice])
+            processors = LogitsProcessorList(chosen)
         chunks = self.model.create_chat_completion(
             messages=payload,
             tools=tools or None,

@@ -15,11 +15,13 @@ from functools import partial
 
 from core import fallback
 from core.llm import ChatMessage, repetition
+from core.llm.doubt import Unsure
 from core.model_streams import iterate_blocking
 from core.providers import Providers
 from core.results import AgentEvent, AnswerDelta, AnswerRestart
 from core.tool_turns import ToolTurn
 from core.tools import ToolCall
+from core.turns.hedge import hedged
 
 REPEATING = "the answer was stopped: it repeated itself"
 
@@ -43,6 +45,10 @@ class AnswerLoop:
     provider: str = field(default="")
     reason: str | None = None  # why another provider wrote it, or why it was stopped
     first_token_ms: float | None = None
+    # The answer's language, and whether it may say it is unsure (not over a computed fact).
+    language: str = "en"
+    may_hedge: bool = True
+    unsure: float | None = None  # the model's score when its first words were unsure
 
     def __post_init__(self) -> None:
         self.provider = self.provider or self.providers.llm.name
@@ -90,10 +96,17 @@ class AnswerLoop:
                 messages = self.tools.follow_up(messages, self.text[said:], calls)
 
     def _take(
-        self, item: fallback.Token | ToolCall | fallback.Switch, calls: list[ToolCall] | None
+        self,
+        item: fallback.Token | ToolCall | fallback.Switch | Unsure,
+        calls: list[ToolCall] | None,
     ) -> AgentEvent | None:
         """One item of the model's stream: a call noted (in `calls`, when tools were offered:
-        a model may still write one when none is), a change of provider, or words."""
+        a model may still write one when none is), a change of provider, the model's doubt
+        about its first words (they get a hedge in front), or words."""
+        if isinstance(item, Unsure):
+            if self.may_hedge and not self.text:
+                self.unsure = item.score
+            return None
         if isinstance(item, ToolCall):
             if calls is not None:
                 calls.append(item)
@@ -102,12 +115,15 @@ class AnswerLoop:
             self.provider, self.reason = item.provider, item.reason
             if not item.restart:
                 return None
-            self.text, self.first_token_ms = "", None
+            self.text, self.first_token_ms, self.unsure = "", None, None
             return AnswerRestart(reason=item.reason)
         if self.first_token_ms is None:
             self.first_token_ms = ms_since(self.start)
-        self.text += item.text
-        return AnswerDelta(item.text)
+        words = item.text
+        if self.unsure is not None and not self.text:
+            words = hedged(self.language, words)
+        self.text += words
+        return AnswerDelta(words)
 
     def _looping(self) -> bool:
         """Whether the answer now repeats itself: cut back to its first round if so."""

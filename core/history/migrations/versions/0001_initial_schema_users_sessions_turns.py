@@ -1,18 +1,10 @@
-"""initial schema: users, sessions, turns
-
-Revision ID: 0001
-Revises: 
-Create Date: 2026-11-25 03:27:32.549443
-"""
+"""initial schema: users, sessions, turns"""
 
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0001'
-down_revision = None
-branch_labels = None
-depends_on = None
+revision, down_revision = '0001', None
 
 
 def upgrade() -> None:

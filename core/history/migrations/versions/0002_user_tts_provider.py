@@ -1,18 +1,10 @@
-"""users.tts_provider: who speaks a user's answers (null: the server's TTS_PROVIDER)
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-25 05:10:00.000000
-"""
+"""users.tts_provider: who speaks a user's answers (null: the server's TTS_PROVIDER)"""
 
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0002'
-down_revision = '0001'
-branch_labels = None
-depends_on = None
+revision, down_revision = '0002', '0001'
 
 
 def upgrade() -> None:

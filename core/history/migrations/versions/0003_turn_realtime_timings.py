@@ -1,18 +1,10 @@
-"""turns: real-time timings measured from the end of the user's speech
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-11-25 15:20:00.000000
-"""
+"""turns: real-time timings measured from the end of the user's speech"""
 
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0003'
-down_revision = '0002'
-branch_labels = None
-depends_on = None
+revision, down_revision = '0003', '0002'
 
 
 def upgrade() -> None:

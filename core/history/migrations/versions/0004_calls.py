@@ -1,18 +1,10 @@
-"""calls: phone calls and their latest status (never the number, only its keyed hash)
-
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-11-25 15:50:00.000000
-"""
+"""calls: phone calls and their latest status (never the number, only its keyed hash)"""
 
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0004'
-down_revision = '0003'
-branch_labels = None
-depends_on = None
+revision, down_revision = '0004', '0003'
 
 
 def upgrade() -> None:

@@ -1,20 +1,13 @@
 """users.time_zone (the clock tool's zone; null: TIME_ZONE), turns.tool_calls (the tools a
 turn called, with their arguments and results) and calls.ending (how the agent ended a call's
 stream: end, transfer or idle)
-
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-12-02 06:10:00.000000
 """
 
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0005'
-down_revision = '0004'
-branch_labels = None
-depends_on = None
+revision, down_revision = '0005', '0004'
 
 
 def upgrade() -> None:

@@ -1,19 +1,12 @@
 """login_attempts (the sign-in throttle's counts) and used_tickets (phone stream tickets that
 have opened their stream): kept in the database so that every app process shares them
-
-Revision ID: 0006
-Revises: 0005
-Create Date: 2026-12-02 11:00:00.000000
 """
 
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0006'
-down_revision = '0005'
-branch_labels = None
-depends_on = None
+revision, down_revision = '0006', '0005'
 
 
 def upgrade() -> None:

@@ -1,19 +1,12 @@
 """calls.user_id: whose call it is (who placed it, or the caller's account), kept when the
 call's session is deleted, so the call stays listed and a call going on stays its owner's
-
-Revision ID: 0007
-Revises: 0006
-Create Date: 2026-12-05 08:00:00.000000
 """
 
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0007'
-down_revision = '0006'
-branch_labels = None
-depends_on = None
+revision, down_revision = '0007', '0006'
 
 
 def upgrade() -> None:

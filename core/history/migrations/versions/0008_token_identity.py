@@ -4,10 +4,6 @@ by a password change: older tokens are refused)
 
 Every existing account gets its own public id. Tokens issued before this revision name the
 numeric id and are refused: their users sign in again.
-
-Revision ID: 0008
-Revises: 0007
-Create Date: 2026-12-05 10:00:00.000000
 """
 
 import uuid
@@ -16,10 +12,7 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0008'
-down_revision = '0007'
-branch_labels = None
-depends_on = None
+revision, down_revision = '0008', '0007'
 
 
 def upgrade() -> None:

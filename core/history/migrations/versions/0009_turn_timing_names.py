@@ -1,19 +1,12 @@
 """turns: the timings from the end of speech take the names the rest of the app gives them,
 from the record to the API (eos_first_token_ms becomes first_token_ms...)
-
-Revision ID: 0009
-Revises: 0008
-Create Date: 2026-12-08 10:00:00.000000
 """
 
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0009'
-down_revision = '0008'
-branch_labels = None
-depends_on = None
+revision, down_revision = '0009', '0008'
 
 RENAMED = (
     ('eos_transcript_ms', 'transcript_ms'),
