@@ -9,10 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from bench.quality import plain
+from core.llm import doubt
 
-CLAUSE_TOKENS = 12
 FIRST_TOKENS = (3, 4, 5, 6, 8)
-_CLAUSE_END = re.compile(r"[,;:.!?](?=\s|$)")
 # Words that say nothing about the answer: articles, prepositions, copulas, pronouns.
 FUNCTION_WORDS = frozenset(
     """
@@ -47,13 +46,8 @@ def _spans(steps: list[Step]) -> list[tuple[int, int]]:
 
 
 def clause_length(steps: list[Step]) -> int:
-    """How many steps the first clause takes: those that start before its closing mark, at
-    most CLAUSE_TOKENS, at least one."""
-    text = "".join(step.text for step in steps)
-    end = _CLAUSE_END.search(text.lstrip())
-    cut = len(text) - len(text.lstrip()) + end.start() if end else len(text)
-    inside = sum(start < cut for start, _ in _spans(steps))
-    return max(1, min(CLAUSE_TOKENS, inside))
+    """How many steps the first clause takes, as the product counts them (core/llm/doubt.py)."""
+    return doubt.clause_length([step.text for step in steps]) or 1
 
 
 def _same_word(a: str, b: str) -> bool:
@@ -98,8 +92,8 @@ def scores(steps: list[Step], question: str) -> dict[str, float]:
         figures[f"{part}_mean_logprob"] = float(np.mean([s.logprob for s in chosen]))
         figures[f"{part}_min_logprob"] = min(s.logprob for s in chosen)
         figures[f"{part}_mean_margin"] = float(np.mean([s.margin for s in chosen]))
-    # The first few tokens, whatever they say: what the product can score before the speaking
-    # path's first cut (three words) without holding the answer back (core/llm/doubt.py).
+    # The first few tokens, whatever they say: what could be scored before the speaking path's
+    # first cut (three words), so that a hedge in front of the answer would cost no wait.
     for count in FIRST_TOKENS:
         figures[f"first{count}_mean_logprob"] = float(np.mean([s.logprob for s in steps[:count]]))
     return figures

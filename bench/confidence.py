@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.clause_scores import CLAUSE_TOKENS, Step, clause_length, content_steps, scores
+from bench.clause_scores import Step, clause_length, content_steps, scores
 from bench.common import Check, Result, write_result
 from bench.quality import LANGUAGES, Item, judge, load_items
 from bench.separation import (
@@ -50,6 +50,7 @@ from bench.separation import (
     auroc,
     best_threshold,
 )
+from core.llm.doubt import CLAUSE_TOKENS
 
 NAME = "confidence"
 CATEGORIES = ("factual",)  # single turn, judged by expected words

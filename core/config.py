@@ -165,11 +165,11 @@ class Settings(BaseSettings):
     # Whether the local model is offered tools (cloud models always are): off, since they cost
     # the bundled models answer quality (docs/tools.md)
     local_llm_tools: bool = False
-    # Whether a local model's answer says "I'm not sure, but I think ..." when its first tokens
-    # are unlikely under the model itself, and below which mean log-probability (measured on
+    # Whether a local model's answer says "But I'm not sure about that." when its first clause
+    # is unlikely under the model itself, and below which mean log-probability (measured on
     # the default model: core/llm/doubt.py, docs/performance.md)
     local_llm_hedge: bool = True
-    local_llm_hedge_below: float = Field(default=-0.3, lt=0)
+    local_llm_hedge_below: float = Field(default=-0.175, lt=0)
     # Whether an OpenAI-compatible server is offered tools: turn off for one that serves a small
     # model without a tool parser (llama.cpp's server with the bundled Qwen, docs/scaling.md)
     openai_tools: bool = True

@@ -16,7 +16,7 @@ from core.groq_client import GroqBreaker
 from core.listening.smart_turn import SmartTurn
 from core.listening.vad import SileroVAD
 from core.llm import LLM
-from core.llm.doubt import DOUBT_TOKENS, DoubtRule
+from core.llm.doubt import DoubtRule
 from core.stt import STT
 from core.tts.router import SpeechSynthesizer
 
@@ -123,13 +123,12 @@ def local_calls_tools(settings: Settings) -> bool:
 
 
 def local_doubt(settings: Settings) -> DoubtRule | None:
-    """LOCAL_LLM_HEDGE: whether a local answer whose first tokens the model itself found
+    """LOCAL_LLM_HEDGE: whether a local answer whose first clause the model itself found
     unlikely says it is unsure. On: measured on the default model (docs/performance.md), the
-    threshold hedges most wrong answers and few right ones; the tokens are fewer than the
-    speaking path holds before its first cut, so hedging adds no wait."""
+    threshold marks most wrong answers and few right ones, and costs no wait."""
     if not settings.local_llm_hedge:
         return None
-    return DoubtRule(tokens=DOUBT_TOKENS, below=settings.local_llm_hedge_below)
+    return DoubtRule(below=settings.local_llm_hedge_below)
 
 
 def build_local_llm(settings: Settings) -> LlamaCppLLM:

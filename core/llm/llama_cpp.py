@@ -14,7 +14,7 @@ from typing import Any, cast
 from core.concurrency import FairLock, current_ticket, raise_if_abandoned
 from core.errors import ProviderError
 from core.llm import ChatMessage
-from core.llm.doubt import DoubtRule, Meter, Unsure, held_until_scored
+from core.llm.doubt import DoubtRule, Meter, Unsure, scored
 from core.llm.llama_runtime import LlamaRuntime, register_backends
 from core.llm.llama_states import keep_states
 from core.llm.llama_turns import TakingTurns
@@ -135,8 +135,8 @@ class LlamaCppLLM:
         """Stream the answer. With `tools`, the model's chat template offers them (Qwen2.5
         lists them in the system prompt); its first token chooses between a call and words
         (`core.llm.tool_choice`), and a call is written under a grammar and yielded whole.
-        An answer of its own (no tool offered or used) is scored on its first tokens when
-        `doubt` is set, and `Unsure` comes before its words if they score low."""
+        An answer of its own (no tool offered or used) is scored on its first clause when
+        `doubt` is set, and `Unsure` follows the clause if it scored low."""
         with TakingTurns(self.model, self.lock, current_ticket()) as turns:
             try:
                 payload = local_messages(messages)
@@ -152,11 +152,11 @@ class LlamaCppLLM:
                     if self.doubt is None or after_tools:
                         yield from self._deltas(turns, payload, None, max_tokens, choice=words)
                         return
-                    meter = Meter(self.doubt.tokens)
+                    meter = Meter(self.model.detokenize)
                     deltas = self._deltas(
                         turns, payload, None, max_tokens, choice=words, meter=meter
                     )
-                    yield from held_until_scored(deltas, meter, self.doubt)
+                    yield from scored(deltas, meter, self.doubt)
                     return
                 choice = self._choice()
                 reader = ToolCallText()

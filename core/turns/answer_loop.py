@@ -21,7 +21,7 @@ from core.providers import Providers
 from core.results import AgentEvent, AnswerDelta, AnswerRestart
 from core.tool_turns import ToolTurn
 from core.tools import ToolCall
-from core.turns.hedge import hedged
+from core.turns.hedge import between_sentences, caveat
 
 REPEATING = "the answer was stopped: it repeated itself"
 
@@ -48,7 +48,8 @@ class AnswerLoop:
     # The answer's language, and whether it may say it is unsure (not over a computed fact).
     language: str = "en"
     may_hedge: bool = True
-    unsure: float | None = None  # the model's score when its first words were unsure
+    unsure: float | None = None  # the model's score, when it doubted its first clause
+    _caveat_due: bool = False  # said at the end of the sentence, or of the answer
 
     def __post_init__(self) -> None:
         self.provider = self.provider or self.providers.llm.name
@@ -94,6 +95,10 @@ class AnswerLoop:
                 async for tool_event in self.tools.run(calls):
                     yield tool_event
                 messages = self.tools.follow_up(messages, self.text[said:], calls)
+        if self._caveat_due:  # no sentence ended after the doubted clause
+            words = self._caveat()
+            self.text += words
+            yield AnswerDelta(words)
 
     def _take(
         self,
@@ -104,8 +109,8 @@ class AnswerLoop:
         a model may still write one when none is), a change of provider, the model's doubt
         about its first words (they get a hedge in front), or words."""
         if isinstance(item, Unsure):
-            if self.may_hedge and not self.text:
-                self.unsure = item.score
+            if self.may_hedge and self.unsure is None:
+                self.unsure, self._caveat_due = item.score, True
             return None
         if isinstance(item, ToolCall):
             if calls is not None:
@@ -115,15 +120,21 @@ class AnswerLoop:
             self.provider, self.reason = item.provider, item.reason
             if not item.restart:
                 return None
-            self.text, self.first_token_ms, self.unsure = "", None, None
+            self.text, self.first_token_ms = "", None
+            self.unsure, self._caveat_due = None, False
             return AnswerRestart(reason=item.reason)
         if self.first_token_ms is None:
             self.first_token_ms = ms_since(self.start)
         words = item.text
-        if self.unsure is not None and not self.text:
-            words = hedged(self.language, words)
+        if self._caveat_due and between_sentences(self.text, words):
+            words = self._caveat() + words
         self.text += words
         return AnswerDelta(words)
+
+    def _caveat(self) -> str:
+        """The words that say the model is unsure: said once."""
+        self._caveat_due = False
+        return caveat(self.language)
 
     def _looping(self) -> bool:
         """Whether the answer now repeats itself: cut back to its first round if so."""

@@ -1,19 +1,20 @@
-"""The local model scores its answer's first tokens while it writes them: below the rule's
-threshold its stream says `Unsure` before the words; the words themselves do not change, and
-an answer after a tool's result is not scored."""
+"""The local model scores its answer's first clause while it writes it: below the rule's
+threshold its stream says `Unsure` where the clause ends; nothing is held back, the words do
+not change, and an answer after a tool's result is not scored."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pytest
 
 from core.llm import ChatMessage
-from core.llm.doubt import DoubtRule, Meter, Unsure, held_until_scored
+from core.llm.doubt import CLAUSE_TOKENS, DoubtRule, Meter, Unsure, clause_length, scored
 
 QUESTION = [
-    ChatMessage("system", "You are a helpful assistant. Answer in one sentence."),
+    ChatMessage("system", "You are a helpful assistant. Answer in two sentences."),
     ChatMessage("user", "Which river flows through the town of Tübingen?"),
 ]
 
@@ -27,26 +28,30 @@ def with_rule(local_llm: Any) -> Iterator[Any]:
 
 
 def streamed(llm: Any, messages: list[ChatMessage]) -> list[object]:
-    return list(llm.stream(messages, max_tokens=32))
+    return list(llm.stream(messages, max_tokens=48))
 
 
-def test_an_answer_scored_below_the_threshold_says_unsure_before_its_words(with_rule) -> None:
+def test_a_first_clause_scored_below_the_threshold_is_followed_by_unsure(with_rule) -> None:
     with_rule.doubt = None
     plain = streamed(with_rule, QUESTION)
-    with_rule.doubt = DoubtRule(tokens=5, below=0.0)  # every real score is below 0
+    with_rule.doubt = DoubtRule(below=0.0)  # every real score is below 0
     doubted = streamed(with_rule, QUESTION)
-    with_rule.doubt = DoubtRule(tokens=5, below=-100.0)  # none is
+    with_rule.doubt = DoubtRule(below=-100.0)  # none is
     sure = streamed(with_rule, QUESTION)
 
-    assert isinstance(doubted[0], Unsure) and doubted[0].score < 0
-    assert not any(isinstance(piece, Unsure) for piece in doubted[1:] + sure)
-    # Held, scored and let go: the same words, in the same pieces (temperature 0).
-    assert doubted[1:] == sure == plain
-    assert "".join(map(str, plain)).strip()
+    marks = [i for i, piece in enumerate(doubted) if isinstance(piece, Unsure)]
+    assert len(marks) == 1 and not any(isinstance(piece, Unsure) for piece in sure)
+    words = [piece for piece in doubted if isinstance(piece, str)]
+    assert words == sure == plain  # nothing held or changed (temperature 0)
+    # Said where the first clause ends: the words before it hold the clause's closing mark.
+    before = "".join(words[: marks[0]])
+    assert clause_length(words[: marks[0]], complete=False, following=words[marks[0]])
+    assert any(mark in before for mark in ",;:.!?") or marks[0] >= CLAUSE_TOKENS
+    assert doubted[marks[0]].score < 0  # type: ignore[union-attr]
 
 
 def test_an_answer_after_a_tools_result_is_not_scored(with_rule) -> None:
-    with_rule.doubt = DoubtRule(tokens=5, below=0.0)
+    with_rule.doubt = DoubtRule(below=0.0)
     messages = [
         ChatMessage("system", "You are a helpful assistant."),
         ChatMessage("user", "What time is it?"),
@@ -58,23 +63,43 @@ def test_an_answer_after_a_tools_result_is_not_scored(with_rule) -> None:
     assert pieces and not any(isinstance(piece, Unsure) for piece in pieces)
 
 
-def test_the_meter_reads_each_chosen_tokens_log_probability_one_step_later() -> None:
-    import numpy as np
+def test_the_meter_notes_each_chosen_token_one_step_later_until_the_clause_ends() -> None:
+    words = {1: b"Rome", 2: b".", 3: b" It"}
+    meter = Meter(lambda tokens: b"".join(words[t] for t in tokens))
+    step = np.log(np.array([0.1, 0.2, 0.3, 0.4]))  # log-probabilities as logits
+    meter([9], step.copy())  # the first step: its token is not known yet
+    meter([9, 1], step.copy())  # "Rome" was chosen
+    meter([9, 1, 2], step.copy())  # then "."; the clause may go on ("3." of "3.5")
+    meter([9, 1, 2, 3], step.copy())  # " It": the clause ended, the meter stops
+    meter([9, 1, 2, 3, 1], step.copy())
 
-    meter = Meter(tokens=2)
-    step = np.log(np.array([0.5, 0.25, 0.25]))  # log-probabilities as logits
-    meter([7], step.copy())  # the first step: its token is not known yet
-    meter([7, 1], step.copy())  # token 1 was chosen
-    meter([7, 1, 0], step.copy())  # then token 0; two tokens scored: done
-
-    assert meter.done
-    assert meter.logprobs == pytest.approx([np.log(0.25), np.log(0.5)])
-    assert meter.score() == pytest.approx((np.log(0.25) + np.log(0.5)) / 2)
+    assert meter.texts == ["Rome", ".", " It"]
+    assert meter.logprobs == pytest.approx([np.log(0.2), np.log(0.3), np.log(0.4)])
+    assert meter.score(complete=False) == pytest.approx(np.log(0.2))  # "Rome" alone
 
 
-def test_a_short_answer_is_judged_on_the_tokens_it_has() -> None:
-    meter = Meter(tokens=5)
-    meter.logprobs = [-2.0]  # "Paris." and the end: one token scored
-    held = list(held_until_scored(iter(["Par", "is."]), meter, DoubtRule(5, below=-1.0)))
+@pytest.mark.parametrize(
+    ("texts", "following", "complete", "length"),
+    [
+        (["Rome", "."], "", False, None),  # "." may be "3." of "3.5"
+        (["Rome", "."], " It", False, 1),
+        (["3", "."], "5", False, None),
+        (["Rome", "."], "", True, 1),
+        ([" The", " Nile", ",", " of"], "", False, 2),
+        (["a"] * CLAUSE_TOKENS, "", False, CLAUSE_TOKENS),
+        (["a"] * 3, "", False, None),
+    ],
+)
+def test_the_first_clause_ends_at_a_mark_and_a_space(
+    texts: list[str], following: str, complete: bool, length: int | None
+) -> None:
+    assert clause_length(texts, complete=complete, following=following) == length
 
-    assert held == [Unsure(-2.0), "Par", "is."]
+
+def test_an_answer_shorter_than_a_clause_is_judged_at_its_end() -> None:
+    meter = Meter(lambda tokens: b"")
+    meter.texts, meter.logprobs = ["Par", "is"], [-2.0, -1.0]
+
+    said = list(scored(iter(["Par", "is"]), meter, DoubtRule(below=-1.0)))
+
+    assert said == ["Par", "is", Unsure(-1.5)]

@@ -1,36 +1,96 @@
-"""The hedge in the user's language, continued by the model's own first words."""
+"""An answer the model doubts says so after the sentence it is about, in the user's language:
+streamed, and stored, as part of the answer."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from core.turns.hedge import HEDGES, hedged
+from core.llm.doubt import Unsure
+from core.results import AnswerDelta
+from core.turns.answer_loop import AnswerLoop
+from core.turns.hedge import CAVEATS, between_sentences
+
+
+class Scripted:
+    """A language model that streams the given pieces, `Unsure` among them."""
+
+    name = "scripted"
+    is_local = True
+    calls_tools = False
+    lock = None
+    context_tokens = 4096
+
+    def __init__(self, pieces: list[object]) -> None:
+        self.pieces = pieces
+
+    def stream(self, messages, *, max_tokens, tools=None):  # type: ignore[no-untyped-def]
+        yield from self.pieces
+
+
+class NoTools:
+    def specs(self) -> None:
+        return None
+
+
+def answered(pieces: list[object], language: str = "en", *, may_hedge: bool = True) -> str:
+    from core.providers import Providers
+
+    providers = Providers(stt=None, llm=Scripted(pieces), tts=None)  # type: ignore[arg-type]
+    loop = AnswerLoop(
+        providers,
+        NoTools(),  # type: ignore[arg-type]
+        max_tokens=64,
+        start=0.0,
+        owner="test",
+        language=language,
+        may_hedge=may_hedge,
+    )
+
+    async def run() -> str:
+        streamed = "".join([e.text async for e in loop.run([]) if isinstance(e, AnswerDelta)])
+        assert streamed == loop.text
+        return streamed
+
+    return asyncio.run(run())
+
+
+def test_the_caveat_follows_the_sentence_the_doubted_clause_is_in() -> None:
+    pieces = ["Die", " Mauer", " fiel", " 1961", ".", Unsure(-0.3), " Sie", " stand", "."]
+
+    assert answered(pieces, "de") == (
+        "Die Mauer fiel 1961. Aber ich bin mir nicht sicher, ob das stimmt. Sie stand."
+    )
+
+
+def test_the_caveat_waits_for_the_end_of_the_sentence_or_of_the_answer() -> None:
+    clause = ["The", " Loire", ",", Unsure(-0.4), " at", " 1", ".", "7", " km"]
+
+    assert answered(clause, "en") == "The Loire, at 1.7 km But I'm not sure about that."
+    assert answered(["Sì", "!", Unsure(-0.2)], "it") == "Sì! Però non sono sicuro che sia così."
+
+
+def test_a_computed_answer_and_a_sure_one_say_nothing_more() -> None:
+    assert answered(["Sechsundsechzig", ".", Unsure(-0.5)], "de", may_hedge=False) == (
+        "Sechsundsechzig."
+    )
+    assert answered(["Rome", ".", " It", "."], "en") == "Rome. It."
 
 
 @pytest.mark.parametrize(
-    ("language", "first", "said"),
-    [
-        ("en", "The", "I'm not sure, but I think the"),
-        ("en", "Mount Everest", "I'm not sure, but I think Mount Everest"),
-        ("en", "I", "I'm not sure, but I think I"),
-        ("de", "Der höchste Berg", "Ich bin mir nicht sicher, aber ich glaube, der höchste Berg"),
-        ("de", "Zugspitze", "Ich bin mir nicht sicher, aber ich glaube, Zugspitze"),
-        ("de", "Sie", "Ich bin mir nicht sicher, aber ich glaube, Sie"),
-        ("fr", "Le plus petit", "Je ne suis pas sûr, mais je crois que le plus petit"),
-        ("fr", "Il s'agit", "Je ne suis pas sûr, mais je crois qu'il s'agit"),
-        ("fr", "L'Everest", "Je ne suis pas sûr, mais je crois que l'Everest"),
-        ("es", "El", "No estoy seguro, pero creo que el"),
-        ("it", "Lo Stato", "Non sono sicuro, ma forse lo Stato"),
-        ("xx", " The", "I'm not sure, but I think the"),
-    ],
+    ("text", "following", "between"),
+    [("1961.", " Sie", True), ("3.", "5", False), ("Oui !", " Et", True), ("Rome", " is", False)],
 )
-def test_the_hedge_goes_in_front_of_the_first_words(language: str, first: str, said: str) -> None:
-    assert hedged(language, first) == said
+def test_a_new_sentence_begins_after_a_mark_and_a_space(
+    text: str, following: str, between: bool
+) -> None:
+    assert between_sentences(text, following) is between
 
 
-def test_every_hedge_is_one_the_quality_bench_counts_as_hedged() -> None:
+def test_every_caveat_is_one_the_quality_bench_counts_as_hedged() -> None:
     from bench.expected import hedged as counted
     from bench.quality import plain
 
-    for language, hedge in HEDGES.items():
-        assert counted(plain(hedge), language), language
+    for language, words in CAVEATS.items():
+        assert counted(plain(words), language), language
