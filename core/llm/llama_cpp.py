@@ -29,7 +29,7 @@ _PARAMS_LOCK = threading.Lock()
 
 
 @contextmanager
-def _model_params(*, extra_buffers: bool) -> Iterator[None]:
+def model_params(*, extra_buffers: bool) -> Iterator[None]:
     """llama-cpp-python's `Llama()` has no `use_extra_bufts` argument and loads the model inside
     its constructor, from `llama_model_default_params()`: for the length of one load, those
     defaults carry the choice (under a lock, so two loads never see each other's)."""
@@ -57,7 +57,7 @@ def load_llama(model_path: Path, *, context_tokens: int, threads: int, extra_buf
     except ImportError as exc:  # pragma: no cover - dependency hint
         raise ImportError("Install llama-cpp-python: run scripts/install.sh") from exc
     register_backends()
-    with _model_params(extra_buffers=extra_buffers):
+    with model_params(extra_buffers=extra_buffers):
         return Llama(
             model_path=str(model_path),
             n_ctx=context_tokens,

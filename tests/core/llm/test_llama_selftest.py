@@ -91,9 +91,11 @@ def test_a_crash_without_extra_buffers_stops_the_start_in_one_line(
 
 
 def test_a_passed_check_is_not_run_again(tmp_path: Path, model: Path) -> None:
+    # Whatever this CPU passes: extra buffers, or (where llama.cpp's AMX repacking crashes,
+    # as it can) none.
     first = check(model, tmp_path)
     # The same model, library, CPU and choice: the verdict is remembered, nothing is run.
-    again = check(model, tmp_path, command=lambda path, extra: SEGFAULT)
+    again = check(model, tmp_path, first, command=lambda path, extra: SEGFAULT)
     # Another CPU is another verdict.
     with pytest.raises(ModelMissingError):
         check(
@@ -104,7 +106,8 @@ def test_a_passed_check_is_not_run_again(tmp_path: Path, model: Path) -> None:
             cpu=CPU | {"amx_tile"},
         )
 
-    assert first == again == USE
+    assert first == again
+    assert first == USE or first.reason.startswith("auto: llama.cpp crashed")
 
 
 def test_a_child_that_fails_without_crashing_leaves_the_verdict_to_the_real_load(
