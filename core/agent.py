@@ -41,6 +41,7 @@ from core.tools import Keypad, ToolContext, Toolset
 from core.turn_setup import prepare_turn
 from core.turns.answer_loop import AnswerLoop, ms_since
 from core.turns.context import TurnContext
+from core.turns.hedge import asks
 from core.turns.recorder import record_answer
 
 logger = logging.getLogger(__name__)
@@ -269,7 +270,8 @@ class Agent:
             owner=("user", user.id),
             hold=hold,
             language=turn.language,
-            may_hedge=fact is None,  # a computed value is not in doubt
+            # A computed value is not in doubt; a reply to what is not a question has no fact.
+            may_hedge=fact is None and asks(turn.user_text),
         )
         answered = False
         record = None

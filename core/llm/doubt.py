@@ -65,34 +65,32 @@ def clause_length(texts: list[str], *, complete: bool = True, following: str = "
 
 
 class Meter:
-    """A llama-cpp-python logits processor that leaves the logits alone and notes each chosen
-    token's text and log-probability under the model (temperature 1), until the first clause
-    is complete.
+    """A llama-cpp-python logits processor that leaves the logits alone and notes, at each
+    step until the first clause is complete, the log-probability of the model's most likely
+    token (temperature 1) and the text of the token chosen.
 
-    A processor sees a step's distribution before the token is sampled; the token shows at
-    the next step, as the last of `input_ids`. So a token is known one step later, and the
-    step's logits are kept until then (one vocabulary's worth, about 1.2 MB)."""
+    The most likely token's, not the one sampled: the server samples (LLM_TEMPERATURE), and
+    a sampled runner-up would read as doubt where the model had none; bench/confidence
+    measured greedy answers, where the two are one. A processor sees a step before its token
+    is sampled: the token shows at the next step, as the last of `input_ids`."""
 
     def __init__(self, detokenize: Callable[[list[int]], bytes]) -> None:
         self._detokenize = detokenize
         self.texts: list[str] = []
         self.logprobs: list[float] = []
         self._raw = b""  # the tokens' bytes: a character split across tokens waits
-        self._pending: tuple[Any, float] | None = None  # the last step's logits, log-sum
+        self._steps = 0
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
-        if self._pending is not None:
-            logits, log_total = self._pending
-            token = int(input_ids[-1])
-            self.logprobs.append(float(logits[token]) - log_total)
+        if self._steps > len(self.texts):  # the token the last step chose
             done = self._raw.decode("utf-8", errors="ignore")
-            self._raw += self._detokenize([token])
+            self._raw += self._detokenize([int(input_ids[-1])])
             self.texts.append(self._raw.decode("utf-8", errors="ignore")[len(done) :])
-            self._pending = None
         if clause_length(self.texts, complete=False) is None:
-            logits = np.array(scores, dtype=np.float64)
+            logits = np.asarray(scores, dtype=np.float64)
             top = logits.max()
-            self._pending = (logits, float(top + np.log(np.exp(logits - top).sum())))
+            self.logprobs.append(-float(np.log(np.exp(logits - top).sum())))
+            self._steps += 1
         return scores
 
     def score(self, *, complete: bool, following: str = "") -> float | None:

@@ -63,19 +63,20 @@ def test_an_answer_after_a_tools_result_is_not_scored(with_rule) -> None:
     assert pieces and not any(isinstance(piece, Unsure) for piece in pieces)
 
 
-def test_the_meter_notes_each_chosen_token_one_step_later_until_the_clause_ends() -> None:
+def test_the_meter_notes_the_most_likely_tokens_probability_until_the_clause_ends() -> None:
     words = {1: b"Rome", 2: b".", 3: b" It"}
     meter = Meter(lambda tokens: b"".join(words[t] for t in tokens))
-    step = np.log(np.array([0.1, 0.2, 0.3, 0.4]))  # log-probabilities as logits
-    meter([9], step.copy())  # the first step: its token is not known yet
-    meter([9, 1], step.copy())  # "Rome" was chosen
-    meter([9, 1, 2], step.copy())  # then "."; the clause may go on ("3." of "3.5")
-    meter([9, 1, 2, 3], step.copy())  # " It": the clause ended, the meter stops
-    meter([9, 1, 2, 3, 1], step.copy())
+    sure = np.log(np.array([0.05, 0.05, 0.1, 0.8]))  # log-probabilities as logits
+    unsure = np.log(np.array([0.3, 0.2, 0.2, 0.3]))
+    meter([9], sure.copy())  # the first step: "Rome" is chosen after it (not the likeliest)
+    meter([9, 1], unsure.copy())  # then "."; the clause may go on ("3." of "3.5")
+    meter([9, 1, 2], sure.copy())  # then " It": the clause ended, the meter stops
+    meter([9, 1, 2, 3], unsure.copy())
+    meter([9, 1, 2, 3, 1], sure.copy())
 
     assert meter.texts == ["Rome", ".", " It"]
-    assert meter.logprobs == pytest.approx([np.log(0.2), np.log(0.3), np.log(0.4)])
-    assert meter.score(complete=False) == pytest.approx(np.log(0.2))  # "Rome" alone
+    assert meter.logprobs == pytest.approx([np.log(0.8), np.log(0.3), np.log(0.8)])
+    assert meter.score(complete=False) == pytest.approx(np.log(0.8))  # "Rome" alone
 
 
 @pytest.mark.parametrize(

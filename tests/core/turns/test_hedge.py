@@ -10,7 +10,7 @@ import pytest
 from core.llm.doubt import Unsure
 from core.results import AnswerDelta
 from core.turns.answer_loop import AnswerLoop
-from core.turns.hedge import CAVEATS, between_sentences
+from core.turns.hedge import CAVEATS, asks, between_sentences
 
 
 class Scripted:
@@ -94,3 +94,19 @@ def test_every_caveat_is_one_the_quality_bench_counts_as_hedged() -> None:
 
     for language, words in CAVEATS.items():
         assert counted(plain(words), language), language
+
+
+@pytest.mark.parametrize(
+    ("text", "question"),
+    [
+        ("What is the capital of Italy?", True),
+        ("wer hat die Relativitätstheorie entwickelt", True),  # a transcript without its "?"
+        ("¿Cuál es el río más largo?", True),
+        ("Quanti giorni ha una settimana", True),
+        ("I finally finished reading my first book.", False),
+        ("Mein Computer ist gerade abgestürzt.", False),
+        ("Je suis rentré de vacances hier.", False),
+    ],
+)
+def test_only_a_question_may_be_answered_with_a_doubt(text: str, question: bool) -> None:
+    assert asks(text) is question
