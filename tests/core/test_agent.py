@@ -217,7 +217,7 @@ def test_an_answer_the_model_doubts_is_hedged_in_the_users_language_and_stored_s
 ) -> None:
     """The bundled model with a rule that doubts every answer: a Spanish question's answer
     says so in Spanish, after its first sentence, streamed and stored alike; a question the
-    agent computes is not hedged."""
+    agent computes is not hedged, nor a reply to a statement."""
     from core import accounts
     from core.llm.doubt import DoubtRule
 
@@ -229,6 +229,7 @@ def test_an_answer_the_model_doubts_is_hedged_in_the_users_language_and_stored_s
     try:
         streamed, result = ask(agent, user, "¿Quién escribió Don Quijote?")
         computed, _ = ask(agent, user, "¿Cuánto es trece por tres?")
+        replied, _ = ask(agent, user, "Hoy terminé de leer mi primer libro en francés.")
     finally:
         llm.doubt = before
     stored = store.list_turns(user_id=user.id, session_id=result.session_id)
@@ -237,3 +238,4 @@ def test_an_answer_the_model_doubts_is_hedged_in_the_users_language_and_stored_s
     assert streamed.count("Pero no estoy seguro de eso.") == 1, streamed
     assert streamed.strip() == result.answer == stored[0].answer
     assert "no estoy seguro" not in computed.lower(), computed
+    assert "no estoy seguro" not in replied.lower(), replied  # not a question: no fact
