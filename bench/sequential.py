@@ -53,7 +53,8 @@ class SequentialPipeline:
         t1 = time.perf_counter()
         prompt = messages_for(transcript.text, transcript.language or "en")
         messages = [ChatMessage(m["role"], m["content"]) for m in prompt]
-        answer = "".join(self.llm.stream(messages, max_tokens=self.settings.llm_max_tokens))
+        pieces = self.llm.stream(messages, max_tokens=self.settings.llm_max_tokens)
+        answer = "".join(p for p in pieces if isinstance(p, str))  # not the model's doubt
         t2 = time.perf_counter()
         audio = b"".join(chunk.pcm for chunk in self.tts.synthesize(speakable(answer)))
         t3 = time.perf_counter()
