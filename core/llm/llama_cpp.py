@@ -143,20 +143,8 @@ class LlamaCppLLM:
                 if not self.calls_tools:
                     tools = None
                 if not tools:
-                    # Nothing to call. A model that has seen tools (their results, or the
-                    # guidance in the system prompt) may still write a call as text: once the
-                    # tokens that open one are known, its answer is words.
                     after_tools = any(m.role == "tool" for m in messages)
-                    known = self._openers is not None
-                    words = self._choice(threshold=NEVER) if after_tools or known else None
-                    if self.doubt is None or after_tools:
-                        yield from self._deltas(turns, payload, None, max_tokens, choice=words)
-                        return
-                    meter = Meter(self.model.detokenize)
-                    deltas = self._deltas(
-                        turns, payload, None, max_tokens, choice=words, meter=meter
-                    )
-                    yield from scored(deltas, meter, self.doubt)
+                    yield from self._words(turns, payload, max_tokens, after_tools=after_tools)
                     return
                 choice = self._choice()
                 reader = ToolCallText()
@@ -189,6 +177,22 @@ class LlamaCppLLM:
             except Exception as exc:
                 logger.exception("llama.cpp generation failed")
                 raise ProviderError(f"Local LLM failed: {exc}") from exc
+
+    def _words(
+        self, turns: TakingTurns, payload: Any, max_tokens: int, *, after_tools: bool
+    ) -> Iterator[str | Unsure]:
+        """An answer in words, nothing to call. A model that has seen tools (their results,
+        or the guidance in the system prompt) may still write a call as text: once the tokens
+        that open one are known, its answer is words. Its first clause is scored when `doubt`
+        is set, unless it tells a tool's result."""
+        known = self._openers is not None
+        words = self._choice(threshold=NEVER) if after_tools or known else None
+        if self.doubt is None or after_tools:
+            yield from self._deltas(turns, payload, None, max_tokens, choice=words)
+            return
+        meter = Meter(self.model.detokenize)
+        deltas = self._deltas(turns, payload, None, max_tokens, choice=words, meter=meter)
+        yield from scored(deltas, meter, self.doubt)
 
     @contextmanager
     def _unsaved(self, skip: Callable[[], bool]) -> Iterator[None]:
