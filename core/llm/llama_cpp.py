@@ -94,7 +94,7 @@ class LlamaCppLLM:
         self.lock = FairLock()
         self.tool_threshold = tool_threshold  # see core.llm.tool_choice
         self.calls_tools = calls_tools
-        self.doubt = doubt  # when its first words score low, an answer says it is unsure
+        self.doubt = doubt  # when its first clause scores low, the answer says it is unsure
         self._openers: Any = None  # the tokens that could open a tool call, found once
         self.model = load_llama(
             model_path,

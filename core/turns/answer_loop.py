@@ -107,7 +107,7 @@ class AnswerLoop:
     ) -> AgentEvent | None:
         """One item of the model's stream: a call noted (in `calls`, when tools were offered:
         a model may still write one when none is), a change of provider, the model's doubt
-        about its first words (they get a hedge in front), or words."""
+        about its first clause (said after the sentence it is in), or words."""
         if isinstance(item, Unsure):
             if self.may_hedge and self.unsure is None:
                 self.unsure, self._caveat_due = item.score, True
