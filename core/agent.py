@@ -365,7 +365,7 @@ class Agent:
                 session_id=session_id,
                 channel=channel,
                 language=language,
-                time_zone=user.time_zone or self.settings.time_zone,
+                time_zone=TurnContext(user, None, self.settings).time_zone,
                 keypad=keypad,
                 transfer_number=self.settings.transfer_number,
             ),

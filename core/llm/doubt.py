@@ -80,17 +80,22 @@ class Meter:
         self.logprobs: list[float] = []
         self._raw = b""  # the tokens' bytes: a character split across tokens waits
         self._steps = 0
+        self._complete = False  # the first clause is known: nothing more to note
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
+        if self._complete:  # the rest of the answer passes untouched
+            return scores
         if self._steps > len(self.texts):  # the token the last step chose
             done = self._raw.decode("utf-8", errors="ignore")
             self._raw += self._detokenize([int(input_ids[-1])])
             self.texts.append(self._raw.decode("utf-8", errors="ignore")[len(done) :])
-        if clause_length(self.texts, complete=False) is None:
-            logits = np.asarray(scores, dtype=np.float64)
-            top = logits.max()
-            self.logprobs.append(-float(np.log(np.exp(logits - top).sum())))
-            self._steps += 1
+        if clause_length(self.texts, complete=False) is not None:
+            self._complete = True
+            return scores
+        logits = np.asarray(scores, dtype=np.float64)
+        top = logits.max()
+        self.logprobs.append(-float(np.log(np.exp(logits - top).sum())))
+        self._steps += 1
         return scores
 
     def score(self, *, complete: bool, following: str = "") -> float | None:

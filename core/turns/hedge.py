@@ -10,6 +10,9 @@ sure about that." At the end of the answer if no sentence ends first.
 from __future__ import annotations
 
 import re
+import sys
+
+from core.tts.text import SentenceBuffer
 
 CAVEATS = {
     "en": " But I'm not sure about that.",
@@ -18,7 +21,6 @@ CAVEATS = {
     "de": " Aber ich bin mir nicht sicher, ob das stimmt.",
     "it": " Però non sono sicuro che sia così.",
 }
-_SENTENCE_END = re.compile(r"[.!?…][\"'»)\]]*$")
 # How a question begins, for a transcript without its "?" (accents as written).
 _ASKING = re.compile(
     r"^\W*(who|what|when|where|which|why|how|is|are|was|were|do|does|did|can|could|"
@@ -40,6 +42,10 @@ def caveat(language: str) -> str:
 
 
 def between_sentences(text: str, following: str) -> bool:
-    """Whether `following` begins a new sentence after `text`: the text ends one ("1961.",
-    not "3." of "3.5", which the next piece continues without a space)."""
-    return bool(following[:1].isspace() and _SENTENCE_END.search(text))
+    """Whether `following` begins a new sentence after `text`, by the speaking path's own
+    rule (core/tts/text.py): "1961." before " Sie" ends one; "3." before "5", "Dr." before
+    " Smith" do not."""
+    if not following[:1].isspace():
+        return False
+    sentences = SentenceBuffer(clause_min=sys.maxsize, max_chars=sys.maxsize)  # no clauses
+    return bool(sentences.feed(text + following)) and sentences.pending == following
