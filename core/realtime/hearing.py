@@ -19,7 +19,10 @@ read, and the next transcription of the utterance reads only what was said after
 (starting in the pause, so no word is cut), in the same language. A long utterance costs
 Whisper its length once instead of once per pause: in a browser, 40 s of speech with short
 pauses had Whisper re-read up to 30 s at a time, 2.4 s a decode, beside another user's
-answer, which then took twice its time.
+answer, which then took twice its time. Several known starts are kept, because a pause
+often comes less than TAIL_MIN_SAMPLES after the latest: read from there the tail is too
+short to hear well, read whole the utterance cost 3.5-4.7 s a decode once it was 26-35 s
+long (traced in the browser bench), so it is read from the latest start far enough back.
 """
 
 from __future__ import annotations
@@ -53,6 +56,8 @@ KNOWN_MIN_SAMPLES = 16000 * 8
 # before, misheard 1.3 s of "planet is the largest" as "part the"
 # (tests/core/listening/test_smart_turn.py).
 TAIL_MIN_SAMPLES = 16000 * 2
+# How many known starts of the utterance under way are kept (the latest ones).
+KNOWN_KEPT = 16
 
 
 @dataclass(frozen=True)
@@ -97,7 +102,7 @@ class Hearing:
         self._latest: Heard | None = None  # the newest transcription, until it is done
         self._latest_ticket: Ticket | None = None
         self._running: Heard | None = None  # one the model is on, let finish for the next
-        self._known: _Known | None = None  # what is known of the utterance under way
+        self._known: list[_Known] = []  # what is known of the utterance under way, shortest first
         self._guess: _Guess | None = None
         self._verdict: asyncio.Task[float] | None = None  # the pause's end-of-turn verdict
 
@@ -187,18 +192,29 @@ class Hearing:
         else:
             heard = await self._hear_after(known, samples, pinned, ticket)
         if heard[0].text.strip() and len(samples) >= KNOWN_MIN_SAMPLES:
-            self._known = _Known(samples, heard[0])
+            self._remember(_Known(samples, heard[0]))
         return heard
 
+    def _remember(self, new: _Known) -> None:
+        """Keep `new` with the known starts it continues (others were another utterance).
+        They are prefixes of one another, kept as views of the newest samples: one array."""
+        samples = new.samples
+        kept = [known for known in self._known if len(known.samples) < len(samples)]
+        while kept and not np.array_equal(samples[: len(kept[-1].samples)], kept[-1].samples):
+            kept.pop()
+        views = [_Known(samples[: len(known.samples)], known.transcript) for known in kept]
+        self._known = [*views, new][-KNOWN_KEPT:]
+
     def _known_start(self, samples: np.ndarray) -> _Known | None:
-        """What is known of the utterance that `samples` are, if it is worth starting from."""
-        known = self._known
-        if known is None or len(samples) - len(known.samples) < TAIL_MIN_SAMPLES:
-            return None
-        if not np.array_equal(samples[: len(known.samples)], known.samples):
-            self._known = None  # another utterance
-            return None
-        return known
+        """The longest known start of the utterance that `samples` are which leaves enough
+        after it to hear alone, if there is one."""
+        for known in reversed(self._known):
+            end = len(known.samples)
+            if len(samples) - end >= TAIL_MIN_SAMPLES and np.array_equal(
+                samples[:end], known.samples
+            ):
+                return known
+        return None
 
     async def _hear_after(
         self, known: _Known, samples: np.ndarray, pinned: str | None, ticket: Ticket

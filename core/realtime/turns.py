@@ -74,6 +74,7 @@ class TurnTaker:
         self._voiced_run = 0
         self._silence_run = 0
         self._utterance: list[np.ndarray] = []
+        self._carried = 0  # windows of it carried on from a withdrawn turn (`carry_on`)
         self._heard: Heard | None = None  # what this pause's transcript says, once it is in
         self._verdict: Verdict = None  # the end-of-turn model's word on this pause, if any
         self.in_speech = False
@@ -167,7 +168,13 @@ class TurnTaker:
         withdrew it: none of its answer was heard), so `samples`, what was said before the
         pause, open it. Called from `speech_started`."""
         if self.in_speech and len(samples):
-            self._utterance[:0] = np.split(samples, range(WINDOW, len(samples), WINDOW))
+            carried = np.split(samples, range(WINDOW, len(samples), WINDOW))
+            self._utterance[:0] = carried
+            # MAX_UTTERANCE_S counts from here: a turn ended at that length and withdrawn
+            # would otherwise end again on the next window, and again (measured: a turn, a
+            # transcription and an answer withdrawn every ~0.25 s for as long as a person
+            # talked on past 30 s, beside another user's answer).
+            self._carried = len(carried)
 
     def end_now(self) -> None:
         """End the turn in progress (for instance, the client is done)."""
@@ -197,7 +204,7 @@ class TurnTaker:
                 if self._silence_run == self._pause_windows:
                     self.listener.paused(np.concatenate(self._utterance))
                 self._end_if_long_enough()
-            if self.in_speech and len(self._utterance) >= self._max_windows:
+            if self.in_speech and len(self._utterance) - self._carried >= self._max_windows:
                 self.end_now()
             return
         self._preroll.append(window)
@@ -219,5 +226,6 @@ class TurnTaker:
             self.in_speech = True
             self._silence_run = 0
             self._utterance = list(self._preroll)
+            self._carried = 0
             self._preroll.clear()
             self.listener.speech_started(at_ms=self.audio_ms, barge_in=busy)

@@ -333,6 +333,52 @@ def test_going_on_before_the_answer_is_heard_withdraws_it_and_answers_all_that_w
     assert title == done.user_text[:80]
 
 
+def test_talking_on_past_the_longest_turn_ends_it_once_per_max_utterance(
+    tmp_path, local_providers, vad: SileroVAD, speak
+) -> None:
+    """Speech without a pause three times MAX_UTTERANCE_S long: the turn ends at the limit,
+    its unheard answer is withdrawn as the talker goes on, and the next end comes a whole
+    MAX_UTTERANCE_S later, not on the next window (which had ended, transcribed, answered
+    and withdrawn a turn every ~0.25 s for as long as the talk went on)."""
+    from tests.conftest import make_settings
+    from tests.core.test_abandon import voiced
+
+    settings = make_settings(tmp_path / "data", smart_turn=False, max_utterance_s=2.5)
+    store = HistoryStore.open(settings.sqlalchemy_url)
+    agent = Agent(settings=settings, providers=local_providers, store=store)
+    user = store.create_user(username="talks-on", password_hash="x")
+    sentences = [
+        "I wanted to tell you about my trip to the mountains last summer",
+        "we drove up to the lake on a Saturday morning",
+        "and my sister said that the water was still cold in May",
+    ]
+    speech = b"".join(voiced(speak, s) for s in sentences)
+    talk_s = len(speech) / 2 / 16000
+    assert talk_s > 3 * settings.max_utterance_s
+
+    async def scenario() -> list:
+        conversation = Conversation(agent=agent, vad=vad, user=user, sample_rate=16000)
+        await conversation.start()
+        chunk = 3200  # 0.1 s
+        for i in range(0, len(speech), chunk):
+            conversation.feed(speech[i : i + chunk])
+            await asyncio.sleep(0.02)
+        conversation.feed(b"\x00\x00" * 32000)
+        events = await _collect(conversation, ev.TurnComplete, seconds=120)
+        await conversation.close()
+        return events
+
+    try:
+        events = asyncio.run(scenario())
+    finally:
+        store.close()
+    ends = sum(isinstance(e, ev.SpeechStopped) for e in events)
+    assert ends <= talk_s // settings.max_utterance_s + 1, [type(e).__name__ for e in events]
+    done = events[-1]
+    assert isinstance(done, ev.TurnComplete) and done.answer, done
+    assert wer(" ".join(sentences), done.user_text) <= 0.25, done.user_text
+
+
 def test_a_live_answer_notes_on_its_turn_when_the_chosen_voice_failed(
     settings, local_providers, vad: SileroVAD, speak, gtts_server: FakeGoogle
 ) -> None:

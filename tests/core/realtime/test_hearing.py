@@ -17,7 +17,7 @@ from core.history import HistoryStore
 from core.listening.vad import SileroVAD
 from core.realtime import events as ev
 from core.realtime.engine import Conversation
-from core.realtime.hearing import KNOWN_MIN_SAMPLES
+from core.realtime.hearing import KNOWN_MIN_SAMPLES, TAIL_MIN_SAMPLES
 from core.stt import Transcript
 from tests.core.test_abandon import FRAME, RATE, quiet, voiced
 from tests.helpers import wer
@@ -93,3 +93,40 @@ def test_a_long_utterance_is_heard_once_piece_by_piece(settings, local_providers
     assert max(stt.read) < utterance, stt.read
     assert stt.read[-1] < utterance - KNOWN_MIN_SAMPLES, stt.read
     assert np.sum(stt.read) < 2.5 * utterance, stt.read  # each part read about once
+
+
+def test_a_pause_soon_after_a_known_part_reads_from_an_earlier_one(
+    settings, local_providers, speak
+) -> None:
+    """The talker pauses again less than TAIL_MIN_SAMPLES after the latest known part: the
+    utterance is read from the known part before it, not whole again (which cost 3.5-4.7 s a
+    decode at 26-35 s, beside another user's answer)."""
+    stt = Counting(local_providers.stt)
+    providers = dataclasses.replace(local_providers, stt=stt, turn_model=None)
+    store = HistoryStore.open(settings.sqlalchemy_url)
+    agent = Agent(settings=settings, providers=providers, store=store)
+    user = store.create_user(username="pauser", password_hash="x")
+    pcm = b"".join(voiced(speak, s) + quiet(0.4) for s in SENTENCES[:4])
+    pcm += voiced(speak, "you know") + quiet(0.4)
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+    # Where the talker paused: after three sentences (long enough to be known), after the
+    # fourth, and after two more words (under TAIL_MIN_SAMPLES later).
+    ends = [
+        len(b"".join(voiced(speak, s) + quiet(0.4) for s in SENTENCES[:n])) // 2 for n in (3, 4)
+    ]
+    pauses = [*ends, len(samples)]
+    assert ends[0] >= KNOWN_MIN_SAMPLES and len(samples) - ends[1] < TAIL_MIN_SAMPLES
+
+    async def scenario() -> list[Transcript]:
+        conversation = Conversation(agent=agent, vad=SileroVAD(), user=user, sample_rate=RATE)
+        return [(await conversation.hearing.heard(samples[:end], pinned=None))[0] for end in pauses]
+
+    try:
+        heard = asyncio.run(scenario())
+    finally:
+        store.close()
+    # The last read begins where the first was known: the fourth sentence and two words.
+    assert stt.read[1] < ends[1] - ends[0] + TAIL_MIN_SAMPLES, stt.read
+    assert stt.read[2] < len(samples) - ends[0] + TAIL_MIN_SAMPLES, stt.read
+    said = " ".join([*SENTENCES[:4], "you know"])
+    assert wer(said, heard[-1].text) <= 0.2, heard[-1].text
