@@ -27,8 +27,9 @@ the sound a meter sees reach each AudioContext's destination.
   silences over 0.3 s are reported too (they include the voice's own pauses).
 - **Nonstop talker**: a new hands-free conversation talks 40 s with pauses of 0.2-0.5 s, then
   hangs up; the server's CPU (its whole session, /proc/<pid>/stat) over 10 s from 1 s after.
-  Meanwhile a second account asks a typed question over REST (streamed `POST /response`) at
-  20 and 30 s into the talk; its whole answer against the same question asked first on the
+  Meanwhile a second account asks a typed question over REST (streamed `POST /response`)
+  every 5 s from 5 s into the talk (seven times, the 30 s one where the talk passes
+  MAX_UTTERANCE_S); its slowest whole answer against the same question asked first on the
   idle server.
 """
 

@@ -23,7 +23,7 @@ BARGE_AFTER_S = 1.0  # a barge-in starts this long after the answer it cuts bega
 STOP_AFTER_S = 0.3  # press-to-talk: Stop is pressed this long after the last word
 CPU_FROM_S = 1.0  # the server's CPU is read from this long after the hang-up...
 CPU_FOR_S = 10.0  # ...for this long
-ASK_AT_S = (20.0, 30.0)  # the other user asks this long into the nonstop talk
+ASK_AT_S = (5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 35.0)  # the other user asks this long into the talk
 ASK_BEFORE_END_S = 5.0  # ...but starts no question closer than this to the hang-up
 
 
