@@ -207,6 +207,16 @@ class FairLock:
                 for other in self._queue
             )
 
+    def turns_first(self, ticket: Ticket) -> bool:
+        """Whether the holder `ticket`, a guess, should let a turn's work go first (`pass_turn`):
+        a turn's work runs on a model, or waits for this one. The rule that keeps a guess from
+        starting beside a turn's work, applied between two steps of one that had started."""
+        with self._cond:
+            return ticket.speculative and (
+                _turns_running > 0
+                or any(not other.speculative and not other.cancelled for other in self._queue)
+            )
+
     def pass_turn(self, ticket: Ticket) -> None:
         """The holder `ticket` steps aside between two steps of its work, and waits for the
         lock again: its owner was just served, so every other owner's call goes first. No guess
@@ -284,6 +294,43 @@ class FairLock:
         """A cancelled ticket leaves at once (its waiting thread wakes up and raises)."""
         with self._cond:
             self._remove(ticket)
+
+
+class Holding:
+    """A model's lock held for one call's work, which may step aside between two of its steps
+    (`step_aside`) and carry on once the lock comes back (core/llm/llama_turns.py keeps the
+    model's state meanwhile; Whisper keeps its encoded audio)."""
+
+    def __init__(self, lock: FairLock, ticket: Ticket) -> None:
+        self.lock = lock
+        self.ticket = ticket
+        self.held = False
+        self.passes = 0  # how often the work stepped aside
+
+    def __enter__(self) -> Holding:
+        self.lock.acquire(self.ticket)
+        self.held = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.held:
+            self.held = False
+            self.lock.release()
+
+    def step_aside(self) -> None:
+        """Let the calls due first run, and wait for the lock again. `Abandoned` (without the
+        lock) if the ticket is cancelled meanwhile."""
+        self.held = False
+        self.lock.pass_turn(self.ticket)
+        self.held = True
+        self.passes += 1
+
+    def between_steps(self) -> None:
+        """A guess steps aside here for a turn's work (`FairLock.turns_first`); any call stops
+        here once nobody waits for it (`raise_if_abandoned`)."""
+        raise_if_abandoned()
+        if self.lock.turns_first(self.ticket):
+            self.step_aside()
 
 
 class Queueing(Protocol):

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from core.concurrency import FairLock, Ticket
+from core.concurrency import FairLock, Holding, Ticket
 from core.llm.llama_states import load_state, save_state
 
 
@@ -54,25 +54,12 @@ class _Kept:
             model.cache.skip = self.skip
 
 
-class TakingTurns:
+class TakingTurns(Holding):
     """The model's lock as one answer holds it: `between_tokens` lets others in when due."""
 
     def __init__(self, model: Any, lock: FairLock, ticket: Ticket) -> None:
+        super().__init__(lock, ticket)
         self.model = model
-        self.lock = lock
-        self.ticket = ticket
-        self.held = False
-        self.passes = 0  # how often this answer stepped aside
-
-    def __enter__(self) -> TakingTurns:
-        self.lock.acquire(self.ticket)
-        self.held = True
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.held:
-            self.held = False
-            self.lock.release()
 
     def between_tokens(self) -> None:
         """Step aside if this answer defers and another owner waits; back with the model as it
@@ -80,8 +67,5 @@ class TakingTurns:
         if not self.lock.others_first(self.ticket):
             return
         kept = _Kept.of(self.model)
-        self.held = False
-        self.lock.pass_turn(self.ticket)
-        self.held = True
+        self.step_aside()
         kept.restore(self.model)
-        self.passes += 1

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from core.audio import SAMPLE_RATE, DecodedAudio
-from core.concurrency import FairLock, raise_if_abandoned
+from core.concurrency import FairLock, Holding, current_ticket
 from core.errors import TranscriptionError
 from core.stt import Transcript
 
@@ -57,17 +57,17 @@ class FasterWhisperSTT:
         # cancelled while it runs stops at its next step: both raise `Abandoned`, which is no
         # `Exception`, so it is neither logged nor wrapped here.
         try:
-            with self.lock:
+            with Holding(self.lock, current_ticket()) as hold:
                 if audio.duration <= SHORT_AUDIO_SECONDS:
-                    text, detected = self._short(audio.samples, language)
+                    text, detected = self._short(hold, audio.samples, language)
                 else:
-                    text, detected = self._long(audio.samples, language)
+                    text, detected = self._long(hold, audio.samples, language)
         except Exception as exc:
             logger.exception("Whisper failed on %.1f s of audio", audio.duration)
             raise TranscriptionError(f"Local speech recognition failed: {exc}") from exc
         return Transcript(text=text, language=detected, duration=audio.duration, provider=self.name)
 
-    def _long(self, samples: np.ndarray, language: str | None) -> tuple[str, str]:
+    def _long(self, hold: Holding, samples: np.ndarray, language: str | None) -> tuple[str, str]:
         segments, info = self.model.transcribe(
             samples,
             language=language,
@@ -77,12 +77,14 @@ class FasterWhisperSTT:
         texts: list[str] = []
         for segment in segments:  # each 30 s window is decoded when the loop asks for it
             texts.append(segment.text.strip())
-            raise_if_abandoned()
+            hold.between_steps()
         return " ".join(texts).strip(), info.language
 
-    def _short(self, samples: np.ndarray, language: str | None) -> tuple[str, str]:
+    def _short(self, hold: Holding, samples: np.ndarray, language: str | None) -> tuple[str, str]:
         """One encoder pass over a window fitted to the speech, shared by language detection
-        and decoding (faster-whisper's `transcribe` encodes twice when it detects)."""
+        and decoding (faster-whisper's `transcribe` encodes twice when it detects). A guess
+        waits between the two while a turn's work runs (`Holding.between_steps`), so that
+        its decoding does not share the two cores with another user's answer."""
         from faster_whisper.audio import pad_or_trim
         from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import get_compression_ratio
@@ -95,7 +97,7 @@ class FasterWhisperSTT:
             max(SHORT_WINDOW_MIN_FRAMES, frames + SHORT_WINDOW_MARGIN_FRAMES),
         )
         encoded = model.encode(pad_or_trim(features, window))
-        raise_if_abandoned()  # the decoder is the other half of the work
+        hold.between_steps()  # the decoder is the other half of the work
         if language is None:
             best = model.model.detect_language(encoded)[0][0][0]  # e.g. "<|fr|>"
             language = best[2:-2]
@@ -123,5 +125,5 @@ class FasterWhisperSTT:
             # Decoded again the long way: faster-whisper's temperature fallback samples anew
             # whatever compresses too well.
             logger.warning("Whisper looped on %.1f s of speech (%r); decoding again", seconds, text)
-            return self._long(samples, language)
+            return self._long(hold, samples, language)
         return text, language

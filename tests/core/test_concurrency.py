@@ -14,6 +14,7 @@ from core.concurrency import (
     MODEL_WORKERS,
     Abandoned,
     FairLock,
+    Holding,
     Ticket,
     deferring,
     parallelism,
@@ -314,6 +315,42 @@ def test_a_guess_waits_while_a_turn_runs_on_another_model() -> None:
     finally:
         llm.release()
     assert ran == ["guess", "turn", "promoted"]
+
+
+def test_a_guess_under_way_steps_aside_between_its_steps_for_a_turns_work() -> None:
+    """A guess that started on a free machine waits between two of its steps while a turn's
+    work runs on another model, and lets a turn's call waiting for its own model go first;
+    a turn's work never steps aside there, and a guess carries on when nothing is due."""
+    llm, stt = FairLock(), FairLock()
+    order: list[str] = []
+    outcome: list[str] = []
+    guess = Ticket(owner="talker", speculative=True)
+    with Holding(stt, guess) as hold:
+        hold.between_steps()  # nothing due: it carries on at once
+        assert hold.passes == 0
+        llm.acquire(Ticket(owner="other"))  # another user's answer starts
+        stepped = threading.Thread(target=hold.between_steps)
+        stepped.start()
+        wait_until(lambda: stt.waiting == 1)  # the guess waits, the speech model free
+        with stt:  # a turn's transcription takes the model at once
+            order.append("turn")
+        time.sleep(0.05)
+        assert stepped.is_alive()  # the answer still runs
+        llm.release()
+        stepped.join(5)
+        assert not stepped.is_alive() and hold.held and hold.passes == 1
+        order.append("guess, on")
+        queue_as(stt, Ticket(owner="caller"), lambda: order.append("next turn"), outcome)
+        with Holding(llm, Ticket(owner="other")) as answer:
+            answer.between_steps()  # a turn's work: no stepping aside
+            assert answer.passes == 0
+        stepped = threading.Thread(target=hold.between_steps)
+        stepped.start()  # a turn's call waits for this model: it goes first
+        stepped.join(5)
+    wait_until(lambda: len(order) == 3)
+    assert order == ["turn", "guess, on", "next turn"] and outcome == []
+    assert stt.try_acquire()  # and nobody holds the lock after
+    stt.release()
 
 
 @pytest.mark.parametrize("run", [run_model, run_blocking])
