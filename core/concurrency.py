@@ -10,7 +10,7 @@ from collections.abc import Callable, Coroutine, Hashable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar, copy_context
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 
 T = TypeVar("T")
 
@@ -307,7 +307,7 @@ class Holding:
         self.held = False
         self.passes = 0  # how often the work stepped aside
 
-    def __enter__(self) -> Holding:
+    def __enter__(self) -> Self:
         self.lock.acquire(self.ticket)
         self.held = True
         return self
