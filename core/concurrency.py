@@ -213,7 +213,7 @@ class FairLock:
         starting beside a turn's work, applied between two steps of one that had started."""
         with self._cond:
             return ticket.speculative and (
-                _turns_running > 0
+                not self._may_run(ticket)
                 or any(not other.speculative and not other.cancelled for other in self._queue)
             )
 
