@@ -115,11 +115,11 @@ def test_a_call_is_answered_aloud_and_remembered(
     media = [m for _, m in got.of("media")]
     assert media and all(len(m["media"]["payload"]) == 216 for m in media)  # 160 bytes
     heard = transcribe(local_stt, ulaw_decode(first_reply))
-    # Letters, not words: over a phone line Whisper may run "France is" into "Francis".
-    assert wer(turn.answer, heard) <= 0.4 and letter_error_rate(turn.answer, heard) <= 0.15, (
-        turn.answer,
-        heard,
-    )
+    # Letters, not words: over a phone line Whisper may run "France is" into "Francis", and
+    # Piper's voice is drawn with noise, so one word in some renderings is misheard ("France
+    # is Paris" as "France's parades", 4 of 30 times when "of France is Paris." is one
+    # piece). A lost word (about a quarter of these letters) or another sentence fails.
+    assert letter_error_rate(turn.answer, heard) <= 0.2, (turn.answer, heard)
     assert 0.03 * len(turn.answer) < len(first_reply) / 8000 < 0.2 * len(turn.answer) + 2
 
     # A mark follows the frames of each piece; every one came back, and the last says the
