@@ -134,10 +134,7 @@ class Conversation:
 
     async def events(self) -> AsyncIterator[ev.Event]:
         """Events in order, until `close`."""
-        while True:
-            event = await self._events.get()
-            if event is None:
-                return
+        while (event := await self._events.get()) is not None:
             yield event
 
     async def finish(self) -> None:
@@ -203,8 +200,10 @@ class Conversation:
         self._idle.heard()
         if barge_in and self._unheard():
             self._resume(at_ms)
-        elif barge_in:
-            self._interrupt()
+        else:
+            self.hearing.new_utterance()
+            if barge_in:
+                self._interrupt()
         self._emit(ev.SpeechStarted(at_ms=at_ms))
 
     def _unheard(self) -> bool:
@@ -220,7 +219,8 @@ class Conversation:
     def _resume(self, at_ms: int) -> None:
         """The user goes on before hearing anything: the pause was not the end of the turn.
         The answer stops unspoken, its turn is withdrawn, and what was said before the pause
-        opens the new utterance, so the next transcript covers all of it."""
+        opens the new utterance (the part known as text, the rest as audio: `carried`), so
+        the next transcript covers all of it."""
         said, answer = self._said, self._answer
         assert said is not None and answer is not None
         self._said = None
@@ -228,7 +228,7 @@ class Conversation:
         self.hearing.withdrawn()  # the turn's transcript, if it still waits for the model
         self._playback.stopped = True
         self._playback = Playback()
-        self.turns.carry_on(said.samples)
+        self.turns.carry_on(self.hearing.carried(said.samples))
         self._emit(ev.Resumed(at_ms=at_ms))
         self._spawn(self.port.withdraw_when_stored(answer, said.stored))
 

@@ -23,6 +23,12 @@ answer, which then took twice its time. Several known starts are kept, because a
 often comes less than TAIL_MIN_SAMPLES after the latest: read from there the tail is too
 short to hear well, read whole the utterance cost 3.5-4.7 s a decode once it was 26-35 s
 long (traced in the browser bench), so it is read from the latest start far enough back.
+
+What is known in text need not be kept as audio either. A turn withdrawn as its speaker goes
+on is carried into the next utterance (`carried`) from its latest known start: the words
+before it are kept as text, which opens every later transcript of the utterance, and only the
+audio after it is kept. Someone talking without end is held to about MAX_UTTERANCE_S of audio
+(plus what is not known yet) instead of all they said, 64 KB a second.
 """
 
 from __future__ import annotations
@@ -69,6 +75,30 @@ class _Known:
 
 
 @dataclass(frozen=True)
+class _Settled:
+    """What is known in text of the utterance under way, before the audio still kept of it:
+    its words, and how many samples were dropped (the audio kept starts after them)."""
+
+    transcript: Transcript | None = None
+    dropped: int = 0
+    utterance: int = 0  # which utterance of the conversation
+
+    def opening(self, rest: Transcript, language: str | None) -> Transcript:
+        """The utterance's transcript: these words, then `rest` (a transcript of the audio
+        kept)."""
+        before = self.transcript
+        if before is None:
+            return rest
+        text = " ".join(part for part in (before.text.strip(), rest.text.strip()) if part)
+        return dataclasses.replace(
+            rest,
+            text=text,
+            language=language or rest.language,
+            duration=before.duration + rest.duration,
+        )
+
+
+@dataclass(frozen=True)
 class _Guess:
     """The transcription started on a pause, valid while the user stays silent."""
 
@@ -103,6 +133,7 @@ class Hearing:
         self._latest_ticket: Ticket | None = None
         self._running: Heard | None = None  # one the model is on, let finish for the next
         self._known: list[_Known] = []  # what is known of the utterance under way, shortest first
+        self._settled = _Settled()  # its start dropped from the audio, kept as text
         self._guess: _Guess | None = None
         self._verdict: asyncio.Task[float] | None = None  # the pause's end-of-turn verdict
 
@@ -143,6 +174,25 @@ class Hearing:
             return asyncio.shield(guess.task)
         return asyncio.shield(self._transcribe(samples, pinned, Ticket(owner=self._owner)))
 
+    def new_utterance(self) -> None:
+        """The user starts to speak afresh (not going on from a withdrawn turn)."""
+        self._settled = _Settled(utterance=self._settled.utterance + 1)
+
+    def carried(self, samples: np.ndarray) -> np.ndarray:
+        """A withdrawn turn's `samples` go on into the next utterance: the audio after their
+        latest known start, which leaves enough to hear alone (all of them if none does).
+        The words before it open every later transcript of the utterance."""
+        known = self._known_start(samples)
+        if known is None:
+            return samples
+        cut = len(known.samples)
+        before = self._settled
+        self._settled = _Settled(known.transcript, before.dropped + cut, before.utterance)
+        self._known = [
+            _Known(k.samples[cut:], k.transcript) for k in self._known if len(k.samples) > cut
+        ]
+        return samples[cut:]
+
     def withdrawn(self) -> None:
         """The turn that ended is withdrawn (the user goes on): nothing waiting to be heard
         is wanted; a transcription the model is on finishes, for what it knows."""
@@ -175,25 +225,49 @@ class Hearing:
         self._replace_latest()
         running = self._running
         after = running if running is not None and not running.done() else None
-        task = self._spawn(self._hear(samples, pinned, ticket, after=after))
+        task = self._spawn(self._hear(samples, pinned, ticket, after=after, settled=self._settled))
         self._latest, self._latest_ticket = task, ticket
         return task
 
     async def _hear(
-        self, samples: np.ndarray, pinned: str | None, ticket: Ticket, *, after: Heard | None
+        self,
+        samples: np.ndarray,
+        pinned: str | None,
+        ticket: Ticket,
+        *,
+        after: Heard | None,
+        settled: _Settled,
     ) -> Spoken:
         """Transcribe `samples` once the transcription the model is on (`after`) is done,
-        reading only what follows the part of the utterance already known."""
+        reading only what follows the part of the utterance already known (`settled`, as
+        text, when the transcription was asked for)."""
         if after is not None:
             await asyncio.wait([after])
+        # Carried on meanwhile: the same words, with less of them as audio.
+        samples, settled = self._rebased(samples, settled) or (samples, settled)
         known = self._known_start(samples)
         if known is None:
-            heard = await self._port.transcribe(samples, pinned=pinned, ticket=ticket)
+            language = pinned or (settled.transcript.language if settled.transcript else None)
+            rest, ms = await self._port.transcribe(samples, pinned=language, ticket=ticket)
+            heard = settled.opening(rest, language), ms
         else:
             heard = await self._hear_after(known, samples, pinned, ticket)
-        if heard[0].text.strip() and len(samples) >= KNOWN_MIN_SAMPLES:
-            self._remember(_Known(samples, heard[0]))
+        now = self._rebased(samples, settled)
+        if heard[0].text.strip() and now is not None and len(now[0]) >= KNOWN_MIN_SAMPLES:
+            self._remember(_Known(now[0], heard[0]))
         return heard
+
+    def _rebased(
+        self, samples: np.ndarray, settled: _Settled
+    ) -> tuple[np.ndarray, _Settled] | None:
+        """`samples` of the utterance when `settled` was what of it was text, in terms of
+        the utterance now: the audio after what was dropped since. None if they are of
+        another utterance (or all dropped)."""
+        now = self._settled
+        dropped = now.dropped - settled.dropped
+        if now.utterance != settled.utterance or not 0 <= dropped < len(samples):
+            return None
+        return samples[dropped:], now
 
     def _remember(self, new: _Known) -> None:
         """Keep `new` with the known starts it continues (others were another utterance).

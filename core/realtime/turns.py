@@ -84,6 +84,11 @@ class TurnTaker:
     def audio_ms(self) -> int:
         return self._windows * WINDOW_MS
 
+    @property
+    def held_s(self) -> float:
+        """Seconds of the utterance under way held as audio."""
+        return len(self._utterance) * WINDOW_MS / 1000
+
     def feed(self, pcm: bytes) -> None:
         """PCM16 little-endian mono at the stream's rate, any length."""
         samples = self._resample(pcm).astype(np.float32) / 32768.0

@@ -130,3 +130,59 @@ def test_a_pause_soon_after_a_known_part_reads_from_an_earlier_one(
     assert stt.read[2] < len(samples) - ends[0] + TAIL_MIN_SAMPLES, stt.read
     said = " ".join([*SENTENCES[:4], "you know"])
     assert wer(said, heard[-1].text) <= 0.2, heard[-1].text
+
+
+def test_talk_on_past_the_longest_turn_is_held_as_text_and_the_latest_audio(
+    tmp_path, local_providers, speak, monkeypatch
+) -> None:
+    """Someone talks on past MAX_UTTERANCE_S again and again, each turn withdrawn unheard:
+    the part of the utterance known as text is carried as text, so the audio held stays
+    about a turn long instead of growing with the talk (64 KB a second, without end), and the
+    turn that ends at last has every word."""
+    from core.realtime import hearing
+    from tests.conftest import make_settings
+
+    monkeypatch.setattr(hearing, "KNOWN_MIN_SAMPLES", 16000 * 3)
+    settings = make_settings(tmp_path / "data", smart_turn=False, max_utterance_s=2.5)
+    providers = dataclasses.replace(local_providers, turn_model=None)
+    store = HistoryStore.open(settings.sqlalchemy_url)
+    agent = Agent(settings=settings, providers=providers, store=store)
+    user = store.create_user(username="talks-long", password_hash="x")
+    said = [*SENTENCES[:-1], *SENTENCES]  # 30 s, a turn ended every 2.5 s
+    speech = b"".join(voiced(speak, s) + quiet(0.3) for s in said[:-1])
+    speech += voiced(speak, said[-1]) + quiet(2.0)
+    talk_s = len(speech) / 2 / RATE
+
+    async def scenario() -> tuple[list[ev.Event], float, str]:
+        conversation = Conversation(agent=agent, vad=SileroVAD(), user=user, sample_rate=RATE)
+        session_id = await conversation.start()
+        events: list[ev.Event] = []
+
+        async def collect() -> None:
+            async for event in conversation.events():
+                events.append(event)
+                if isinstance(event, ev.TurnComplete) and event.user_text.endswith("Europe."):
+                    return
+
+        collector = asyncio.create_task(collect())
+        held = 0.0
+        for i in range(0, len(speech), FRAME):
+            conversation.feed(speech[i : i + FRAME])
+            held = max(held, conversation.turns.held_s)
+            await asyncio.sleep(0.02)  # real time: transcriptions run meanwhile
+        await asyncio.wait_for(collector, 120)
+        await conversation.close()
+        return events, held, session_id
+
+    try:
+        events, held, session_id = asyncio.run(scenario())
+        turns = store.list_turns(user_id=user.id, session_id=session_id)
+    finally:
+        store.close()
+    ends = sum(isinstance(e, ev.SpeechStopped) for e in events)
+    assert ends >= 8, [type(e).__name__ for e in events]  # withdrawn turns carried on
+    # Held: 7.5 s at most here (until the first known start), all 30 s before.
+    assert held < talk_s / 3, (held, talk_s)
+    # Every word is stored once: in the last turn, or in a turn whose answer was begun.
+    stored = " ".join(turn.user_text for turn in turns)
+    assert wer(" ".join(said), stored) <= 0.25, stored
