@@ -253,8 +253,10 @@ class Hearing:
         else:
             heard = await self._hear_after(known, samples, pinned, ticket)
         now = self._rebased(samples, settled)
-        if heard[0].text.strip() and now is not None and len(now[0]) >= KNOWN_MIN_SAMPLES:
-            self._remember(_Known(now[0], heard[0]))
+        if heard[0].text.strip() and now is not None:
+            kept, dropped = now[0], now[1].dropped  # the utterance's length counts all of it
+            if dropped + len(kept) >= KNOWN_MIN_SAMPLES:
+                self._remember(_Known(kept, heard[0]))
         return heard
 
     def _rebased(

@@ -132,23 +132,54 @@ def test_a_pause_soon_after_a_known_part_reads_from_an_earlier_one(
     assert wer(said, heard[-1].text) <= 0.2, heard[-1].text
 
 
+def test_a_carried_turn_keeps_its_known_part_as_text(settings, local_providers, speak) -> None:
+    """A turn withdrawn as its speaker goes on is carried from its latest known start: the
+    audio after it is all that is kept, and the next transcript reads only that audio (and
+    what was said since), opened by the known part's words."""
+    stt = Counting(local_providers.stt)
+    providers = dataclasses.replace(local_providers, stt=stt, turn_model=None)
+    store = HistoryStore.open(settings.sqlalchemy_url)
+    agent = Agent(settings=settings, providers=providers, store=store)
+    user = store.create_user(username="carrier", password_hash="x")
+    first = len(b"".join(voiced(speak, s) + quiet(0.4) for s in SENTENCES[:3])) // 2
+    turn = b"".join(voiced(speak, s) + quiet(0.4) for s in SENTENCES[:4])
+    samples = np.frombuffer(turn, dtype="<i2").astype(np.float32) / 32768.0
+    more = voiced(speak, SENTENCES[4]) + quiet(0.4)
+    then = np.frombuffer(more, dtype="<i2").astype(np.float32) / 32768.0
+    assert first >= KNOWN_MIN_SAMPLES and len(samples) - first >= TAIL_MIN_SAMPLES
+
+    async def scenario() -> tuple[np.ndarray, Transcript]:
+        conversation = Conversation(agent=agent, vad=SileroVAD(), user=user, sample_rate=RATE)
+        hearing = conversation.hearing
+        await hearing.heard(samples[:first], pinned=None)  # a pause after three sentences
+        kept = hearing.carried(samples)  # the turn after four, withdrawn
+        return kept, (await hearing.heard(np.concatenate([kept, then]), pinned=None))[0]
+
+    try:
+        kept, heard = asyncio.run(scenario())
+    finally:
+        store.close()
+    assert len(kept) == len(samples) - first
+    pad = stt.read[0] - first  # the recogniser's own silence around what it reads
+    assert stt.read == [first + pad, len(kept) + len(then) + pad], stt.read
+    assert wer(" ".join(SENTENCES), heard.text) <= 0.2, heard.text
+    assert heard.language == "en"
+
+
 def test_talk_on_past_the_longest_turn_is_held_as_text_and_the_latest_audio(
-    tmp_path, local_providers, speak, monkeypatch
+    tmp_path, local_providers, speak
 ) -> None:
-    """Someone talks on past MAX_UTTERANCE_S again and again, each turn withdrawn unheard:
-    the part of the utterance known as text is carried as text, so the audio held stays
-    about a turn long instead of growing with the talk (64 KB a second, without end), and the
-    turn that ends at last has every word."""
-    from core.realtime import hearing
+    """Someone talks on past MAX_UTTERANCE_S again and again, each turn withdrawn unheard
+    (or cut off when its answer began): the audio held stays about a turn long instead of
+    growing with the talk (64 KB a second, without end), and every word is stored."""
     from tests.conftest import make_settings
 
-    monkeypatch.setattr(hearing, "KNOWN_MIN_SAMPLES", 16000 * 3)
     settings = make_settings(tmp_path / "data", smart_turn=False, max_utterance_s=2.5)
     providers = dataclasses.replace(local_providers, turn_model=None)
     store = HistoryStore.open(settings.sqlalchemy_url)
     agent = Agent(settings=settings, providers=providers, store=store)
     user = store.create_user(username="talks-long", password_hash="x")
-    said = [*SENTENCES[:-1], *SENTENCES]  # 30 s, a turn ended every 2.5 s
+    said = [*SENTENCES[:-1], *SENTENCES]  # 26 s, a turn ended every 2.5 s
     speech = b"".join(voiced(speak, s) + quiet(0.3) for s in said[:-1])
     speech += voiced(speak, said[-1]) + quiet(2.0)
     talk_s = len(speech) / 2 / RATE
@@ -165,10 +196,11 @@ def test_talk_on_past_the_longest_turn_is_held_as_text_and_the_latest_audio(
                     return
 
         collector = asyncio.create_task(collect())
-        held = 0.0
+        held = 0.0  # the most audio held in the second half of the talk
         for i in range(0, len(speech), FRAME):
             conversation.feed(speech[i : i + FRAME])
-            held = max(held, conversation.turns.held_s)
+            if i > len(speech) // 2:
+                held = max(held, conversation.turns.held_s)
             await asyncio.sleep(0.02)  # real time: transcriptions run meanwhile
         await asyncio.wait_for(collector, 120)
         await conversation.close()
@@ -181,8 +213,8 @@ def test_talk_on_past_the_longest_turn_is_held_as_text_and_the_latest_audio(
         store.close()
     ends = sum(isinstance(e, ev.SpeechStopped) for e in events)
     assert ends >= 8, [type(e).__name__ for e in events]  # withdrawn turns carried on
-    # Held: 7.5 s at most here (until the first known start), all 30 s before.
+    # Measured here: 5.0 s; 12.4 s before (all said since the last answer that began).
     assert held < talk_s / 3, (held, talk_s)
-    # Every word is stored once: in the last turn, or in a turn whose answer was begun.
+    # Every word is stored once: in the last turn, or in a turn whose answer began.
     stored = " ".join(turn.user_text for turn in turns)
     assert wer(" ".join(said), stored) <= 0.25, stored
