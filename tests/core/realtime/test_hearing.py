@@ -48,12 +48,24 @@ class Counting:
         return self._stt.transcribe(audio, language=language)
 
 
-def test_a_long_utterance_is_heard_once_piece_by_piece(settings, local_providers, speak) -> None:
-    stt = Counting(local_providers.stt)
-    providers = dataclasses.replace(local_providers, stt=stt, turn_model=None)
+def _talker(
+    settings: Any, providers: Any, username: str, stt: Counting | None = None
+) -> tuple[HistoryStore, Agent, Any]:
+    """The store, the agent on `providers` (`stt` instead of theirs if given, no end-of-turn
+    model) and a user to talk as."""
+    providers = dataclasses.replace(providers, stt=stt or providers.stt, turn_model=None)
     store = HistoryStore.open(settings.sqlalchemy_url)
     agent = Agent(settings=settings, providers=providers, store=store)
-    user = store.create_user(username="talker", password_hash="x")
+    return store, agent, store.create_user(username=username, password_hash="x")
+
+
+def _floats(pcm: bytes) -> np.ndarray:
+    return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+
+
+def test_a_long_utterance_is_heard_once_piece_by_piece(settings, local_providers, speak) -> None:
+    stt = Counting(local_providers.stt)
+    store, agent, user = _talker(settings, local_providers, "talker", stt)
     # Pauses long enough for a guess (the model finishes it while the talker goes on), too
     # short to end the turn; then silence that ends it.
     speech = b"".join(voiced(speak, s) + quiet(0.3) for s in SENTENCES[:-1])
@@ -102,13 +114,10 @@ def test_a_pause_soon_after_a_known_part_reads_from_an_earlier_one(
     utterance is read from the known part before it, not whole again (which cost 3.5-4.7 s a
     decode at 26-35 s, beside another user's answer)."""
     stt = Counting(local_providers.stt)
-    providers = dataclasses.replace(local_providers, stt=stt, turn_model=None)
-    store = HistoryStore.open(settings.sqlalchemy_url)
-    agent = Agent(settings=settings, providers=providers, store=store)
-    user = store.create_user(username="pauser", password_hash="x")
+    store, agent, user = _talker(settings, local_providers, "pauser", stt)
     pcm = b"".join(voiced(speak, s) + quiet(0.4) for s in SENTENCES[:4])
     pcm += voiced(speak, "you know") + quiet(0.4)
-    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+    samples = _floats(pcm)
     # Where the talker paused: after three sentences (long enough to be known), after the
     # fourth, and after two more words (under TAIL_MIN_SAMPLES later).
     ends = [
@@ -137,15 +146,12 @@ def test_a_carried_turn_keeps_its_known_part_as_text(settings, local_providers, 
     audio after it is all that is kept, and the next transcript reads only that audio (and
     what was said since), opened by the known part's words."""
     stt = Counting(local_providers.stt)
-    providers = dataclasses.replace(local_providers, stt=stt, turn_model=None)
-    store = HistoryStore.open(settings.sqlalchemy_url)
-    agent = Agent(settings=settings, providers=providers, store=store)
-    user = store.create_user(username="carrier", password_hash="x")
+    store, agent, user = _talker(settings, local_providers, "carrier", stt)
     first = len(b"".join(voiced(speak, s) + quiet(0.4) for s in SENTENCES[:3])) // 2
     turn = b"".join(voiced(speak, s) + quiet(0.4) for s in SENTENCES[:4])
-    samples = np.frombuffer(turn, dtype="<i2").astype(np.float32) / 32768.0
+    samples = _floats(turn)
     more = voiced(speak, SENTENCES[4]) + quiet(0.4)
-    then = np.frombuffer(more, dtype="<i2").astype(np.float32) / 32768.0
+    then = _floats(more)
     assert first >= KNOWN_MIN_SAMPLES and len(samples) - first >= TAIL_MIN_SAMPLES
 
     async def scenario() -> tuple[np.ndarray, Transcript]:
@@ -175,10 +181,7 @@ def test_talk_on_past_the_longest_turn_is_held_as_text_and_the_latest_audio(
     from tests.conftest import make_settings
 
     settings = make_settings(tmp_path / "data", smart_turn=False, max_utterance_s=2.5)
-    providers = dataclasses.replace(local_providers, turn_model=None)
-    store = HistoryStore.open(settings.sqlalchemy_url)
-    agent = Agent(settings=settings, providers=providers, store=store)
-    user = store.create_user(username="talks-long", password_hash="x")
+    store, agent, user = _talker(settings, local_providers, "talks-long")
     said = [*SENTENCES[:-1], *SENTENCES]  # 26 s, a turn ended every 2.5 s
     speech = b"".join(voiced(speak, s) + quiet(0.3) for s in said[:-1])
     speech += voiced(speak, said[-1]) + quiet(2.0)
